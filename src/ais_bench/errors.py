@@ -1,0 +1,68 @@
+"""Error hierarchy. Every error a user can cause is an ``AisBenchError`` subclass.
+
+The CLI turns one of these into a single line (``code: message`` plus an optional hint)
+and a non-zero exit; a traceback is shown only with ``--debug``.
+"""
+
+from __future__ import annotations
+
+
+class AisBenchError(Exception):
+    """Root of the tool's own errors. ``code`` is stable and documented."""
+
+    code = "AIS-GENERAL"
+    exit_code = 2
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def one_line(self) -> str:
+        text = f"[{self.code}] {self.message}"
+        if self.hint:
+            text += f" -- {self.hint}"
+        return text
+
+
+class ConfigError(AisBenchError):
+    """A config file, a config field or a CLI argument is wrong."""
+
+    code = "AIS-CONFIG"
+
+
+class DatasetError(AisBenchError):
+    """A dataset file is missing or malformed."""
+
+    code = "AIS-DATASET"
+
+
+class ServerUnreachable(AisBenchError):
+    """The inference server could not be reached at all."""
+
+    code = "AIS-UNREACHABLE"
+
+
+class NoSteadyStage(AisBenchError):
+    """The stable_stage summarizer found no window where in-flight == batch_size."""
+
+    code = "AIS-NO-STEADY-STAGE"
+
+
+class AllRequestsFailed(AisBenchError):
+    """No request succeeded, so there is nothing to compute metrics from."""
+
+    code = "AIS-ALL-FAILED"
+
+
+class OutputError(AisBenchError):
+    """The output folder cannot be written."""
+
+    code = "AIS-OUTPUT"
+
+
+class RunInterrupted(AisBenchError):
+    """The run was interrupted (Ctrl-C); finished requests were kept and summarised."""
+
+    code = "AIS-INTERRUPTED"
+    exit_code = 130
