@@ -44,6 +44,8 @@ class RequestRecord:
     error_kind: str | None = None
     error_message: str | None = None
     http_status: int | None = None
+    #: Planned send time (perf_counter s) from the rate schedule, None when not paced.
+    scheduled_s: float | None = None
 
     def to_json_dict(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in self.__slots__}  # type: ignore[attr-defined]

@@ -1,0 +1,114 @@
+"""Command-line arguments of ``ais_bench``."""
+
+from __future__ import annotations
+
+import argparse
+
+from ais_bench import __version__
+from ais_bench.errors import ConfigError
+
+PERF_MODES = ("perf",)
+ACCURACY_MODES = ("all", "infer", "eval", "viz", "judge", "infer_judge")
+MAX_PRESSURE_TIME_S = 86400
+
+DESCRIPTION = """\
+Measure the performance of an LLM inference service (AISBench-compatible service perf test).
+
+Examples:
+  ais_bench --models sim_api_stream_chat --datasets synthetic_demo --summarizer stable_stage --mode perf
+  ais_bench --models vllm_api_stream_chat --datasets demo_gsm8k_gen_4_shot_cot_chat_prompt --mode perf
+  ais_bench --models vllm_api_stream_chat --datasets demo_gsm8k_gen_4_shot_cot_chat_prompt \\
+            --summarizer stable_stage --mode perf --pressure --pressure-time 30
+  ais_bench --models vllm_api_stream_chat --datasets demo_gsm8k_gen_4_shot_cot_chat_prompt --search
+
+Documentation: README.md and docs/ (metrics.md, config.md, outputs.md).
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ais_bench", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "config", nargs="?", help="a Python config file defining `models`, `datasets` and `summarizer`"
+    )
+    base = parser.add_argument_group("base")
+    base.add_argument("--models", nargs="+", metavar="NAME", help="model config names (file stems; wildcards ok)")
+    base.add_argument(
+        "--datasets", nargs="+", metavar="NAME[/SUFFIX]", help="dataset config names; every model x dataset runs"
+    )
+    base.add_argument(
+        "--summarizer", metavar="NAME[/KEY]", help="summarizer config: default_perf (default) or stable_stage"
+    )
+    base.add_argument(
+        "-m", "--mode", default="perf", choices=PERF_MODES + ACCURACY_MODES,
+        help="perf: send the load and compute performance results (the only mode this tool implements)",
+    )
+    base.add_argument("--debug", action="store_true", help="logs to the terminal, one worker, tracebacks shown")
+    base.add_argument("-s", "--search", action="store_true", help="print the config files that would be used and exit")
+    base.add_argument("-w", "--work-dir", default="outputs/default", help="output root (default: outputs/default)")
+    base.add_argument(
+        "--config-dir", default="configs",
+        help="extra config root searched before the built-in configs (default: ./configs)",
+    )
+    base.add_argument(
+        "--num-prompts", type=_positive_int, metavar="N",
+        help="use only the first N dataset rows (ignored when the dataset config sets test_range)",
+    )
+    base.add_argument(
+        "--num-warmups", type=_non_negative_int, default=1, metavar="N",
+        help="warm-up requests sent before measuring, excluded from results (default 1; 0 disables)",
+    )
+    perf = parser.add_argument_group("perf")
+    perf.add_argument(
+        "--pressure", action="store_true",
+        help="pressure mode: add clients at request_rate up to batch_size, each sending back-to-back",
+    )
+    perf.add_argument(
+        "--pressure-time", type=_pressure_time, default=15, metavar="SECONDS",
+        help=f"how long pressure mode sends new requests, integer 1..{MAX_PRESSURE_TIME_S} (default 15)",
+    )
+    parser.add_argument("--version", action="version", version=f"ais_bench {__version__}")
+    return parser
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    args = build_parser().parse_args(argv)
+    if args.mode in ACCURACY_MODES:
+        raise ConfigError(
+            f"--mode {args.mode} is an accuracy mode; this tool implements performance testing only",
+            hint="use --mode perf",
+        )
+    if not args.config and not args.models:
+        raise ConfigError("no model given", hint="pass --models NAME (see --search) or a config file")
+    if not args.config and not args.datasets:
+        raise ConfigError("no dataset given", hint="pass --datasets NAME (see --search) or a config file")
+    return args
+
+
+def _int_value(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+
+
+def _positive_int(text: str) -> int:
+    value = _int_value(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is too small: expected an integer >= 1")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    value = _int_value(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{value} is too small: expected an integer >= 0")
+    return value
+
+
+def _pressure_time(text: str) -> int:
+    value = _int_value(text)
+    if not 1 <= value <= MAX_PRESSURE_TIME_S:
+        raise argparse.ArgumentTypeError(f"{value} is out of range: expected an integer in [1, {MAX_PRESSURE_TIME_S}]")
+    return value

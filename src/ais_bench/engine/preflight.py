@@ -1,0 +1,104 @@
+"""Before the load: is the server there, which model does it serve, and the warm-up requests."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+import aiohttp
+import orjson
+
+from ais_bench.clients.backends import BackendSpec
+from ais_bench.datasets.item import RequestItem
+from ais_bench.engine.request import send_request
+from ais_bench.errors import ServerUnreachable
+
+CONNECT_TIMEOUT_S = 5.0
+DISCOVERY_TIMEOUT_S = 5.0
+
+
+async def check_reachable(url: str) -> None:
+    """Open (and close) a TCP connection to the URL's host and port, or raise ServerUnreachable."""
+    parts = urlsplit(url)
+    host = parts.hostname or "localhost"
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        _reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), CONNECT_TIMEOUT_S)
+    except asyncio.TimeoutError:
+        raise ServerUnreachable(
+            f"cannot reach {url}: no answer within {CONNECT_TIMEOUT_S:.0f} s",
+            hint="check host_ip/host_port (or url) in the model config and that the server is running",
+        ) from None
+    except OSError as exc:
+        reason = (exc.strerror or str(exc)).lower()
+        raise ServerUnreachable(
+            f"cannot reach {url}: {reason}",
+            hint="start the inference server, or fix host_ip/host_port (or url) in the model config",
+        ) from None
+    writer.close()
+
+
+async def discover_model(base_url: str, models_endpoint: str, headers: dict[str, str]) -> str:
+    """The first model id of ``GET <base>/v1/models``."""
+    from ais_bench.clients.model_discovery import parse_models_list
+
+    url = base_url + models_endpoint
+    timeout = aiohttp.ClientTimeout(total=DISCOVERY_TIMEOUT_S)
+    try:
+        async with aiohttp.ClientSession(timeout=timeout, headers=headers, trust_env=False) as session:
+            async with session.get(url) as resp:
+                body = await resp.read()
+                if resp.status != 200:
+                    raise ServerUnreachable(
+                        f"model auto-detection failed: GET {url} returned HTTP {resp.status}",
+                        hint="set `model` in the model config to the served model name",
+                    )
+    except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+        raise ServerUnreachable(
+            f"model auto-detection failed: GET {url}: {type(exc).__name__}: {exc}",
+            hint="set `model` in the model config to the served model name",
+        ) from None
+    return parse_models_list(body)
+
+
+@dataclass
+class WarmupResult:
+    sent: int
+    succeeded: int
+    first_error: str | None
+
+
+async def run_warmup(
+    spec: BackendSpec,
+    url: str,
+    headers: dict[str, str],
+    bodies: list[bytes],
+    *,
+    count: int,
+    concurrency: int,
+    stream: bool,
+    max_chunk_bytes: int,
+    timeout_s: float | None,
+) -> WarmupResult:
+    """Send ``count`` warm-up requests (``bodies[i % len]``), at most ``concurrency`` at once.
+    Results are not recorded; only successes are counted."""
+    semaphore = asyncio.Semaphore(max(1, concurrency))
+    errors: list[str] = []
+
+    async def one(session: aiohttp.ClientSession, body: bytes) -> bool:
+        async with semaphore:
+            attempt, _ = await send_request(session, spec, url, body, stream, 0, max_chunk_bytes)
+        if attempt.error_kind is None and len(attempt.points) >= 2:
+            return True
+        errors.append(attempt.error_message or "response ended without any event")
+        return False
+
+    timeout = aiohttp.ClientTimeout(total=timeout_s)
+    async with aiohttp.ClientSession(timeout=timeout, headers=headers, trust_env=False) as session:
+        results = await asyncio.gather(*(one(session, bodies[i % len(bodies)]) for i in range(count)))
+    return WarmupResult(sent=count, succeeded=sum(results), first_error=errors[0] if errors else None)
+
+
+def encode_bodies(spec: BackendSpec, items: list[RequestItem], **kwargs: object) -> list[bytes]:
+    return [orjson.dumps(spec.build_body(item, **kwargs)) for item in items]

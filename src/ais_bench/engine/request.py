@@ -1,0 +1,191 @@
+"""Send one request and stamp it: the hot path.
+
+Stamps: ``time.perf_counter()`` just before the request is handed to aiohttp (the send), and once
+per chunk of bytes read from the socket, *before* any parsing; every SSE event decoded from that
+chunk gets the chunk's stamp. ``[DONE]`` is not an event. Failures are data: a record with
+``success=False``, an error ``kind`` and a message; nothing raises out of :func:`send_request`
+except cancellation.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from time import perf_counter
+from typing import Any
+
+import aiohttp
+import orjson
+
+from ais_bench.clients.backends import BackendSpec
+from ais_bench.clients.response import ResponseState
+from ais_bench.clients.sse import SSEDecoder, StreamProtocolError
+from ais_bench.records.record import RequestRecord
+
+#: Bytes of an error response body kept for the message.
+ERROR_BODY_LIMIT = 4096
+
+
+@dataclass(slots=True)
+class Attempt:
+    """Outcome of one HTTP attempt (internal)."""
+
+    points: list[float]
+    state: ResponseState
+    error_kind: str | None = None
+    error_message: str | None = None
+    http_status: int | None = None
+    retryable: bool = False
+
+
+async def send_request(
+    session: aiohttp.ClientSession,
+    spec: BackendSpec,
+    url: str,
+    body: bytes,
+    stream: bool,
+    retry: int,
+    max_chunk_bytes: int,
+    started: list[Attempt] | None = None,
+) -> tuple[Attempt, int]:
+    """Send ``body`` to ``url`` with up to ``retry`` extra attempts; returns (last attempt, attempts).
+
+    Each attempt is appended to ``started`` as it begins, so a caller that is cancelled can still
+    record what the interrupted attempt saw.
+    """
+    attempts = 0
+    while True:
+        attempts += 1
+        attempt = Attempt([], ResponseState())
+        if started is not None:
+            started.append(attempt)
+        await _attempt(session, spec, url, body, stream, max_chunk_bytes, attempt)
+        if attempt.error_kind is None or not attempt.retryable or attempts > retry:
+            return attempt, attempts
+
+
+async def _attempt(
+    session: aiohttp.ClientSession,
+    spec: BackendSpec,
+    url: str,
+    body: bytes,
+    stream: bool,
+    max_chunk_bytes: int,
+    attempt: Attempt,
+) -> Attempt:
+    points = attempt.points
+    state = attempt.state
+    try:
+        points.append(perf_counter())
+        async with session.post(url, data=body) as resp:
+            if resp.status != 200:
+                return await _http_error(attempt, resp)
+            if stream:
+                await _read_stream(resp, spec, attempt, max_chunk_bytes)
+            else:
+                raw = await resp.read()
+                points.append(perf_counter())
+                spec.parse_full_body(raw, state)
+    except asyncio.CancelledError:
+        _fail(attempt, "cancelled", "request cancelled by user (run interrupted)")
+        raise
+    except aiohttp.ClientConnectorError as exc:
+        _fail(attempt, "connect", f"cannot reach {url}: {_reason(exc)}", retryable=True)
+    except (aiohttp.ServerTimeoutError, asyncio.TimeoutError) as exc:
+        kind = "connect_timeout" if isinstance(exc, aiohttp.ConnectionTimeoutError) else "read_timeout"
+        _fail(attempt, kind, f"timed out after {len(points) - 1} events (REQUEST_TIME_OUT)", retryable=True)
+    except (aiohttp.ClientPayloadError, aiohttp.ServerDisconnectedError, aiohttp.ClientOSError) as exc:
+        message = f"stream ended early after {len(points) - 1} events: {_reason(exc)}"
+        _fail(attempt, "protocol", message, retryable=True)
+    except StreamProtocolError as exc:
+        _fail(attempt, getattr(exc, "kind", "protocol"), str(exc))
+    except aiohttp.ClientError as exc:
+        _fail(attempt, "protocol", f"{type(exc).__name__}: {_reason(exc)}", retryable=True)
+    return attempt
+
+
+async def _read_stream(
+    resp: aiohttp.ClientResponse, spec: BackendSpec, attempt: Attempt, max_chunk_bytes: int
+) -> None:
+    points = attempt.points
+    state = attempt.state
+    decoder = SSEDecoder(max_chunk_bytes)
+    feed = decoder.feed
+    parse = spec.parse_stream_event
+    readany = resp.content.readany
+    while True:
+        chunk = await readany()
+        now = perf_counter()
+        if not chunk:
+            return
+        for data in feed(chunk):
+            if data == "[DONE]":
+                return
+            points.append(now)
+            parse(data, state)
+
+
+async def _http_error(attempt: Attempt, resp: aiohttp.ClientResponse) -> Attempt:
+    raw = await resp.content.read(ERROR_BODY_LIMIT)
+    attempt.points.append(perf_counter())
+    attempt.http_status = resp.status
+    detail = _server_message(raw)
+    message = f"HTTP {resp.status} {resp.reason or ''}".rstrip()
+    _fail(attempt, "http_status", f"{message}: {detail}" if detail else message)
+    return attempt
+
+
+def _server_message(raw: bytes) -> str:
+    try:
+        payload: Any = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return raw.decode("utf-8", "replace").strip()[:200]
+    if isinstance(payload, dict):
+        error = payload.get("error", payload)
+        if isinstance(error, dict):
+            return str(error.get("message") or error.get("detail") or error)[:200]
+        return str(error)[:200]
+    return str(payload)[:200]
+
+
+def _fail(attempt: Attempt, kind: str, message: str, retryable: bool = False) -> None:
+    attempt.error_kind = kind
+    attempt.error_message = message
+    attempt.retryable = retryable
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, aiohttp.ClientConnectorError) and exc.os_error is not None:
+        return exc.os_error.strerror or str(exc.os_error)
+    return str(exc) or type(exc).__name__
+
+
+def build_record(
+    attempt: Attempt, attempts: int, request_id: int, data_index: int, data_abbr: str, worker_id: int
+) -> RequestRecord:
+    """Turn the last attempt into the record written to disk."""
+    points = attempt.points
+    state = attempt.state
+    if attempt.error_kind is None and len(points) < 2:
+        _fail(attempt, "protocol", "response ended without any event")
+    success = attempt.error_kind is None
+    start_s = points[0] if points else float("nan")
+    return RequestRecord(
+        request_id=request_id,
+        data_index=data_index,
+        data_abbr=data_abbr,
+        worker_id=worker_id,
+        success=success,
+        start_s=start_s,
+        end_s=perf_counter() if not success else (points[-1] if points else start_s),
+        time_points_s=points,
+        usage_input_tokens=state.usage_input_tokens,
+        usage_output_tokens=state.usage_output_tokens,
+        content_events=state.content_events,
+        output_text=state.text,
+        reasoning_text="".join(state.reasoning_parts),
+        attempts=attempts,
+        error_kind=attempt.error_kind,
+        error_message=attempt.error_message,
+        http_status=attempt.http_status,
+    )

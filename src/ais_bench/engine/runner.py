@@ -1,0 +1,137 @@
+"""Run one dataset's load: start the workers, release them together, watch them, stop them.
+
+The main process never sends benchmark requests itself (except in ``--debug``, where the single
+worker runs in a thread of the main process). It owns the progress display and Ctrl-C: the first
+Ctrl-C asks the workers to stop sending and to let in-flight requests finish (up to a few
+seconds); a second one terminates them.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ais_bench.engine.plan import EnginePlan
+from ais_bench.engine.shared import SharedState
+from ais_bench.engine.worker import run_in_process, worker_main
+from ais_bench.errors import AisBenchError
+from ais_bench.load.schedule import split_concurrency
+
+#: Delay between "all workers ready" and the first planned send, so every worker sees it in time.
+START_DELAY_S = 0.05
+#: Seconds to wait for worker processes to load and connect before giving up.
+READY_TIMEOUT_S = 120.0
+
+ProgressCallback = Callable[[dict[str, int], float], None]
+
+
+@dataclass
+class RunOutcome:
+    """What happened: totals from the shared counters, the time span, warnings, interruption."""
+
+    totals: dict[str, int]
+    started_at_s: float
+    elapsed_s: float
+    interrupted: bool = False
+    warnings: list[str] = field(default_factory=list)
+    record_dir: Path | None = None
+
+
+class WorkerCrashed(AisBenchError):
+    code = "AIS-WORKER"
+
+
+def run_benchmark(plan: EnginePlan, *, debug: bool, progress: ProgressCallback | None = None) -> RunOutcome:
+    """Send the plan's load and return once every worker has finished (or was stopped)."""
+    ctx = multiprocessing.get_context("spawn")
+    slots = split_concurrency(plan.batch_size, plan.workers)
+    shared = SharedState.create(ctx, plan.workers)
+    if debug:
+        runners: list = [threading.Thread(target=run_in_process, args=(plan, shared, 0, slots[0]), daemon=True)]
+    else:
+        runners = [
+            ctx.Process(target=worker_main, args=(plan, shared, i, slots[i]), name=f"ais_bench-worker{i}", daemon=True)
+            for i in range(plan.workers)
+        ]
+    for runner in runners:
+        runner.start()
+    _wait_until_ready(shared, runners)
+    start_at_s = time.perf_counter() + START_DELAY_S
+    shared.start_at_s.value = start_at_s
+    shared.go.set()
+    interrupted = _watch(shared, runners, start_at_s, progress)
+    warnings, crashes = _drain_messages(shared)
+    if crashes:
+        raise WorkerCrashed(
+            f"{len(crashes)} worker(s) crashed; first error: {crashes[0].strip().splitlines()[-1]}",
+            hint="rerun with --debug to see the traceback",
+        )
+    return RunOutcome(
+        totals=shared.totals(),
+        started_at_s=start_at_s,
+        elapsed_s=time.perf_counter() - start_at_s,
+        interrupted=interrupted,
+        warnings=warnings,
+        record_dir=plan.record_dir,
+    )
+
+
+def _wait_until_ready(shared: SharedState, runners: list) -> None:
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    ready = 0
+    while ready < len(runners):
+        try:
+            shared.ready.get(timeout=0.1)
+            ready += 1
+        except queue.Empty:
+            if not all(r.is_alive() for r in runners):
+                _, crashes = _drain_messages(shared)
+                detail = crashes[0].strip().splitlines()[-1] if crashes else "no message"
+                raise WorkerCrashed(f"a worker failed while starting: {detail}", hint="rerun with --debug") from None
+            if time.monotonic() > deadline:
+                raise WorkerCrashed(f"workers not ready after {READY_TIMEOUT_S:.0f} s") from None
+
+
+def _watch(shared: SharedState, runners: list, start_at_s: float, progress: ProgressCallback | None) -> bool:
+    interrupted = False
+    while any(r.is_alive() for r in runners):
+        try:
+            for runner in runners:
+                runner.join(timeout=0.25)
+                if progress is not None:
+                    progress(shared.totals(), time.perf_counter() - start_at_s)
+                if runner.is_alive():
+                    break
+        except KeyboardInterrupt:
+            if interrupted:
+                _terminate(runners)
+                break
+            interrupted = True
+            shared.stop.set()
+    if progress is not None:
+        progress(shared.totals(), time.perf_counter() - start_at_s)
+    return interrupted
+
+
+def _terminate(runners: list) -> None:
+    for runner in runners:
+        if isinstance(runner, multiprocessing.process.BaseProcess) and runner.is_alive():
+            runner.terminate()
+    for runner in runners:
+        runner.join(timeout=5)
+
+
+def _drain_messages(shared: SharedState) -> tuple[list[str], list[str]]:
+    warnings: list[str] = []
+    crashes: list[str] = []
+    while True:
+        try:
+            kind, _worker, text = shared.messages.get_nowait()
+        except queue.Empty:
+            return warnings, crashes
+        (crashes if kind == "crash" else warnings).append(text)

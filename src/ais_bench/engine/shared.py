@@ -1,0 +1,60 @@
+"""State shared by the main process and the worker processes (multiprocessing primitives)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from multiprocessing.context import BaseContext
+from typing import Any
+
+# Per-worker counter slots in ``SharedState.counters``.
+SENT, FINISHED, FAILED, IN_FLIGHT, CLIENTS = range(5)
+COUNTER_FIELDS = 5
+
+
+@dataclass
+class SharedState:
+    """Cross-process state. ``next_request`` hands out request ids (and dataset positions) in
+    global order; ``next_client`` hands out pressure-mode client slots; ``start_at_s`` is the
+    perf_counter time of the first planned send, set by the main process once every worker is ready.
+    """
+
+    next_request: Any
+    next_client: Any
+    start_at_s: Any
+    counters: Any
+    go: Any
+    stop: Any
+    ready: Any
+    messages: Any
+    workers: int
+
+    @classmethod
+    def create(cls, ctx: BaseContext, workers: int) -> SharedState:
+        return cls(
+            next_request=ctx.Value("q", 0),
+            next_client=ctx.Value("q", 0),
+            start_at_s=ctx.Value("d", 0.0, lock=False),
+            counters=ctx.Array("q", workers * COUNTER_FIELDS, lock=False),
+            go=ctx.Event(),
+            stop=ctx.Event(),
+            ready=ctx.Queue(),
+            messages=ctx.Queue(),
+            workers=workers,
+        )
+
+    def claim(self, counter: Any) -> int:
+        """Take the next number from a shared counter."""
+        with counter.get_lock():
+            value = int(counter.value)
+            counter.value = value + 1
+        return value
+
+    def totals(self) -> dict[str, int]:
+        names = ("sent", "finished", "failed", "in_flight", "clients")
+        sums = [0] * COUNTER_FIELDS
+        counters = self.counters
+        for worker in range(self.workers):
+            base = worker * COUNTER_FIELDS
+            for field_index in range(COUNTER_FIELDS):
+                sums[field_index] += counters[base + field_index]
+        return dict(zip(names, sums))

@@ -1,0 +1,220 @@
+"""One worker process: an asyncio loop (uvloop when available) running ``slots`` lanes.
+
+A lane is a closed loop: claim the next request id from the global counter, wait for its planned
+send time (if the load is paced), send it, write its record, repeat. So at most ``slots`` requests
+are in flight in this worker and at most ``batch_size`` across all workers. In pressure mode a lane
+is a *client*: lanes are added on the client schedule and each sends back-to-back until the deadline.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import traceback
+from dataclasses import dataclass
+from time import perf_counter
+
+import aiohttp
+
+from ais_bench.clients.backends import BACKENDS, BackendSpec
+from ais_bench.engine.plan import EnginePlan
+from ais_bench.engine.request import Attempt, build_record, send_request
+from ais_bench.engine.shared import CLIENTS, COUNTER_FIELDS, FAILED, FINISHED, IN_FLIGHT, SENT, SharedState
+from ais_bench.records.store import RecordWriter, worker_record_path
+
+#: Seconds in-flight requests may still finish after a stop (Ctrl-C) before they are cancelled.
+STOP_GRACE_S = 5.0
+
+
+@dataclass
+class WorkerContext:
+    plan: EnginePlan
+    shared: SharedState
+    worker_id: int
+    slots: int
+    spec: BackendSpec
+    session: aiohttp.ClientSession
+    writer: RecordWriter
+    bodies: list[bytes]
+
+    def count(self, field: int, delta: int = 1) -> None:
+        self.shared.counters[self.worker_id * COUNTER_FIELDS + field] += delta
+
+
+def worker_main(plan: EnginePlan, shared: SharedState, worker_id: int, slots: int) -> None:
+    """Entry point of a worker process (also called in-process with ``--debug``)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _install_uvloop()
+    try:
+        asyncio.run(_run(plan, shared, worker_id, slots))
+    except BaseException:  # reported to the main process, which decides how to exit
+        shared.messages.put(("crash", worker_id, traceback.format_exc()))
+        raise SystemExit(1) from None
+
+
+def run_in_process(plan: EnginePlan, shared: SharedState, worker_id: int, slots: int) -> None:
+    """``--debug``: the single worker runs in a thread of the main process, in its own event loop."""
+    _install_uvloop()
+    try:
+        asyncio.run(_run(plan, shared, worker_id, slots))
+    except BaseException:
+        shared.messages.put(("crash", worker_id, traceback.format_exc()))
+
+
+def _install_uvloop() -> None:
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvloop is a dependency on Linux
+        return
+    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+
+
+async def _run(plan: EnginePlan, shared: SharedState, worker_id: int, slots: int) -> None:
+    spec = BACKENDS[plan.template.backend_type]
+    bodies = plan.bodies
+    timeout = aiohttp.ClientTimeout(total=plan.request_timeout_s)
+    connector = aiohttp.TCPConnector(limit=slots + 8, limit_per_host=0, force_close=False)
+    path = worker_record_path(plan.record_dir, plan.data_abbr, worker_id)
+    async with aiohttp.ClientSession(
+        connector=connector, timeout=timeout, headers=plan.template.headers, trust_env=False
+    ) as session:
+        with RecordWriter(path) as writer:
+            ctx = WorkerContext(plan, shared, worker_id, slots, spec, session, writer, bodies)
+            shared.ready.put(worker_id)
+            await _wait_for_go(shared)
+            flusher = asyncio.create_task(_flush_periodically(writer))
+            try:
+                await _run_lanes(ctx)
+            finally:
+                flusher.cancel()
+
+
+async def _wait_for_go(shared: SharedState) -> None:
+    while not shared.go.is_set():
+        await asyncio.sleep(0.002)
+
+
+async def _flush_periodically(writer: RecordWriter) -> None:
+    while True:
+        await asyncio.sleep(0.5)
+        if writer.flush_due():
+            writer.flush()
+
+
+async def _run_lanes(ctx: WorkerContext) -> None:
+    if ctx.plan.pressure:
+        lanes_done = asyncio.create_task(_add_pressure_clients(ctx))
+    else:
+        lanes_done = asyncio.ensure_future(asyncio.gather(*(_normal_lane(ctx) for _ in range(ctx.slots))))
+    stop_watch = asyncio.create_task(_watch_stop(ctx.shared))
+    await asyncio.wait({lanes_done, stop_watch}, return_when=asyncio.FIRST_COMPLETED)
+    if not lanes_done.done():
+        try:
+            await asyncio.wait_for(asyncio.shield(lanes_done), STOP_GRACE_S)
+        except asyncio.TimeoutError:
+            lanes_done.cancel()
+            await asyncio.gather(lanes_done, return_exceptions=True)
+    stop_watch.cancel()
+    if lanes_done.done() and not lanes_done.cancelled() and lanes_done.exception():
+        raise lanes_done.exception()  # type: ignore[misc]
+
+
+async def _watch_stop(shared: SharedState) -> None:
+    while not shared.stop.is_set():
+        await asyncio.sleep(0.05)
+
+
+async def _normal_lane(ctx: WorkerContext) -> None:
+    plan, shared = ctx.plan, ctx.shared
+    total = len(plan.items)
+    offsets = plan.send_offsets_s
+    while not shared.stop.is_set():
+        request_id = shared.claim(shared.next_request)
+        if request_id >= total:
+            return
+        scheduled_s = None
+        if offsets is not None:
+            scheduled_s = shared.start_at_s.value + float(offsets[request_id])
+            await _sleep_until(scheduled_s)
+            if shared.stop.is_set():
+                return
+        await _send_and_record(ctx, request_id, request_id, scheduled_s)
+
+
+async def _add_pressure_clients(ctx: WorkerContext) -> None:
+    plan, shared = ctx.plan, ctx.shared
+    assert plan.pressure_time_s is not None
+    deadline_s = shared.start_at_s.value + plan.pressure_time_s
+    offsets = plan.send_offsets_s
+    clients: list[asyncio.Task[None]] = []
+    while len(clients) < ctx.slots and not shared.stop.is_set():
+        client_id = shared.claim(shared.next_client)
+        if client_id >= plan.batch_size:
+            break
+        if offsets is not None:
+            await _sleep_until(shared.start_at_s.value + float(offsets[client_id]))
+        if perf_counter() >= deadline_s:
+            shared.messages.put(
+                ("warning", ctx.worker_id, f"pressure time ended before all clients were added "
+                 f"(worker {ctx.worker_id} had {len(clients)} of {ctx.slots}); raise --pressure-time "
+                 "or request_rate")
+            )
+            break
+        clients.append(asyncio.create_task(_pressure_client(ctx, deadline_s)))
+        ctx.count(CLIENTS)
+        if offsets is None:
+            await asyncio.sleep(0)
+    await asyncio.gather(*clients)
+
+
+async def _pressure_client(ctx: WorkerContext, deadline_s: float) -> None:
+    shared = ctx.shared
+    total = len(ctx.plan.items)
+    first = True
+    while first or (perf_counter() < deadline_s and not shared.stop.is_set()):
+        first = False
+        request_id = shared.claim(shared.next_request)
+        await _send_and_record(ctx, request_id, request_id % total, None)
+
+
+async def _send_and_record(ctx: WorkerContext, request_id: int, data_index: int, scheduled_s: float | None) -> None:
+    plan = ctx.plan
+    ctx.count(SENT)
+    ctx.count(IN_FLIGHT)
+    started: list[Attempt] = []
+    try:
+        attempt, attempts = await send_request(
+            ctx.session,
+            ctx.spec,
+            plan.template.url,
+            ctx.bodies[data_index],
+            plan.template.stream,
+            plan.retry,
+            plan.max_chunk_bytes,
+            started,
+        )
+    except asyncio.CancelledError:
+        if started:
+            _write_record(ctx, started[-1], len(started), request_id, data_index, scheduled_s)
+        raise
+    finally:
+        ctx.count(IN_FLIGHT, -1)
+    _write_record(ctx, attempt, attempts, request_id, data_index, scheduled_s)
+
+
+def _write_record(
+    ctx: WorkerContext, attempt: Attempt, attempts: int, request_id: int, data_index: int, scheduled_s: float | None
+) -> None:
+    item = ctx.plan.items[data_index]
+    record = build_record(attempt, attempts, request_id, item.index, ctx.plan.data_abbr, ctx.worker_id)
+    record.scheduled_s = scheduled_s
+    ctx.writer.append(record)
+    ctx.count(FINISHED)
+    if not record.success:
+        ctx.count(FAILED)
+
+
+async def _sleep_until(when_s: float) -> None:
+    delay = when_s - perf_counter()
+    if delay > 0:
+        await asyncio.sleep(delay)
