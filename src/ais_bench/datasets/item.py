@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Union
-
 #: A chat prompt: OpenAI-style messages ``[{"role": "user", "content": "..."}]``.
 ChatMessages = list[dict[str, str]]
-Prompt = Union[str, ChatMessages]
+Prompt = str | ChatMessages
 
 
 @dataclass(frozen=True, slots=True)

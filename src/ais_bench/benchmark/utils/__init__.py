@@ -1,0 +1,1 @@
+"""Utility names imported by AISBench config files."""

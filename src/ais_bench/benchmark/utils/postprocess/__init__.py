@@ -1,0 +1,1 @@
+"""Post-processors imported by AISBench config files (accuracy only)."""

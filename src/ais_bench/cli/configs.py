@@ -1,0 +1,77 @@
+"""From the command line to validated configs: models, datasets, summarizer, global constants."""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ais_bench.config import (
+    DatasetConfig,
+    GlobalConsts,
+    ModelConfig,
+    ResolvedConfigs,
+    SummarizerConfig,
+    load_datasets,
+    load_global_consts,
+    load_models,
+    load_run_config,
+    load_summarizer,
+    resolve_config_files,
+)
+from ais_bench.errors import ConfigError
+
+
+@dataclass
+class RunConfigs:
+    models: list[ModelConfig]
+    datasets: list[DatasetConfig]
+    summarizer: SummarizerConfig
+    consts: GlobalConsts
+    warnings: list[str] = field(default_factory=list)
+
+
+def resolve_names(args: argparse.Namespace) -> ResolvedConfigs:
+    return resolve_config_files(args.models, args.datasets, args.summarizer, args.config_dir)
+
+
+def load_run_configs(args: argparse.Namespace) -> RunConfigs:
+    consts = load_global_consts()
+    warnings = list(consts.warnings)
+    if args.config:
+        path = Path(args.config)
+        if not path.is_file():
+            raise ConfigError(f"config file {args.config} does not exist", hint="check the path")
+        run = load_run_config(path)
+        models, datasets, summarizer = run.models, run.datasets, run.summarizer
+        if args.summarizer:
+            resolved = resolve_config_files(None, None, args.summarizer, args.config_dir)
+            summarizer = _load_resolved_summarizer(resolved)
+            warnings += resolved.warnings
+    else:
+        resolved = resolve_names(args)
+        warnings += resolved.warnings
+        models = [m for r in resolved.models for m in load_models(r.path)]
+        datasets = [d for r in resolved.datasets for d in load_datasets(r.path, r.part or "_datasets")]
+        summarizer = _load_resolved_summarizer(resolved)
+    warnings += summarizer.warnings
+    _check_unique_abbrs(models, datasets)
+    return RunConfigs(models, datasets, summarizer, consts, warnings)
+
+
+def _load_resolved_summarizer(resolved: ResolvedConfigs) -> SummarizerConfig:
+    if resolved.summarizer is None:
+        return load_summarizer(None)
+    return load_summarizer(resolved.summarizer.path, resolved.summarizer.part or "summarizer")
+
+
+def _check_unique_abbrs(models: list[ModelConfig], datasets: list[DatasetConfig]) -> None:
+    for kind, abbrs in (("model", [m.abbr for m in models]), ("dataset", [d.abbr for d in datasets])):
+        seen: set[str] = set()
+        for abbr in abbrs:
+            if abbr in seen:
+                raise ConfigError(
+                    f"two {kind} configs share abbr '{abbr}': their results would overwrite each other",
+                    hint=f"give each {kind} config its own abbr",
+                )
+            seen.add(abbr)

@@ -1,0 +1,105 @@
+"""``ais_bench`` entry point: one run end to end; the only place that exits or shows tracebacks."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import traceback
+
+from ais_bench.errors import AisBenchError, ConfigError, RunInterrupted
+
+log = logging.getLogger("ais_bench")
+
+#: Exit code when the run finished but some requests failed or it was cut short.
+EXIT_PARTIAL = 3
+
+
+def main(argv: list[str] | None = None) -> int:
+    debug = "--debug" in (argv if argv is not None else sys.argv[1:])
+    _setup_logging(debug)
+    try:
+        from ais_bench.cli.args import parse_args
+
+        args = parse_args(argv)
+        return _run(args)
+    except AisBenchError as exc:
+        if debug:
+            traceback.print_exc()
+        log.error(exc.one_line())
+        return exc.exit_code
+    except KeyboardInterrupt:
+        log.error("interrupted")
+        return 130
+
+
+def _setup_logging(debug: bool) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s - AISBench - %(levelname)s - %(message)s", "%m/%d %H:%M:%S"))
+    log.handlers[:] = [handler]
+    log.setLevel(logging.DEBUG if debug else logging.INFO)
+    log.propagate = False
+
+
+def _run(args: argparse.Namespace) -> int:
+    from ais_bench.cli.configs import load_run_configs, resolve_names
+
+    if args.search:
+        return _search(args, resolve_names)
+    if args.pressure and args.config is None and not args.models:
+        raise ConfigError("--pressure needs a model config", hint="pass --models NAME")
+    configs = load_run_configs(args)
+    if not args.debug:
+        log.setLevel(configs.consts.log_level)
+    for warning in configs.warnings:
+        log.warning(warning)
+    return _run_tasks(args, configs)
+
+
+def _search(args: argparse.Namespace, resolve_names) -> int:  # noqa: ANN001
+    from tabulate import tabulate
+
+    from ais_bench.config import SEARCH_HEADER, search_rows
+
+    log.info("Searching configs...")
+    resolved = resolve_names(args)
+    for warning in resolved.warnings:
+        log.warning(warning)
+    print(tabulate(search_rows(resolved), headers=list(SEARCH_HEADER), tablefmt="fancy_grid"))
+    return 0
+
+
+def _run_tasks(args: argparse.Namespace, configs) -> int:  # noqa: ANN001
+    from ais_bench.cli.perf_task import TaskOptions, run_perf_task
+    from ais_bench.cli.simulator import simulator_for
+    from ais_bench.cli.workdir import create_run_dir, display
+    from ais_bench.config import dump_config
+
+    pressure_time_s = None
+    if args.pressure:
+        pressure_time_s = configs.consts.pressure_time_s or args.pressure_time
+    options = TaskOptions(args.debug, args.num_prompts, args.num_warmups, pressure_time_s)
+    run_dir = create_run_dir(args.work_dir)
+    log.info("Current exp folder: %s", display(run_dir))
+    dump_config(run_dir, configs.models, configs.datasets, configs.summarizer, _cli_args(args))
+    exit_code = 0
+    for model in configs.models:
+        with simulator_for(model) as target:
+            for dataset in configs.datasets:
+                result = run_perf_task(run_dir, target, dataset, configs.summarizer, configs.consts, options)
+                if result.outcome.interrupted:
+                    raise RunInterrupted(
+                        "run interrupted: sending stopped; the requests that finished were summarised above",
+                        hint=f"results and details are in {display(run_dir)}",
+                    )
+                if result.outcome.totals["failed"]:
+                    exit_code = EXIT_PARTIAL
+    return exit_code
+
+
+def _cli_args(args: argparse.Namespace) -> dict:
+    return {key: value for key, value in vars(args).items() if value is not None}
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,220 @@
+"""One model x dataset performance task: prepare, warm up, send, summarise, write results."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from ais_bench.cli.progress import ProgressPrinter
+from ais_bench.cli.workdir import display, perf_dir
+from ais_bench.clients.backends import BackendSpec, backend_for
+from ais_bench.clients.headers import build_headers
+from ais_bench.config import DatasetConfig, GlobalConsts, ModelConfig, SummarizerConfig
+from ais_bench.datasets import load_items
+from ais_bench.datasets.item import RequestItem
+from ais_bench.engine.plan import EnginePlan, RequestTemplate
+from ais_bench.engine.preflight import check_reachable, discover_model, encode_bodies, run_warmup
+from ais_bench.engine.runner import RunOutcome, run_benchmark
+from ais_bench.errors import AllRequestsFailed, ConfigError, ServerUnreachable
+from ais_bench.load.schedule import LOW_RATE_WARNING, TrafficShape, build_send_offsets, choose_worker_count
+from ais_bench.metrics.summary import PerfSummary, compute_summary
+from ais_bench.records.details import write_details_jsonl
+from ais_bench.records.store import read_records
+from ais_bench.records.table import build_table, failure_reasons, resolve_token_counts
+from ais_bench.reports.console import format_tables
+from ais_bench.reports.csv_writer import write_csv
+from ais_bench.reports.json_writer import write_json
+
+log = logging.getLogger("ais_bench")
+
+
+@dataclass(frozen=True)
+class TaskOptions:
+    """Command-line choices that apply to every task of the run."""
+
+    debug: bool
+    num_prompts: int | None
+    num_warmups: int
+    pressure_time_s: int | None  # None = normal mode
+
+
+@dataclass
+class TaskResult:
+    summary: PerfSummary | None
+    outcome: RunOutcome
+    partial: bool
+
+
+def run_perf_task(
+    run_dir: Path,
+    model: ModelConfig,
+    dataset: DatasetConfig,
+    summarizer: SummarizerConfig,
+    consts: GlobalConsts,
+    options: TaskOptions,
+) -> TaskResult:
+    items = load_items(dataset, options.num_prompts)
+    for warning in items.warnings:
+        log.warning(warning)
+    spec = backend_for(model.type)
+    headers = build_headers(model.api_key or None)
+    url = model.base_url + spec.endpoint
+    asyncio.run(check_reachable(url))
+    model_name = model.model or asyncio.run(discover_model(model.base_url, spec.models_endpoint, headers))
+    template = RequestTemplate(
+        backend_type=model.type,
+        url=url,
+        headers=headers,
+        model=model_name,
+        stream=model.stream,
+        max_out_len=model.max_out_len,
+        generation_kwargs=dict(model.generation_kwargs),
+    )
+    bodies = encode_bodies(
+        spec, list(items), model=model_name, stream=model.stream,
+        max_out_len=model.max_out_len, generation_kwargs=dict(model.generation_kwargs),
+    )
+    _warm_up(spec, template, bodies, model, consts, options.num_warmups)
+    out_dir = perf_dir(run_dir, model.abbr)
+    plan = _build_plan(model, dataset, list(items), bodies, template, consts, options, out_dir)
+    log.info(
+        "Sending %s to %s: batch_size=%d, workers=%d, %s",
+        f"{len(items)} requests" if not plan.pressure else f"requests for {options.pressure_time_s} s (pressure)",
+        url, model.batch_size, plan.workers, _pace_text(model, plan),
+    )
+    label = f"[{model.abbr}/{dataset.abbr}]"
+    progress = ProgressPrinter(label, plan.total_requests, options.pressure_time_s)
+    outcome = run_benchmark(plan, debug=options.debug, progress=progress)
+    progress.finish(outcome.totals, outcome.elapsed_s)
+    for warning in outcome.warnings:
+        log.warning(warning)
+    return _summarise(out_dir, model, dataset, summarizer, outcome)
+
+
+def _warm_up(
+    spec: BackendSpec, template: RequestTemplate, bodies: list[bytes], model: ModelConfig, consts: GlobalConsts,
+    count: int,
+) -> None:
+    if count <= 0:
+        return
+    result = asyncio.run(
+        run_warmup(
+            spec, template.url, template.headers, bodies, count=count, concurrency=model.batch_size,
+            stream=model.stream, max_chunk_bytes=consts.max_chunk_size_bytes, timeout_s=consts.request_time_out_s,
+        )
+    )
+    log.info("Warm-up: %d sent, %d succeeded (excluded from results)", result.sent, result.succeeded)
+    if result.succeeded == 0:
+        raise ServerUnreachable(
+            f"all {result.sent} warm-up request(s) to {template.url} failed: {result.first_error}",
+            hint="check that the server serves this API and model (or pass --num-warmups 0 to skip warm-up)",
+        )
+
+
+def _build_plan(
+    model: ModelConfig,
+    dataset: DatasetConfig,
+    items: list[RequestItem],
+    bodies: list[bytes],
+    template: RequestTemplate,
+    consts: GlobalConsts,
+    options: TaskOptions,
+    out_dir: Path,
+) -> EnginePlan:
+    pressure = options.pressure_time_s is not None
+    rate = model.request_rate
+    if pressure and consts.connection_add_rate is not None:
+        rate = consts.connection_add_rate
+    offsets = _send_offsets(model, items, rate, pressure)
+    return EnginePlan(
+        items=items,
+        bodies=bodies,
+        template=template,
+        batch_size=model.batch_size,
+        workers=choose_worker_count(model.batch_size, consts.workers_num, os.cpu_count() or 1, options.debug),
+        record_dir=out_dir,
+        data_abbr=dataset.abbr,
+        send_offsets_s=offsets,
+        pressure_time_s=float(options.pressure_time_s) if pressure else None,
+        retry=model.retry,
+        request_timeout_s=consts.request_time_out_s,
+        max_chunk_bytes=consts.max_chunk_size_bytes,
+        use_timestamps=model.use_timestamp,
+    )
+
+
+def _send_offsets(model: ModelConfig, items: list[RequestItem], rate: float, pressure: bool):  # noqa: ANN202
+    if model.use_timestamp:
+        stamps = [item.timestamp_s for item in items]
+        if any(s is None for s in stamps):
+            raise ConfigError(
+                f"{model.source}: use_timestamp=True but the dataset rows carry no timestamp",
+                hint="use a trace dataset with a timestamp column, or set use_timestamp=False",
+            )
+        import numpy as np
+
+        offsets = np.asarray(stamps, dtype=np.float64)
+        return offsets - offsets.min()
+    traffic = model.traffic_cfg
+    shape = TrafficShape(
+        burstiness=traffic.burstiness,
+        ramp_up_strategy=traffic.ramp_up_strategy or None,
+        ramp_up_start_rps=traffic.ramp_up_start_rps or 0.0,
+        ramp_up_end_rps=traffic.ramp_up_end_rps or 0.0,
+    )
+    count = model.batch_size if pressure else len(items)
+    if 0 < rate < LOW_RATE_WARNING and not pressure:
+        log.warning("request_rate %.4g req/s is very low: %d requests will take about %.0f s", rate, count, count / rate)
+    return build_send_offsets(count, rate, shape, model.seed)
+
+
+def _pace_text(model: ModelConfig, plan: EnginePlan) -> str:
+    if plan.send_offsets_s is None:
+        return "unpaced (as fast as batch_size allows)"
+    what = "clients added" if plan.pressure else "requests"
+    return f"{what} at {model.request_rate:g}/s (burstiness {model.traffic_cfg.burstiness:g})"
+
+
+def _summarise(
+    out_dir: Path, model: ModelConfig, dataset: DatasetConfig, summarizer: SummarizerConfig, outcome: RunOutcome
+) -> TaskResult:
+    records = read_records(out_dir, dataset.abbr)
+    counts = resolve_token_counts(records)
+    details = write_details_jsonl(out_dir / f"{dataset.abbr}_details.jsonl", records, counts)
+    log.info("Details of %d requests written to %s", len(records), display(details))
+    reasons = failure_reasons(records)
+    if reasons:
+        log.warning("Failed reasons:\n%s", _reasons_table(reasons))
+    for warning in counts.warnings:
+        log.warning(warning)
+    partial = outcome.interrupted
+    try:
+        summary = compute_summary(
+            build_table(records, counts),
+            stage=summarizer.stage,
+            stats_list=list(summarizer.stats_list),
+            batch_size=model.batch_size,
+            stream=model.stream,
+        )
+    except AllRequestsFailed as exc:
+        first = reasons[0][0] if reasons else "no request was sent"
+        raise AllRequestsFailed(f"{exc.message}; most frequent reason: {first}", hint=exc.hint) from None
+    print(f"Performance Results of task [{model.abbr}/{dataset.abbr}]:")
+    print(format_tables(summary))
+    write_csv(summary, out_dir / f"{dataset.abbr}.csv")
+    write_json(summary, out_dir / f"{dataset.abbr}.json")
+    for warning in summary.warnings:
+        log.warning(warning)
+    print(f"Performance Result files located in {display(out_dir)}.")
+    return TaskResult(summary, outcome, partial)
+
+
+def _reasons_table(reasons: list[tuple[str, int]]) -> str:
+    from tabulate import tabulate
+
+    return tabulate(reasons, headers=["Failed reason", "Count"], tablefmt="fancy_grid")
+
+

@@ -1,0 +1,28 @@
+"""Model configs with ``simulator=dict(...)`` talk to the embedded simulated server, started here."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Iterator
+
+from ais_bench.config import ModelConfig
+
+log = logging.getLogger("ais_bench")
+
+
+@contextlib.contextmanager
+def simulator_for(model: ModelConfig) -> Iterator[ModelConfig]:
+    """Yield the model config to use: unchanged, or pointed at a freshly started simulator."""
+    if model.simulator is None:
+        yield model
+        return
+    from ais_bench.sim import SimConfig, start_sim_process
+
+    sim_cfg = SimConfig.from_dict(dict(model.simulator))
+    handle = start_sim_process(sim_cfg)
+    log.info("Embedded simulator for '%s' serving on %s (max_num_seqs=%d)", model.abbr, handle.url, sim_cfg.max_num_seqs)
+    try:
+        yield model.with_port(handle.port)
+    finally:
+        handle.stop()

@@ -1,0 +1,203 @@
+"""Dataset configs: validated into ``DatasetConfig`` at load time.
+
+AISBench dataset files define lists whose variable names end in ``_datasets``; each entry is a dict
+such as ``dict(abbr='gsm8k', type=GSM8KDataset, path='ais_bench/datasets/gsm8k',
+reader_cfg=dict(input_columns=['question'], output_column='answer', test_range='[0:8]'),
+infer_cfg=dict(prompt_template=dict(type=PromptTemplate, template=...), ...))``.
+Synthetic entries carry ``config=<AISBench synthetic_config dict>`` and our optional ``seed``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ais_bench.config.loader import load_config_file
+from ais_bench.config.resolve import DEFAULT_DATASET_SUFFIX
+from ais_bench.config.validation import (
+    check_choice,
+    check_dict,
+    check_int,
+    check_number,
+    check_str,
+    display_path,
+    missing,
+    not_allowed,
+    plain_data,
+    unknown_field,
+)
+from ais_bench.datasets.dataset_types import DATASET_TYPES, SyntheticDataset
+from ais_bench.datasets.selection import parse_test_range
+from ais_bench.datasets.synthetic import MAX_LENGTH, MAX_REQUEST_COUNT, LengthDistribution, SyntheticSpec
+from ais_bench.errors import ConfigError
+
+_FIELDS = ("abbr", "type", "path", "reader_cfg", "infer_cfg", "config", "seed")
+_IGNORED = frozenset({"eval_cfg", "name"})
+_READER_FIELDS = ("input_columns", "output_column", "test_range", "train_split", "test_split")
+_ROLES = {"HUMAN": "user", "BOT": "assistant", "SYSTEM": "system", "TOOL": "tool"}
+
+Template = str | tuple[dict[str, str], ...]
+
+
+@dataclass(frozen=True)
+class DatasetConfig:
+    """One validated dataset entry.
+
+    ``template``: the prompt template (a string, or chat messages with ``{column}`` placeholders);
+    None = the loader's default. ``test_range``: AISBench slice text such as ``'[0:8]'`` or None.
+    ``synthetic``: the generator spec for ``SyntheticDataset``. ``raw``: the entry as written (for
+    the config dump).
+    """
+
+    abbr: str
+    type: type
+    path: str = ""
+    test_range: str | None = None
+    input_columns: tuple[str, ...] = ()
+    template: Template | None = None
+    synthetic: SyntheticSpec | None = None
+    source: str = ""
+    raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def prompt_format(self) -> str:
+        """``"str"`` for string prompts, ``"chat"`` for message lists."""
+        if self.synthetic is not None or isinstance(self.template, str):
+            return "str"
+        return "chat"
+
+    def to_dump_dict(self) -> dict[str, Any]:
+        return plain_data(self.raw)
+
+
+def load_datasets(path: str | Path, suffix: str = DEFAULT_DATASET_SUFFIX) -> list[DatasetConfig]:
+    """Concatenate every top-level list whose variable name ends with ``suffix``, validated."""
+    source = display_path(path)
+    namespace = load_config_file(path)
+    names = [n for n in namespace if n.endswith(suffix)]
+    if not names:
+        found = ", ".join(sorted(namespace)) or "none"
+        raise ConfigError(f"{source}: no variable ending in '{suffix}' (variables: {found})")
+    out: list[DatasetConfig] = []
+    for name in names:
+        out += build_datasets(namespace[name], source, name)
+    return out
+
+
+def build_datasets(entries: Any, source: str, variable: str = "datasets") -> list[DatasetConfig]:
+    """Validate an already-loaded list of dataset dicts."""
+    if isinstance(entries, dict):
+        entries = [entries]
+    if not isinstance(entries, (list, tuple)):
+        raise not_allowed(source, variable, entries, "a list of dataset dicts")
+    return [validate_dataset(e, source, f"{variable}[{i}]") for i, e in enumerate(entries)]
+
+
+def _dataset_type(source: str, where: str, value: Any) -> type:
+    if isinstance(value, str):
+        value = DATASET_TYPES.get(value.rsplit(".", 1)[-1], value)
+    if not isinstance(value, type) or value not in DATASET_TYPES.values():
+        raise not_allowed(source, f"{where}.type", value, "one of " + ", ".join(DATASET_TYPES))
+    return value
+
+
+def validate_dataset(d: Any, source: str, where: str = "datasets[0]") -> DatasetConfig:
+    """Validate one dataset dict; the first problem raises a one-line ``ConfigError``."""
+    if not isinstance(d, dict):
+        raise not_allowed(source, where, d, "a dict of dataset fields")
+    for key in d:
+        if key not in _FIELDS and key not in _IGNORED:
+            raise unknown_field(source, f"{where}.{key}", key, _FIELDS)
+    if "type" not in d:
+        raise missing(source, f"{where}.type", "one of " + ", ".join(DATASET_TYPES))
+    if "abbr" not in d:
+        raise missing(source, f"{where}.abbr", "a non-empty string (the dataset's name in results)")
+    values: dict[str, Any] = {"source": source, "raw": d}
+    values["type"] = _dataset_type(source, where, d["type"])
+    values["abbr"] = check_str(source, f"{where}.abbr", d["abbr"], non_empty=True)
+    if "path" in d:
+        values["path"] = check_str(source, f"{where}.path", d["path"])
+    reader = check_dict(source, f"{where}.reader_cfg", d.get("reader_cfg") or {})
+    for key in reader:
+        if key not in _READER_FIELDS:
+            raise unknown_field(source, f"{where}.reader_cfg.{key}", key, _READER_FIELDS)
+    values["test_range"] = _check_test_range(
+        source, f"{where}.reader_cfg.test_range", reader.get("test_range")
+    )
+    if "input_columns" in reader:
+        columns = reader["input_columns"]
+        if isinstance(columns, str):
+            columns = [columns]
+        if not isinstance(columns, (list, tuple)) or not all(isinstance(c, str) for c in columns):
+            raise not_allowed(source, f"{where}.reader_cfg.input_columns", columns, "a list of column names")
+        values["input_columns"] = tuple(columns)
+    values["template"] = _template(source, f"{where}.infer_cfg", d.get("infer_cfg"))
+    if values["type"] is SyntheticDataset:
+        seed = d.get("seed")
+        if seed is not None:
+            seed = check_int(source, f"{where}.seed", seed, 0, 2**32 - 1)
+        values["synthetic"] = _synthetic(source, f"{where}.config", d.get("config"), seed)
+    return DatasetConfig(**values)
+
+
+def _check_test_range(source: str, where: str, value: Any) -> str | None:
+    if value is None or value == "":
+        return None
+    try:
+        parse_test_range(value)
+    except (ValueError, TypeError):
+        raise not_allowed(source, where, value, "a slice such as '[0:8]'") from None
+    return value
+
+
+def _template(source: str, where: str, infer_cfg: Any) -> Template | None:
+    if infer_cfg is None:
+        return None
+    infer_cfg = check_dict(source, where, infer_cfg)
+    prompt_template = infer_cfg.get("prompt_template")
+    if prompt_template is None:
+        return None
+    prompt_template = check_dict(source, f"{where}.prompt_template", prompt_template)
+    template = prompt_template.get("template")
+    where = f"{where}.prompt_template.template"
+    if isinstance(template, str):
+        return template
+    if not isinstance(template, dict) or not isinstance(template.get("round"), (list, tuple)):
+        raise not_allowed(source, where, template, "a string, or a dict with a 'round' list")
+    begin = template.get("begin")
+    turns = [*(begin if isinstance(begin, (list, tuple)) else []), *template["round"]]
+    messages = []
+    for i, turn in enumerate(turns):
+        if not isinstance(turn, dict) or not isinstance(turn.get("prompt"), str) or "role" not in turn:
+            raise not_allowed(source, f"{where}.round[{i}]", turn, "dict(role=..., prompt='...')")
+        role = _ROLES.get(str(turn["role"]).upper(), str(turn["role"]).lower())
+        messages.append({"role": role, "content": turn["prompt"]})
+    return tuple(messages)
+
+
+def _length(source: str, where: str, value: Any) -> LengthDistribution:
+    d = check_dict(source, where, value)
+    method = check_choice(source, f"{where}.Method", d.get("Method"), ("uniform", "gaussian", "zipf"))
+    params = check_dict(source, f"{where}.Params", d.get("Params"))
+    lo = check_int(source, f"{where}.Params.MinValue", params.get("MinValue"), 1, MAX_LENGTH)
+    hi = check_int(source, f"{where}.Params.MaxValue", params.get("MaxValue"), lo, MAX_LENGTH)
+    extra: dict[str, float] = {}
+    if method == "gaussian":
+        extra["mean"] = check_number(source, f"{where}.Params.Mean", params.get("Mean"), -3.0e38, 3.0e38)
+        extra["var"] = check_number(source, f"{where}.Params.Var", params.get("Var"), 0, 3.0e38)
+    elif method == "zipf":
+        extra["alpha"] = check_number(
+            source, f"{where}.Params.Alpha", params.get("Alpha"), 1, 10, lo_open=True
+        )
+    return LengthDistribution(method, lo, hi, **extra)
+
+
+def _synthetic(source: str, where: str, value: Any, seed: int | None) -> SyntheticSpec:
+    d = check_dict(source, where, value)
+    check_choice(source, f"{where}.Type", d.get("Type"), ("string",))
+    count = check_int(source, f"{where}.RequestCount", d.get("RequestCount"), 1, MAX_REQUEST_COUNT)
+    string_cfg = check_dict(source, f"{where}.StringConfig", d.get("StringConfig"))
+    input_len = _length(source, f"{where}.StringConfig.Input", string_cfg.get("Input"))
+    output_len = _length(source, f"{where}.StringConfig.Output", string_cfg.get("Output"))
+    return SyntheticSpec(count, input_len, output_len, seed)

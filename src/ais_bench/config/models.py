@@ -1,0 +1,270 @@
+"""Model (service backend) configs: validated into ``ModelConfig`` at load time.
+
+Fields, types and ranges follow AISBench's model table (behaviour spec §2). Defaults live here.
+Two fields are ours: ``seed`` (makes the send schedule reproducible) and ``simulator`` (a raw dict
+for the embedded simulated server; the CLI validates it with ``ais_bench.sim.SimConfig``).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from ais_bench.config.loader import load_config_file
+from ais_bench.config.validation import (
+    check_bool,
+    check_choice,
+    check_dict,
+    check_int,
+    check_number,
+    check_str,
+    display_path,
+    dotted_name,
+    missing,
+    not_allowed,
+    unknown_field,
+)
+from ais_bench.errors import ConfigError
+
+MAX_BATCH_SIZE = 100_000
+MAX_REQUEST_RATE = 64_000
+MAX_RETRY = 1000
+RAMP_UP_STRATEGIES = ("linear", "exponential", None, "")
+
+#: Fields AISBench model configs may carry that do not matter for performance runs (accepted, dropped).
+IGNORED_FIELDS = frozenset(
+    {
+        "meta_template",
+        "pred_postprocessor",
+        "returns_tool_calls",
+        "min_out_len",
+        "summarizer_abbr",
+        "run_cfg",
+        "verbose",
+        "response_anomaly",
+        "model_name",
+    }
+)
+
+_TRAFFIC_FIELDS = ("burstiness", "ramp_up_strategy", "ramp_up_start_rps", "ramp_up_end_rps")
+
+
+@dataclass(frozen=True)
+class TrafficConfig:
+    """Arrival-process shape (``traffic_cfg``).
+
+    ``burstiness``: gamma shape of inter-arrival gaps (1 = Poisson; our default); ``ramp_up_strategy``:
+    "linear", "exponential" or None (no ramp); ``ramp_up_start_rps``/``ramp_up_end_rps``: rates in
+    requests per second at the first and last send when ramping.
+    """
+
+    burstiness: float = 1.0
+    ramp_up_strategy: str | None = None
+    ramp_up_start_rps: float | None = None
+    ramp_up_end_rps: float | None = None
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """One validated ``models[i]`` entry.
+
+    ``request_rate`` in requests/s (0 = send as fast as ``batch_size`` allows); ``retry`` = extra
+    attempts after the first (our decision 5; AISBench counts total attempts);
+    ``batch_size`` = maximum concurrency across all workers; ``max_out_len`` in tokens;
+    ``host_port`` 0 only with ``simulator`` (filled in at run time, see ``with_port``).
+    """
+
+    type: type
+    abbr: str
+    backend_name: str
+    stream: bool
+    attr: str = "service"
+    path: str = ""
+    model: str = ""
+    request_rate: float = 0.0
+    use_timestamp: bool = False
+    traffic_cfg: TrafficConfig = field(default_factory=TrafficConfig)
+    retry: int = 2
+    api_key: str = ""
+    host_ip: str = "localhost"
+    host_port: int = 8080
+    url: str = ""
+    enable_ssl: bool = False
+    max_out_len: int = 4096
+    batch_size: int = 1
+    trust_remote_code: bool = False
+    generation_kwargs: dict[str, Any] = field(default_factory=dict)
+    seed: int | None = None
+    simulator: dict[str, Any] | None = None
+    source: str = ""
+
+    @property
+    def base_url(self) -> str:
+        """Root URL ending in ``/``: ``url`` (scheme added if missing) or ``http(s)://host:port/``."""
+        scheme = "https" if self.enable_ssl else "http"
+        if self.url:
+            url = self.url if "://" in self.url else f"{scheme}://{self.url}"
+            return url if url.endswith("/") else url + "/"
+        host = self.host_ip
+        if ":" in host and not host.startswith("["):
+            host = f"[{host}]"
+        return f"{scheme}://{host}:{self.host_port}/"
+
+    def with_port(self, port: int) -> ModelConfig:
+        """A copy pointing at ``port`` (used once the embedded simulator has picked its port)."""
+        return replace(self, host_port=port)
+
+    def to_dump_dict(self) -> dict[str, Any]:
+        """Plain dict for the config dump: ``type`` as a dotted name, a non-empty ``api_key`` as ``***``."""
+        out = asdict(self)
+        out.pop("source")
+        out.pop("backend_name")
+        out["type"] = dotted_name(self.type)
+        if out["api_key"]:
+            out["api_key"] = "***"
+        return out
+
+
+_FIELDS = {f for f in ModelConfig.__dataclass_fields__ if f not in ("backend_name", "source")}
+
+
+def load_models(path: str | Path) -> list[ModelConfig]:
+    """Load the ``models`` list of a model config file and validate each entry."""
+    source = display_path(path)
+    namespace = load_config_file(path)
+    if "models" not in namespace:
+        raise ConfigError(f"{source}: no variable 'models' (a list of model dicts) in this file")
+    return build_models(namespace["models"], source)
+
+
+def build_models(entries: Any, source: str) -> list[ModelConfig]:
+    """Validate an already-loaded ``models`` value (a list of dicts)."""
+    if isinstance(entries, dict):
+        entries = [entries]
+    if not isinstance(entries, (list, tuple)) or not entries:
+        raise not_allowed(source, "models", entries, "a non-empty list of dicts")
+    return [validate_model(entry, source, index=i) for i, entry in enumerate(entries)]
+
+
+def _backends() -> dict[type, Any]:
+    from ais_bench.clients.backends import BACKENDS
+
+    return BACKENDS
+
+
+def _backend_for(source: str, where: str, value: Any) -> tuple[type, Any]:
+    backends = _backends()
+    allowed = "one of " + ", ".join(sorted(cls.__name__ for cls in backends))
+    if isinstance(value, str):  # dotted name, as written in a config dump
+        for cls in backends:
+            if value in (cls.__name__, dotted_name(cls)):
+                value = cls
+                break
+    if not isinstance(value, type) or value not in backends:
+        raise not_allowed(source, f"{where}.type", value, allowed)
+    return value, backends[value]
+
+
+def validate_model(d: dict[str, Any], source: str, *, index: int = 0) -> ModelConfig:
+    """Validate one model dict into a ``ModelConfig``; the first problem raises a one-line ``ConfigError``."""
+    where = f"models[{index}]"
+    if not isinstance(d, dict):
+        raise not_allowed(source, where, d, "a dict of model fields")
+    for key in d:
+        if key not in _FIELDS and key not in IGNORED_FIELDS:
+            raise unknown_field(source, f"{where}.{key}", key, _FIELDS)
+    if "type" not in d:
+        raise missing(source, f"{where}.type", "a backend class such as VLLMCustomAPIChat")
+    cls, spec = _backend_for(source, where, d["type"])
+    if "abbr" not in d:
+        raise missing(source, f"{where}.abbr", "a non-empty string (the results folder name)")
+    values: dict[str, Any] = {"type": cls, "backend_name": spec.name, "source": source}
+    values["abbr"] = check_str(source, f"{where}.abbr", d["abbr"], non_empty=True)
+    values["attr"] = check_choice(source, f"{where}.attr", d.get("attr", "service"), ["service"])
+    for key in ("model", "api_key", "url"):
+        if key in d:
+            values[key] = check_str(source, f"{where}.{key}", d[key])
+    for key in ("use_timestamp", "enable_ssl", "trust_remote_code"):
+        if key in d:
+            values[key] = check_bool(source, f"{where}.{key}", d[key])
+    stream = d.get("stream", spec.default_stream)
+    values["stream"] = check_bool(source, f"{where}.stream", stream)
+    if getattr(spec, "force_stream", False):
+        values["stream"] = True
+    _check_numbers(d, source, where, values)
+    if "path" in d:
+        values["path"] = _check_path(source, f"{where}.path", d["path"])
+    if "host_ip" in d:
+        values["host_ip"] = _check_host(source, f"{where}.host_ip", d["host_ip"])
+    if "generation_kwargs" in d:
+        values["generation_kwargs"] = dict(
+            check_dict(source, f"{where}.generation_kwargs", d["generation_kwargs"])
+        )
+    if d.get("traffic_cfg") is not None:
+        values["traffic_cfg"] = _check_traffic(source, f"{where}.traffic_cfg", d["traffic_cfg"])
+    if d.get("simulator") is not None:
+        values["simulator"] = dict(check_dict(source, f"{where}.simulator", d["simulator"]))
+    port_lo_ok = values.get("simulator") is not None  # 0 = let the embedded simulator pick a port
+    if "host_port" in d:
+        values["host_port"] = check_int(
+            source, f"{where}.host_port", d["host_port"], 0, 65536, lo_open=not port_lo_ok, hi_open=True
+        )
+    return ModelConfig(**values)
+
+
+def _check_numbers(d: dict[str, Any], source: str, where: str, values: dict[str, Any]) -> None:
+    if "request_rate" in d:
+        values["request_rate"] = check_number(
+            source, f"{where}.request_rate", d["request_rate"], 0, MAX_REQUEST_RATE
+        )
+    if "retry" in d:
+        values["retry"] = check_int(source, f"{where}.retry", d["retry"], 0, MAX_RETRY)
+    if "batch_size" in d:
+        values["batch_size"] = check_int(
+            source, f"{where}.batch_size", d["batch_size"], 0, MAX_BATCH_SIZE, lo_open=True
+        )
+    if "max_out_len" in d:
+        values["max_out_len"] = check_int(source, f"{where}.max_out_len", d["max_out_len"], 1)
+    if d.get("seed") is not None:
+        values["seed"] = check_int(source, f"{where}.seed", d["seed"], 0, 2**32 - 1)
+
+
+def _check_path(source: str, field_name: str, value: Any) -> str:
+    value = check_str(source, field_name, value)
+    if value and not Path(value).expanduser().exists():
+        raise not_allowed(source, field_name, value, "an existing tokenizer folder, or '' for none")
+    return value
+
+
+def _check_host(source: str, field_name: str, value: Any) -> str:
+    if isinstance(value, str):
+        if value == "localhost":
+            return value
+        try:
+            ipaddress.ip_address(value.strip("[]"))
+            return value.strip("[]")
+        except ValueError:
+            pass
+    raise not_allowed(
+        source, field_name, value, "'localhost' or an IPv4/IPv6 address (use url= for a host name)"
+    )
+
+
+def _check_traffic(source: str, where: str, value: Any) -> TrafficConfig:
+    d = check_dict(source, where, value)
+    for key in d:
+        if key not in _TRAFFIC_FIELDS:
+            raise unknown_field(source, f"{where}.{key}", key, _TRAFFIC_FIELDS)
+    out: dict[str, Any] = {}
+    if d.get("burstiness") is not None:
+        out["burstiness"] = check_number(source, f"{where}.burstiness", d["burstiness"], 0)
+    strategy = check_choice(
+        source, f"{where}.ramp_up_strategy", d.get("ramp_up_strategy"), RAMP_UP_STRATEGIES
+    )
+    out["ramp_up_strategy"] = strategy or None
+    for key in ("ramp_up_start_rps", "ramp_up_end_rps"):
+        if d.get(key) is not None:
+            out[key] = check_number(source, f"{where}.{key}", d[key], 0)
+    return TrafficConfig(**out)
