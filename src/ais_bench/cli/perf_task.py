@@ -62,7 +62,7 @@ def run_perf_task(
     spec = backend_for(model.type)
     headers = build_headers(model.api_key or None)
     url = model.base_url + spec.endpoint
-    asyncio.run(check_reachable(url))
+    check_reachable(url)
     model_name = model.model or asyncio.run(discover_model(model.base_url, spec.models_endpoint, headers))
     template = RequestTemplate(
         backend_type=model.type,

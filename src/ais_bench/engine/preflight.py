@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -18,14 +19,14 @@ CONNECT_TIMEOUT_S = 5.0
 DISCOVERY_TIMEOUT_S = 5.0
 
 
-async def check_reachable(url: str) -> None:
+def check_reachable(url: str) -> None:
     """Open (and close) a TCP connection to the URL's host and port, or raise ServerUnreachable."""
     parts = urlsplit(url)
     host = parts.hostname or "localhost"
     port = parts.port or (443 if parts.scheme == "https" else 80)
     try:
-        _reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), CONNECT_TIMEOUT_S)
-    except asyncio.TimeoutError:
+        socket.create_connection((host, port), timeout=CONNECT_TIMEOUT_S).close()
+    except socket.timeout:
         raise ServerUnreachable(
             f"cannot reach {url}: no answer within {CONNECT_TIMEOUT_S:.0f} s",
             hint="check host_ip/host_port (or url) in the model config and that the server is running",
@@ -36,7 +37,6 @@ async def check_reachable(url: str) -> None:
             f"cannot reach {url}: {reason}",
             hint="start the inference server, or fix host_ip/host_port (or url) in the model config",
         ) from None
-    writer.close()
 
 
 async def discover_model(base_url: str, models_endpoint: str, headers: dict[str, str]) -> str:
