@@ -206,8 +206,6 @@ def _summarise(
     print(format_tables(summary))
     write_csv(summary, out_dir / f"{dataset.abbr}.csv")
     write_json(summary, out_dir / f"{dataset.abbr}.json")
-    for warning in summary.warnings:
-        log.warning(warning)
     print(f"Performance Result files located in {display(out_dir)}.")
     return TaskResult(summary, outcome, partial)
 

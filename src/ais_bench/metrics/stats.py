@@ -1,0 +1,122 @@
+"""Statistics over per-request values (behaviour spec §5.2) and the stats-list option.
+
+Allowed statistics: ``Average`` (arithmetic mean), ``Min``, ``Max``, ``Median`` (50th percentile) and
+``Pk`` for k in 1..99 (``^P0*[1-9]\\d?$``, so ``P05`` is the 5th percentile), at most 8 of them.
+Percentiles use ``numpy.percentile`` with its default linear interpolation.
+
+Rounding: every statistic is rounded to 4 decimals in its native unit (seconds for latencies); a
+latency is then multiplied by 1000 and rounded to 4 decimals again for display in ms, so latencies have
+0.1 ms resolution.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from ais_bench.metrics.quantiles import percentiles as quantile_values
+
+DEFAULT_STATS = ("Average", "Min", "Max", "Median", "P75", "P90", "P99")
+MAX_STATS = 8
+_NAMED_STATS = ("Average", "Min", "Max", "Median")
+_PERCENTILE = re.compile(r"^P0*[1-9]\d?$")
+
+
+@dataclass(frozen=True, slots=True)
+class MetricStats:
+    """Statistics of one per-request metric in one stage, as values (writers only format them).
+
+    ``values[i]`` belongs to ``stats[i]``, already rounded and in the display ``unit`` (``"ms"`` for
+    latencies, ``"token/s"`` for throughputs, ``""`` for token counts); None when there is no data.
+    ``n``: requests counted (for TPOT and ITL: requests with at least one non-zero ITL gap).
+    """
+
+    name: str
+    stage: str
+    stats: tuple[str, ...]
+    values: tuple[float | None, ...]
+    unit: str
+    n: int
+
+    def value(self, stat: str) -> float | None:
+        return self.values[self.stats.index(stat)]
+
+
+def parse_stats_list(items: Sequence[str] | None) -> tuple[list[str], list[str]]:
+    """Validate a stats list; return ``(stats, warnings)``.
+
+    Unknown names are ignored with a warning, duplicates dropped with a warning, entries beyond the
+    eighth dropped with a warning; an empty result becomes ``["Average"]``.
+    """
+    warnings: list[str] = []
+    stats: list[str] = []
+    for raw in items or ():
+        item = str(raw).strip()
+        if item not in _NAMED_STATS and not _PERCENTILE.match(item):
+            warnings.append(
+                f"stats_list: unknown statistic {item!r} ignored "
+                "(allowed: Average, Min, Max, Median, P1..P99)"
+            )
+        elif item in stats:
+            warnings.append(f"stats_list: duplicate statistic {item!r} ignored")
+        else:
+            stats.append(item)
+    if len(stats) > MAX_STATS:
+        dropped = stats[MAX_STATS:]
+        stats = stats[:MAX_STATS]
+        warnings.append(f"stats_list: at most {MAX_STATS} statistics; dropped {', '.join(dropped)}")
+    if not stats:
+        stats = ["Average"]
+    return stats, warnings
+
+
+def percentile_of(stat: str) -> float | None:
+    """The percentile (0..100) a statistic stands for, or None for Average/Min/Max."""
+    if stat == "Median":
+        return 50.0
+    if _PERCENTILE.match(stat):
+        return float(int(stat[1:]))
+    return None
+
+
+def compute_stat_values(values: np.ndarray, stats: Sequence[str]) -> list[float | None]:
+    """Each statistic of ``values`` in native units, rounded to 4 decimals (None when empty)."""
+    values = np.asarray(values, dtype=np.float64)
+    if values.size == 0:
+        return [None] * len(stats)
+    wanted = [q for q in (percentile_of(s) for s in stats) if q is not None]
+    percentiles: dict[float, float] = {}
+    if wanted:
+        unique = sorted(set(wanted))
+        percentiles = dict(zip(unique, quantile_values(values, unique), strict=True))
+    result: list[float | None] = []
+    for stat in stats:
+        if stat == "Average":
+            raw = float(np.mean(values))
+        elif stat == "Min":
+            raw = float(np.min(values))
+        elif stat == "Max":
+            raw = float(np.max(values))
+        else:
+            q = percentile_of(stat)
+            assert q is not None, stat
+            raw = percentiles[q]
+        result.append(round(raw, 4))
+    return result
+
+
+def seconds_to_ms(value: float | None) -> float | None:
+    """A statistic already rounded in seconds, shown in ms: x1000 and rounded to 4 decimals."""
+    return None if value is None else round(value * 1000, 4)
+
+
+def compute_metric_stats(
+    name: str, stage: str, values: np.ndarray, stats: Sequence[str], *, unit: str, n: int
+) -> MetricStats:
+    """Statistics of one metric; ``unit="ms"`` means ``values`` are seconds shown in ms."""
+    native = compute_stat_values(values, stats)
+    shown = [seconds_to_ms(v) for v in native] if unit == "ms" else native
+    return MetricStats(name=name, stage=stage, stats=tuple(stats), values=tuple(shown), unit=unit, n=n)

@@ -1,0 +1,118 @@
+"""One stage's performance summary: per-request metric statistics plus the common metrics."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ais_bench.errors import AllRequestsFailed
+from ais_bench.metrics.common import CommonMetric, compute_common_metrics
+from ais_bench.metrics.per_request import PerRequestMetrics, compute_per_request
+from ais_bench.metrics.stable_stage import select_stable_stage
+from ais_bench.metrics.stage import STAGES, StableWindow, StageSelection
+from ais_bench.metrics.stats import MetricStats, compute_metric_stats, parse_stats_list
+from ais_bench.metrics.total_stage import select_total_stage
+from ais_bench.records.record import RequestTable
+
+#: Per-request metric rows in display order (behaviour spec §5.1).
+METRIC_ROW_NAMES = (
+    "E2EL",
+    "TTFT",
+    "TPOT",
+    "ITL",
+    "InputTokens",
+    "OutputTokens",
+    "OutputTokenThroughput",
+    "PrefillTokenThroughput",
+)
+
+#: A sum of latencies (seconds) at or below this is "~0" for row suppression.
+_ZERO_SUM_S = 1e-9
+
+
+@dataclass(frozen=True, slots=True)
+class PerfSummary:
+    """Everything the writers show for one (model, dataset) and stage.
+
+    ``rows``: per-request metric statistics in §5.1 order, suppressed rows left out.
+    ``common``: the common metrics in §5.3 order (``(name, value, unit)``).
+    ``window``: the steady window facts (stable stage only). ``warnings``: texts for the user.
+    """
+
+    stage: str
+    stats_list: tuple[str, ...]
+    rows: list[MetricStats]
+    common: list[CommonMetric]
+    window: StableWindow | None = None
+    warnings: list[str] = field(default_factory=list)
+
+
+def compute_summary(
+    table: RequestTable, *, stage: str, stats_list: Sequence[str] | None, batch_size: int, stream: bool
+) -> PerfSummary:
+    """Summarise ``table`` for ``stage`` ("total" or "stable").
+
+    Raises ``AllRequestsFailed`` when no request succeeded with >= 2 time points, and (stable stage)
+    ``NoSteadyStage`` when in-flight never held at ``batch_size`` long enough.
+    """
+    if stage not in STAGES:
+        raise ValueError(f"stage must be one of {STAGES}, got {stage!r}")
+    stats, warnings = parse_stats_list(stats_list)
+    requests = compute_per_request(table, stream)
+    if len(requests) == 0:
+        raise AllRequestsFailed(
+            f"All requests failed, cannot calculate performance results ({len(table)} requests)",
+            hint="check the server address, the model name and the failure messages in the details file",
+        )
+    selection: StageSelection
+    if stage == "stable":
+        selection = select_stable_stage(table, requests, batch_size)
+    else:
+        selection = select_total_stage(table, requests)
+    warnings += selection.warnings
+    if selection.failed_requests:
+        warnings.append(
+            f"{selection.failed_requests} of {selection.total_requests} requests failed in the {stage} stage"
+        )
+    return PerfSummary(
+        stage=stage,
+        stats_list=tuple(stats),
+        rows=build_metric_rows(selection.requests, stage, stats),
+        common=compute_common_metrics(selection, batch_size),
+        window=selection.window,
+        warnings=warnings,
+    )
+
+
+def build_metric_rows(requests: PerRequestMetrics, stage: str, stats: Sequence[str]) -> list[MetricStats]:
+    """Statistics of every per-request metric, applying the row suppression rules of §5.1.
+
+    - TTFT (and with it PrefillTokenThroughput) is left out when not streaming or when the sum of TTFT
+      over the stage is ~0; TPOT is left out when its sum is ~0 (e.g. every output <= 1 token).
+    - ITL is left out only when the stage has **no non-zero gap at all**. Deliberate difference: the
+      original also drops it when just the *first* request's ITL array is all zeros.
+    - ``N`` is the number of successful requests, but for TPOT and ITL the number of requests whose
+      ITL array holds a non-zero gap.
+    """
+    success = len(requests)
+    decoding = int(np.count_nonzero(requests.itl_any_nonzero))
+    show_ttft = requests.stream and float(requests.ttft_s.sum()) > _ZERO_SUM_S
+    show_tpot = float(requests.tpot_s.sum()) > _ZERO_SUM_S
+    show_itl = decoding > 0
+    candidates: list[tuple[str, np.ndarray, str, int, bool]] = [
+        ("E2EL", requests.e2el_s, "ms", success, True),
+        ("TTFT", requests.ttft_s, "ms", success, show_ttft),
+        ("TPOT", requests.tpot_s, "ms", decoding, show_tpot),
+        ("ITL", requests.itl_s, "ms", decoding, show_itl),
+        ("InputTokens", requests.input_tokens, "", success, True),
+        ("OutputTokens", requests.output_tokens, "", success, True),
+        ("OutputTokenThroughput", requests.output_token_throughput, "token/s", success, True),
+        ("PrefillTokenThroughput", requests.prefill_token_throughput, "token/s", success, show_ttft),
+    ]
+    return [
+        compute_metric_stats(name, stage, values, stats, unit=unit, n=n)
+        for name, values, unit, n, shown in candidates
+        if shown
+    ]

@@ -1,0 +1,16 @@
+"""The ``total`` stage (behaviour spec §6.5): every request of the run."""
+
+from __future__ import annotations
+
+from ais_bench.metrics.per_request import PerRequestMetrics
+from ais_bench.metrics.stage import StageSelection
+from ais_bench.records.record import RequestTable
+
+
+def select_total_stage(table: RequestTable, requests: PerRequestMetrics) -> StageSelection:
+    """All rows; D = max(end) - min(start) over successful requests; Total Requests includes failed.
+
+    ``requests`` are the per-request values of ``table`` (``compute_per_request``).
+    """
+    duration_s = float(requests.end_s.max() - requests.start_s.min()) if len(requests) else 0.0
+    return StageSelection(name="total", requests=requests, total_requests=len(table), duration_s=duration_s)

@@ -1,0 +1,41 @@
+"""``<ds>.json``: the common metrics, ``metric name -> {stage: value}``, indent 4, UTF-8.
+
+Values with a unit are strings (``"98409.4916 ms"``, ``"0.0813 req/s"``, ``"164.5776 token/s"``);
+counts and Concurrency are numbers. Our extra facts live under the one key ``"_ais_bench"``
+(``{"stage", "window", "warnings"}``) so the common metric names stay exactly the original's.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any
+
+from ais_bench.metrics.summary import PerfSummary
+from ais_bench.reports.cells import format_cell, write_text
+
+EXTRA_KEY = "_ais_bench"
+
+
+def json_document(summary: PerfSummary) -> dict[str, Any]:
+    """The mapping written to ``<ds>.json``."""
+    document: dict[str, Any] = {m.name: {summary.stage: format_cell(m.value, m.unit)} for m in summary.common}
+    window = None
+    if summary.window is not None:
+        window = dataclasses.asdict(summary.window)
+        window["reliable"] = summary.window.reliable
+    document[EXTRA_KEY] = {"stage": summary.stage, "window": window, "warnings": list(summary.warnings)}
+    return document
+
+
+def write_json(summary: PerfSummary, path: str | Path) -> None:
+    """Write the json; raises ``OutputError`` when the file cannot be written."""
+    write_text(path, json.dumps(json_document(summary), indent=4, ensure_ascii=False) + "\n")
+
+
+def read_json(path: str | Path) -> dict[str, Any]:
+    """The json back as a dict."""
+    with Path(path).open(encoding="utf-8") as handle:
+        result: dict[str, Any] = json.load(handle)
+    return result

@@ -1,0 +1,103 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ais_bench.metrics.quantiles import percentiles
+from ais_bench.metrics.stats import (
+    compute_metric_stats,
+    compute_stat_values,
+    parse_stats_list,
+    percentile_of,
+)
+
+
+def test_default_and_empty_stats_list() -> None:
+    assert parse_stats_list([]) == (["Average"], [])
+    assert parse_stats_list(None) == (["Average"], [])
+
+
+def test_percentile_names() -> None:
+    stats, warnings = parse_stats_list(["P95", "P05", "P005", "P1", "P99", "Median"])
+    assert stats == ["P95", "P05", "P005", "P1", "P99", "Median"] and warnings == []
+    assert [percentile_of(s) for s in stats] == [95.0, 5.0, 5.0, 1.0, 99.0, 50.0]
+    assert percentile_of("Average") is None
+
+
+@pytest.mark.parametrize("bad", ["P0", "P00", "P100", "p95", "P9.5", "Mean", "average", "", "P-5"])
+def test_unknown_stats_are_ignored_with_a_warning(bad: str) -> None:
+    stats, warnings = parse_stats_list(["Max", bad])
+    assert stats == ["Max"]
+    assert len(warnings) == 1 and "unknown" in warnings[0]
+
+
+def test_only_unknown_stats_fall_back_to_average() -> None:
+    stats, warnings = parse_stats_list(["Mean"])
+    assert stats == ["Average"] and len(warnings) == 1
+
+
+def test_more_than_eight_are_dropped_with_a_warning() -> None:
+    items = ["Average", "Min", "Max", "Median", "P75", "P90", "P99", "P95", "P50", "P10"]
+    stats, warnings = parse_stats_list(items)
+    assert stats == items[:8]
+    assert len(warnings) == 1 and "P50, P10" in warnings[0]
+
+
+def test_duplicates_are_dropped() -> None:
+    stats, warnings = parse_stats_list(["Max", "Max", "P90"])
+    assert stats == ["Max", "P90"] and len(warnings) == 1
+
+
+def test_statistics_and_rounding() -> None:
+    values = np.array([0.4, 0.8, 1.0])
+    stats = ["Average", "Min", "Max", "Median", "P75", "P90", "P99"]
+    # mean 2.2/3 = 0.7333.. -> 0.7333; P75: rank 1.5 -> 0.8 + 0.5*0.2 = 0.9; P90: 0.8 + 0.8*0.2 = 0.96
+    # P99: 0.8 + 0.98*0.2 = 0.996
+    assert compute_stat_values(values, stats) == [0.7333, 0.4, 1.0, 0.8, 0.9, 0.96, 0.996]
+    shown = compute_metric_stats("E2EL", "total", values, stats, unit="ms", n=3)
+    assert shown.values == (733.3, 400.0, 1000.0, 800.0, 900.0, 960.0, 996.0)
+    assert shown.value("P90") == 960.0 and shown.unit == "ms" and shown.n == 3
+
+
+def test_round_in_seconds_before_ms() -> None:
+    # 0.12345678 s: rounded to 0.1235 s first, so 123.5 ms (not 123.4568 ms)
+    shown = compute_metric_stats("TTFT", "total", np.array([0.12345678]), ["Average"], unit="ms", n=1)
+    assert shown.values == (123.5,)
+    tokens = compute_metric_stats("OutputTokens", "total", np.array([1, 2, 2]), ["Average"], unit="", n=3)
+    assert tokens.values == (1.6667,)
+
+
+def test_empty_values_are_missing() -> None:
+    assert compute_stat_values(np.array([]), ["Average", "P90"]) == [None, None]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    values=st.lists(
+        st.one_of(st.integers(-5, 5).map(float), st.floats(-1e6, 1e6, allow_nan=False)),
+        min_size=1,
+        max_size=300,
+    ),
+    qs=st.lists(st.integers(1, 99), min_size=1, max_size=8),
+)
+def test_fast_percentiles_are_bit_identical_to_numpy(values: list[float], qs: list[int]) -> None:
+    array = np.array(values)
+    assert percentiles(array, qs, fast_min_size=2) == np.percentile(array, qs).tolist()
+
+
+def test_fast_percentiles_on_a_large_array() -> None:
+    array = np.random.default_rng(7).exponential(0.01, 4_500_000)
+    qs = [1, 50, 75, 90, 99]
+    assert percentiles(array, qs) == np.percentile(array, qs).tolist()
+
+
+def test_fast_percentiles_fall_back_when_the_sample_misleads(monkeypatch: pytest.MonkeyPatch) -> None:
+    from ais_bench.metrics import quantiles
+
+    # brackets that hold nothing / the wrong ranks force the exact full-partition fallback
+    monkeypatch.setattr(quantiles, "_brackets", lambda values, groups: [(0.5, 0.6) for _ in groups])
+    array = np.random.default_rng(5).normal(size=5000)
+    qs = [1, 25, 50, 75, 99]
+    assert percentiles(array, qs, fast_min_size=2) == np.percentile(array, qs).tolist()

@@ -1,0 +1,188 @@
+from __future__ import annotations
+
+import math
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from metrics_helpers import request_rows, table_from_rows
+from metrics_reference import RefTable, ref_per_request, ref_stable_window, ref_stat
+
+from ais_bench.errors import AllRequestsFailed, NoSteadyStage
+from ais_bench.metrics import COMMON_METRIC_NAMES, compute_summary
+from ais_bench.records.record import RequestTable
+
+STATS = ["Average", "Min", "Max", "Median", "P75", "P90", "P99"]
+
+
+def test_hand_computed_total_summary(hand_table: RequestTable) -> None:
+    summary = compute_summary(hand_table, stage="total", stats_list=STATS, batch_size=2, stream=True)
+    rows = {row.name: row for row in summary.rows}
+    assert list(rows) == [
+        "E2EL", "TTFT", "TPOT", "ITL", "InputTokens", "OutputTokens",
+        "OutputTokenThroughput", "PrefillTokenThroughput",
+    ]  # fmt: skip
+    # Linear percentiles over 3 sorted values [a, b, c]: Median = b, P75 = b + 0.5(c-b),
+    # P90 = b + 0.8(c-b), P99 = b + 0.98(c-b). Each is rounded to 4 decimals in seconds, then x1000.
+    # E2EL [1.0, 0.8, 0.4] s: mean 2.2/3 = 0.7333; P75 0.9, P90 0.96, P99 0.996
+    assert rows["E2EL"].values == (733.3, 400.0, 1000.0, 800.0, 900.0, 960.0, 996.0)
+    # TTFT [0.2, 0.3, 0.4] s: mean 0.3; P75 0.35, P90 0.38, P99 0.398
+    assert rows["TTFT"].values == (300.0, 200.0, 400.0, 300.0, 350.0, 380.0, 398.0)
+    # TPOT [0.8/8 = 0.1, 0.5/3 = 0.16667, 0 (one output token)] s: mean 0.26667/3 = 0.0889;
+    # max 0.1667; median 0.1; P75 0.1 + 0.5*0.06667 = 0.1333; P90 0.1533; P99 0.1653
+    assert rows["TPOT"].values == (88.9, 0.0, 166.7, 100.0, 133.3, 153.3, 165.3)
+    # ITL pooled [0.1, 0.15, 0.55, 0.3, 0.2] s, sorted [0.1, 0.15, 0.2, 0.3, 0.55]: mean 1.3/5 = 0.26;
+    # median 0.2; P75 rank 3 -> 0.3; P90 rank 3.6 -> 0.3 + 0.6*0.25 = 0.45; P99 rank 3.96 -> 0.54
+    assert rows["ITL"].values == (260.0, 100.0, 550.0, 200.0, 300.0, 450.0, 540.0)
+    # InputTokens [100, 200, 50]: mean 116.6667; P75 150; P90 100 + 0.8*100 = 180; P99 198
+    assert rows["InputTokens"].values == (116.6667, 50.0, 200.0, 100.0, 150.0, 180.0, 198.0)
+    # OutputTokens [9, 4, 1]: mean 4.6667; P75 6.5; P90 4 + 0.8*5 = 8; P99 8.9
+    assert rows["OutputTokens"].values == (4.6667, 1.0, 9.0, 4.0, 6.5, 8.0, 8.9)
+    # OutputTokenThroughput 9/1.0, 4/0.8, 1/0.4 = [9, 5, 2.5]: mean 5.5; P75 7; P90 8.2; P99 8.92
+    assert rows["OutputTokenThroughput"].values == (5.5, 2.5, 9.0, 5.0, 7.0, 8.2, 8.92)
+    # PrefillTokenThroughput 100/0.2, 200/0.3, 50/0.4 = [500, 666.6667, 125]: mean 430.5556;
+    # P75 500 + 0.5*166.6667 = 583.3333; P90 633.3333; P99 663.3333
+    assert rows["PrefillTokenThroughput"].values == (
+        430.5556, 125.0, 666.6667, 500.0, 583.3333, 633.3333, 663.3333,
+    )  # fmt: skip
+    assert [rows[n].unit for n in rows] == ["ms"] * 4 + ["", ""] + ["token/s"] * 2
+    # N: 3 successful requests; TPOT and ITL: 2 requests with a non-zero ITL gap
+    assert [rows[n].n for n in rows] == [3, 3, 2, 2, 3, 3, 3, 3]
+    assert all(row.stage == "total" for row in summary.rows)
+
+    common = {m.name: (m.value, m.unit) for m in summary.common}
+    assert list(common) == list(COMMON_METRIC_NAMES)
+    # D = max(end) - min(start) = 11.4 - 10.0 = 1.4 s; 5 requests, 3 successful
+    assert common["Benchmark Duration"] == (1400.0, "ms")
+    assert common["Total Requests"] == (5, "")
+    assert common["Failed Requests"] == (2, "")
+    assert common["Success Requests"] == (3, "")
+    assert common["Concurrency"] == (1.5714, "")  # sum(E2EL) / D = 2.2 / 1.4
+    assert common["Max Concurrency"] == (2, "")
+    assert common["Request Throughput"] == (2.1429, "req/s")  # 3 / 1.4
+    assert common["Total Input Tokens"] == (350, "")  # failed rows' tokens are not counted
+    assert common["Total Generated Tokens"] == (14, "")
+    assert common["Input Token Throughput"] == (250.0, "token/s")  # 350 / 1.4
+    assert common["Output Token Throughput"] == (10.0, "token/s")  # 14 / 1.4
+    assert common["Total Token Throughput"] == (260.0, "token/s")  # 364 / 1.4
+    assert summary.window is None
+    assert summary.warnings == ["2 of 5 requests failed in the total stage"]
+
+
+def test_hand_computed_stable_summary() -> None:
+    # oracle 1 of §6.2: window [4.0, 6.0], requests 2 and 3 (E2EL 3.0 each)
+    starts, ends = [1.0, 2.0, 4.0, 6.0], [3.5, 5.5, 7.0, 9.0]
+    points = [[s, s + 0.5, e] for s, e in zip(starts, ends, strict=True)]
+    table = RequestTable.from_columns(points, [True] * 4, [10, 20, 30, 40], [3, 3, 5, 7])
+    summary = compute_summary(table, stage="stable", stats_list=["Average"], batch_size=2, stream=True)
+    common = {m.name: m.value for m in summary.common}
+    assert common["Benchmark Duration"] == 2000.0  # D = t4 - t2
+    assert (common["Total Requests"], common["Success Requests"], common["Failed Requests"]) == (2, 2, 0)
+    assert common["Concurrency"] == 2  # min(6.0 / 2.0 = 3.0, batch_size 2)
+    assert common["Request Throughput"] == 1.0  # 2 / 2.0
+    assert common["Total Input Tokens"] == 70 and common["Total Generated Tokens"] == 12
+    assert common["Input Token Throughput"] == 35.0 and common["Total Token Throughput"] == 41.0
+    assert summary.rows[0].values == (3000.0,) and summary.rows[0].stage == "stable"
+    assert summary.window is not None and (summary.window.start_rel_s, summary.window.end_rel_s) == (3.0, 5.0)
+    assert any("run longer" in w for w in summary.warnings)  # 3.0 s > 2.0 s / 3
+
+
+def test_non_streaming_rows() -> None:
+    table = RequestTable.from_columns([[0.0, 1.0], [0.5, 2.0]], [True, True], [10, 20], [5, 6])
+    summary = compute_summary(table, stage="total", stats_list=["Average"], batch_size=1, stream=False)
+    assert [r.name for r in summary.rows] == ["E2EL", "InputTokens", "OutputTokens", "OutputTokenThroughput"]
+
+
+def test_itl_row_kept_when_only_the_first_request_has_zero_gaps() -> None:
+    # request 0: ITL [0.0, 0.0] (the original would drop the ITL row), request 1: ITL [0.1]
+    table = RequestTable.from_columns([[0.0, 0.1, 0.1, 0.1], [1.0, 1.2, 1.3]], [True, True], [1, 1], [3, 2])
+    summary = compute_summary(table, stage="total", stats_list=["Max"], batch_size=1, stream=True)
+    itl = next(r for r in summary.rows if r.name == "ITL")
+    assert itl.values == (100.0,) and itl.n == 1
+
+
+def test_itl_and_tpot_rows_removed_without_decode() -> None:
+    # every output is one token and every response one event: no ITL gap, TPOT sum 0
+    table = RequestTable.from_columns([[0.0, 0.1], [1.0, 1.2]], [True, True], [1, 1], [1, 1])
+    summary = compute_summary(table, stage="total", stats_list=None, batch_size=1, stream=True)
+    names = [r.name for r in summary.rows]
+    assert "ITL" not in names and "TPOT" not in names and "TTFT" in names
+    assert summary.stats_list == ("Average",)
+
+
+def test_zero_duration_omits_token_throughputs() -> None:
+    table = RequestTable.from_columns([[1.0, 1.0]], [True], [3], [4])
+    summary = compute_summary(table, stage="total", stats_list=None, batch_size=1, stream=True)
+    common = {m.name: m.value for m in summary.common}
+    assert "Input Token Throughput" not in common and common["Request Throughput"] == 0.0
+    assert len(common) == 9
+
+
+def test_all_failed_raises() -> None:
+    table = RequestTable.from_columns([[1.0], []], [True, False], [1, 1], [1, 1])
+    with pytest.raises(AllRequestsFailed):
+        compute_summary(table, stage="total", stats_list=None, batch_size=1, stream=True)
+
+
+def test_stats_warnings_reach_the_summary(hand_table: RequestTable) -> None:
+    summary = compute_summary(
+        hand_table, stage="total", stats_list=["P95", "Mean"], batch_size=1, stream=True
+    )
+    assert summary.stats_list == ("P95",)
+    assert any("Mean" in w for w in summary.warnings)
+
+
+def test_bad_stage_name(hand_table: RequestTable) -> None:
+    with pytest.raises(ValueError):
+        compute_summary(hand_table, stage="steady", stats_list=None, batch_size=1, stream=True)
+
+
+@settings(max_examples=200, deadline=None)
+@given(rows=request_rows(), stage=st.sampled_from(["total", "stable"]), batch_size=st.integers(1, 4))
+def test_summary_matches_reference(
+    rows: list[tuple[list[float], bool, int, int]], stage: str, batch_size: int
+) -> None:
+    table = table_from_rows(rows)
+    ref = ref_per_request(
+        RefTable([r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows], [r[3] for r in rows]), True
+    )
+    stats = ["Average", "Min", "Max", "Median", "P25", "P90"]
+    if not ref:
+        with pytest.raises(AllRequestsFailed):
+            compute_summary(table, stage=stage, stats_list=stats, batch_size=batch_size, stream=True)
+        return
+    window = ref_stable_window(ref, batch_size) if stage == "stable" else None
+    if stage == "stable" and window is None:
+        with pytest.raises(NoSteadyStage):
+            compute_summary(table, stage=stage, stats_list=stats, batch_size=batch_size, stream=True)
+        return
+    summary = compute_summary(table, stage=stage, stats_list=stats, batch_size=batch_size, stream=True)
+    if window is not None:
+        ref = [r for r in ref if window[0] <= r.start <= window[1]]
+        duration = window[1] - window[0]
+    else:
+        duration = max(r.end for r in ref) - min(r.start for r in ref)
+    series = {
+        "E2EL": [r.e2el for r in ref],
+        "TTFT": [r.ttft for r in ref],
+        "TPOT": [r.tpot for r in ref],
+        "ITL": [g for r in ref for g in r.itl],
+        "InputTokens": [float(r.n_in) for r in ref],
+        "OutputTokens": [float(r.n_out) for r in ref],
+        "OutputTokenThroughput": [r.out_tp for r in ref],
+        "PrefillTokenThroughput": [r.prefill_tp for r in ref],
+    }
+    decoding = sum(1 for r in ref if any(g != 0 for g in r.itl))
+    for row in summary.rows:
+        scale = 1000.0 if row.unit == "ms" else 1.0
+        for stat, value in zip(row.stats, row.values, strict=True):
+            expected = ref_stat(series[row.name], stat) * scale
+            assert value is not None
+            assert math.isclose(value, expected, rel_tol=1e-9, abs_tol=1e-4 * scale * 1.01), (row.name, stat)
+        assert row.n == (decoding if row.name in ("TPOT", "ITL") else len(ref))
+    shown = {r.name for r in summary.rows}
+    assert ("ITL" in shown) == (decoding > 0)
+    common = {m.name: m.value for m in summary.common}
+    assert common["Success Requests"] == len(ref)
+    assert common["Benchmark Duration"] == pytest.approx(duration * 1000, abs=1e-4)
+    assert common["Total Generated Tokens"] == sum(r.n_out for r in ref)
