@@ -56,7 +56,7 @@ def _run(args: argparse.Namespace) -> int:
     return _run_tasks(args, configs)
 
 
-def _search(args: argparse.Namespace, resolve_names) -> int:  # noqa: ANN001
+def _search(args: argparse.Namespace, resolve_names) -> int:
     from tabulate import tabulate
 
     from ais_bench.config import SEARCH_HEADER, search_rows
@@ -69,7 +69,7 @@ def _search(args: argparse.Namespace, resolve_names) -> int:  # noqa: ANN001
     return 0
 
 
-def _run_tasks(args: argparse.Namespace, configs) -> int:  # noqa: ANN001
+def _run_tasks(args: argparse.Namespace, configs) -> int:
     from ais_bench.cli.perf_task import TaskOptions, run_perf_task
     from ais_bench.cli.simulator import simulator_for
     from ais_bench.cli.workdir import create_run_dir, display

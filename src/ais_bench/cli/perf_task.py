@@ -146,7 +146,7 @@ def _build_plan(
     )
 
 
-def _send_offsets(model: ModelConfig, items: list[RequestItem], rate: float, pressure: bool):  # noqa: ANN202
+def _send_offsets(model: ModelConfig, items: list[RequestItem], rate: float, pressure: bool):
     if model.use_timestamp:
         stamps = [item.timestamp_s for item in items]
         if any(s is None for s in stamps):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+
 #: A chat prompt: OpenAI-style messages ``[{"role": "user", "content": "..."}]``.
 ChatMessages = list[dict[str, str]]
 Prompt = str | ChatMessages

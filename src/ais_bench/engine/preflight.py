@@ -26,7 +26,7 @@ def check_reachable(url: str) -> None:
     port = parts.port or (443 if parts.scheme == "https" else 80)
     try:
         socket.create_connection((host, port), timeout=CONNECT_TIMEOUT_S).close()
-    except socket.timeout:
+    except TimeoutError:
         raise ServerUnreachable(
             f"cannot reach {url}: no answer within {CONNECT_TIMEOUT_S:.0f} s",
             hint="check host_ip/host_port (or url) in the model config and that the server is running",
@@ -46,14 +46,16 @@ async def discover_model(base_url: str, models_endpoint: str, headers: dict[str,
     url = base_url + models_endpoint
     timeout = aiohttp.ClientTimeout(total=DISCOVERY_TIMEOUT_S)
     try:
-        async with aiohttp.ClientSession(timeout=timeout, headers=headers, trust_env=False) as session:
-            async with session.get(url) as resp:
-                body = await resp.read()
-                if resp.status != 200:
-                    raise ServerUnreachable(
-                        f"model auto-detection failed: GET {url} returned HTTP {resp.status}",
-                        hint="set `model` in the model config to the served model name",
-                    )
+        async with (
+            aiohttp.ClientSession(timeout=timeout, headers=headers, trust_env=False) as session,
+            session.get(url) as resp,
+        ):
+            body = await resp.read()
+            if resp.status != 200:
+                raise ServerUnreachable(
+                    f"model auto-detection failed: GET {url} returned HTTP {resp.status}",
+                    hint="set `model` in the model config to the served model name",
+                )
     except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
         raise ServerUnreachable(
             f"model auto-detection failed: GET {url}: {type(exc).__name__}: {exc}",

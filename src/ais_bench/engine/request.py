@@ -18,8 +18,9 @@ import aiohttp
 import orjson
 
 from ais_bench.clients.backends import BackendSpec
+from ais_bench.clients.errors import ResponseError
 from ais_bench.clients.response import ResponseState
-from ais_bench.clients.sse import SSEDecoder, StreamProtocolError
+from ais_bench.clients.sse import SSEDecoder
 from ais_bench.records.record import RequestRecord
 
 #: Bytes of an error response body kept for the message.
@@ -97,8 +98,9 @@ async def _attempt(
     except (aiohttp.ClientPayloadError, aiohttp.ServerDisconnectedError, aiohttp.ClientOSError) as exc:
         message = f"stream ended early after {len(points) - 1} events: {_reason(exc)}"
         _fail(attempt, "protocol", message, retryable=True)
-    except StreamProtocolError as exc:
-        _fail(attempt, getattr(exc, "kind", "protocol"), str(exc))
+    except ResponseError as exc:
+        detail = f" near: {exc.snippet}" if exc.snippet and exc.snippet not in str(exc) else ""
+        _fail(attempt, exc.kind, f"{exc}{detail}")
     except aiohttp.ClientError as exc:
         _fail(attempt, "protocol", f"{type(exc).__name__}: {_reason(exc)}", retryable=True)
     return attempt
@@ -117,6 +119,8 @@ async def _read_stream(
         chunk = await readany()
         now = perf_counter()
         if not chunk:
+            if decoder.has_partial_event:
+                _fail(attempt, "protocol", f"stream ended early after {len(points) - 1} events (inside an event)")
             return
         for data in feed(chunk):
             if data == "[DONE]":

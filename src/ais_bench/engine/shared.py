@@ -57,4 +57,4 @@ class SharedState:
             base = worker * COUNTER_FIELDS
             for field_index in range(COUNTER_FIELDS):
                 sums[field_index] += counters[base + field_index]
-        return dict(zip(names, sums))
+        return dict(zip(names, sums, strict=True))

@@ -102,10 +102,8 @@ async def _flush_periodically(writer: RecordWriter) -> None:
 
 
 async def _run_lanes(ctx: WorkerContext) -> None:
-    if ctx.plan.pressure:
-        lanes_done = asyncio.create_task(_add_pressure_clients(ctx))
-    else:
-        lanes_done = asyncio.ensure_future(asyncio.gather(*(_normal_lane(ctx) for _ in range(ctx.slots))))
+    lanes = _add_pressure_clients(ctx) if ctx.plan.pressure else _normal_lanes(ctx)
+    lanes_done = asyncio.create_task(lanes)
     stop_watch = asyncio.create_task(_watch_stop(ctx.shared))
     await asyncio.wait({lanes_done, stop_watch}, return_when=asyncio.FIRST_COMPLETED)
     if not lanes_done.done():
@@ -122,6 +120,10 @@ async def _run_lanes(ctx: WorkerContext) -> None:
 async def _watch_stop(shared: SharedState) -> None:
     while not shared.stop.is_set():
         await asyncio.sleep(0.05)
+
+
+async def _normal_lanes(ctx: WorkerContext) -> None:
+    await asyncio.gather(*(_normal_lane(ctx) for _ in range(ctx.slots)))
 
 
 async def _normal_lane(ctx: WorkerContext) -> None:

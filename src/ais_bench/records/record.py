@@ -12,7 +12,9 @@ from typing import Any
 import numpy as np
 
 #: Error kinds, grouped by the stage of the request that failed.
-ERROR_KINDS = ("connect", "connect_timeout", "read_timeout", "http_status", "protocol", "decode", "cancelled")
+ERROR_KINDS = (
+    "connect", "connect_timeout", "read_timeout", "http_status", "protocol", "decode", "server_error", "cancelled",
+)
 
 
 @dataclass(slots=True)

@@ -1,0 +1,136 @@
+"""Backend classes named by model configs (``type=...``) and what each one means for the engine.
+
+AISBench model configs pass a class object as ``type``; that object is the key of ``BACKENDS``.
+The classes have no behaviour: the behaviour is the ``BackendSpec`` (endpoint, default streaming
+mode, and the adapter's pure functions). TGI, Triton and MindIE adapters will be added here as new
+modules plus new entries in ``_ENTRIES``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from ais_bench.clients import openai_chat, openai_completions
+from ais_bench.clients.response import ResponseState
+from ais_bench.datasets.item import RequestItem
+from ais_bench.errors import ConfigError
+
+
+class VLLMCustomAPIChat:
+    """OpenAI chat API (``v1/chat/completions``) of vLLM / SGLang; ``stream`` from the config."""
+
+
+class VLLMCustomAPIChatStream:
+    """Deprecated AISBench alias of ``VLLMCustomAPIChat`` that streams by default."""
+
+
+class VLLMCustomAPI:
+    """OpenAI completions API (``v1/completions``) of vLLM / SGLang; ``stream`` from the config."""
+
+
+class VLLMCustomAPIStream:
+    """Deprecated AISBench alias of ``VLLMCustomAPI`` that streams by default."""
+
+
+class BuildBody(Protocol):
+    def __call__(
+        self,
+        item: RequestItem,
+        *,
+        model: str,
+        stream: bool,
+        max_out_len: int,
+        generation_kwargs: Mapping[str, Any],
+    ) -> dict[str, Any]: ...
+
+
+class ParseStreamEvent(Protocol):
+    def __call__(self, data: str, state: ResponseState) -> None: ...
+
+
+class ParseFullBody(Protocol):
+    def __call__(self, body: bytes, state: ResponseState) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class BackendSpec:
+    """How to talk to one API.
+
+    ``name``: the config class name. ``endpoint``: path joined to the base URL for the POST.
+    ``default_stream``: streaming mode when the config gives no ``stream``. ``build_body``,
+    ``parse_stream_event``, ``parse_full_body``: the adapter's pure functions.
+    ``models_endpoint``: path of the model list used to discover ``model`` when it is empty.
+    ``deprecated``: the class is an old alias (the config loader may warn).
+    """
+
+    name: str
+    endpoint: str
+    default_stream: bool
+    build_body: BuildBody
+    parse_stream_event: ParseStreamEvent
+    parse_full_body: ParseFullBody
+    models_endpoint: str = "v1/models"
+    deprecated: bool = False
+
+
+def _chat(name: str, *, default_stream: bool, deprecated: bool = False) -> BackendSpec:
+    return BackendSpec(
+        name=name,
+        endpoint="v1/chat/completions",
+        default_stream=default_stream,
+        build_body=openai_chat.build_body,
+        parse_stream_event=openai_chat.parse_stream_event,
+        parse_full_body=openai_chat.parse_full_body,
+        deprecated=deprecated,
+    )
+
+
+def _completions(name: str, *, default_stream: bool, deprecated: bool = False) -> BackendSpec:
+    return BackendSpec(
+        name=name,
+        endpoint="v1/completions",
+        default_stream=default_stream,
+        build_body=openai_completions.build_body,
+        parse_stream_event=openai_completions.parse_stream_event,
+        parse_full_body=openai_completions.parse_full_body,
+        deprecated=deprecated,
+    )
+
+
+def build_registry(entries: Iterable[tuple[type, BackendSpec]]) -> dict[type, BackendSpec]:
+    """A dict from entries; a class given twice (or a spec named after another class) is an error."""
+    registry: dict[type, BackendSpec] = {}
+    for cls, spec in entries:
+        if cls in registry:
+            raise ValueError(f"backend class {cls.__name__} is registered twice")
+        if spec.name != cls.__name__:
+            raise ValueError(f"backend spec {spec.name!r} is registered for class {cls.__name__}")
+        registry[cls] = spec
+    return registry
+
+
+_ENTRIES: list[tuple[type, BackendSpec]] = [
+    (VLLMCustomAPIChat, _chat("VLLMCustomAPIChat", default_stream=False)),
+    (VLLMCustomAPIChatStream, _chat("VLLMCustomAPIChatStream", default_stream=True, deprecated=True)),
+    (VLLMCustomAPI, _completions("VLLMCustomAPI", default_stream=False)),
+    (VLLMCustomAPIStream, _completions("VLLMCustomAPIStream", default_stream=True, deprecated=True)),
+]
+
+#: Every supported backend class and its spec; assembled here and only here.
+BACKENDS: dict[type, BackendSpec] = build_registry(_ENTRIES)
+
+
+def backend_for(cls: object) -> BackendSpec:
+    """The spec of a config's ``type``; ``ConfigError`` naming the supported classes otherwise."""
+    spec = BACKENDS.get(cls) if isinstance(cls, type) else None
+    if spec is None:
+        supported = ", ".join(sorted(spec.name for spec in BACKENDS.values()))
+        given = cls.__name__ if isinstance(cls, type) else repr(cls)
+        raise ConfigError(
+            f"model type {given} is not a supported backend; supported: {supported}",
+            hint="use e.g. `from ais_bench.benchmark.models import VLLMCustomAPIChat` and "
+            "type=VLLMCustomAPIChat",
+        )
+    return spec

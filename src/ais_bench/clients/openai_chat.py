@@ -1,0 +1,145 @@
+"""Adapter for the OpenAI chat API (``POST v1/chat/completions``), as served by vLLM and SGLang.
+
+Pure functions: build the JSON body of one request, and fold a streamed event or a whole body into a
+``ResponseState``. No I/O, no clocks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from ais_bench.clients.response import (
+    ResponseState,
+    apply_usage,
+    check_text,
+    load_json_object,
+    shape_error,
+)
+from ais_bench.datasets.item import Prompt, RequestItem
+from ais_bench.errors import DatasetError
+
+#: AISBench's structured-prompt roles and their OpenAI names; other roles are kept as they are.
+ROLE_MAP = {"HUMAN": "user", "BOT": "assistant", "SYSTEM": "system", "TOOL": "tool"}
+
+
+def build_body(
+    item: RequestItem,
+    *,
+    model: str,
+    stream: bool,
+    max_out_len: int,
+    generation_kwargs: Mapping[str, Any],
+) -> dict[str, Any]:
+    """The request body: ``{stream, messages[, stream_options]}``, then ``generation_kwargs`` (which
+    win on conflict), then ``max_tokens`` (``item.max_out_len``, else the model's ``max_out_len``)
+    and ``model`` (always set last).
+
+    ``stream_options: {"include_usage": true}`` is only added when streaming, so the server sends a
+    final usage chunk.
+    """
+    body: dict[str, Any] = {"stream": stream, "messages": build_messages(item.prompt, item.index)}
+    if stream:
+        body["stream_options"] = {"include_usage": True}
+    body.update(generation_kwargs)
+    body["max_tokens"] = item.max_out_len if item.max_out_len is not None else max_out_len
+    body["model"] = model
+    return body
+
+
+def build_messages(prompt: Prompt, index: int = -1) -> list[dict[str, Any]]:
+    """Chat messages for a prompt.
+
+    A string becomes one ``user`` message. In a list, AISBench structured messages
+    (``{"role": "HUMAN", "prompt": "..."}``) get their role mapped by ``ROLE_MAP`` and ``prompt``
+    renamed ``content`` (other keys copied); OpenAI messages pass through unchanged.
+    ``index`` (the dataset row) only serves error messages.
+    """
+    if isinstance(prompt, str):
+        return [{"role": "user", "content": prompt}]
+    if not isinstance(prompt, list):
+        raise DatasetError(f"row {index}: a prompt must be a string or a list of messages")
+    messages: list[dict[str, Any]] = []
+    for message in prompt:
+        if not isinstance(message, dict):
+            raise DatasetError(f"row {index}: a chat message must be an object, got {message!r:.80}")
+        role = message.get("role")
+        known_role = isinstance(role, str) and role in ROLE_MAP
+        if known_role or "prompt" in message:
+            mapped = {key: value for key, value in message.items() if key != "prompt"}
+            if known_role:
+                mapped["role"] = ROLE_MAP[role]
+            if "prompt" in message:
+                mapped["content"] = message["prompt"]
+            message = mapped
+        messages.append(message)
+    return messages
+
+
+def parse_stream_event(data: str, state: ResponseState) -> None:
+    """Fold one SSE event's data (a ``chat.completion.chunk``) into ``state``.
+
+    Appends every choice's ``delta.content`` and ``delta.reasoning_content`` (or ``delta.reasoning``);
+    any non-null ``usage`` sets the usage counts (vLLM sends it in a final chunk with
+    ``choices: []``); a non-null ``finish_reason`` is kept. Raises ``DecodeError`` (not JSON, wrong
+    shape) or ``ServerStreamError`` (an error object).
+    """
+    obj = load_json_object(data, "event")
+    try:
+        choices = obj.get("choices")
+        if choices:
+            carried = False
+            for choice in choices:
+                delta = choice.get("delta")
+                if delta:
+                    content = delta.get("content")
+                    if content:
+                        state.text_parts.append(check_text(content, "delta.content"))
+                        carried = True
+                    reasoning = delta.get("reasoning_content") or delta.get("reasoning")
+                    if reasoning:
+                        state.reasoning_parts.append(check_text(reasoning, "delta.reasoning_content"))
+                        carried = True
+                finish_reason = choice.get("finish_reason")
+                if finish_reason is not None:
+                    state.finish_reason = check_text(finish_reason, "finish_reason")
+            if carried:
+                state.content_events += 1
+        usage = obj.get("usage")
+        if usage is not None:
+            apply_usage(usage, state)
+    except (AttributeError, TypeError) as exc:
+        raise shape_error("event", data, exc) from None
+
+
+def parse_full_body(body: bytes, state: ResponseState) -> None:
+    """Fold a non-streaming ``chat.completion`` body into ``state``: every choice's
+    ``message.content`` and reasoning, ``usage``, ``finish_reason``. ``content_events`` becomes 1
+    when any text or reasoning came back.
+    """
+    obj = load_json_object(body, "response body")
+    try:
+        choices = obj.get("choices")
+        if not choices:
+            raise TypeError("no choices")
+        carried = False
+        for choice in choices:
+            message = choice.get("message") or {}
+            content = message.get("content")
+            if content:
+                state.text_parts.append(check_text(content, "message.content"))
+                carried = True
+            reasoning = message.get("reasoning_content") or message.get("reasoning")
+            if reasoning:
+                state.reasoning_parts.append(check_text(reasoning, "message.reasoning_content"))
+                carried = True
+            finish_reason = choice.get("finish_reason")
+            if finish_reason is not None:
+                state.finish_reason = check_text(finish_reason, "finish_reason")
+        if carried:
+            state.content_events += 1
+        usage = obj.get("usage")
+        if usage is not None:
+            apply_usage(usage, state)
+    except (AttributeError, TypeError) as exc:
+        raise shape_error("response body", body, exc) from None

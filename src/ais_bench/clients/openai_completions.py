@@ -1,0 +1,110 @@
+"""Adapter for the OpenAI completions API (``POST v1/completions``), as served by vLLM and SGLang.
+
+Pure functions: build the JSON body of one request, and fold a streamed event or a whole body into a
+``ResponseState``. No I/O, no clocks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from ais_bench.clients.response import (
+    ResponseState,
+    apply_usage,
+    check_text,
+    load_json_object,
+    shape_error,
+)
+from ais_bench.datasets.item import Prompt, RequestItem
+from ais_bench.errors import DatasetError
+
+#: Separator placed between message contents when a chat prompt is sent to the completions API.
+MESSAGE_SEPARATOR = "\n"
+
+
+def build_body(
+    item: RequestItem,
+    *,
+    model: str,
+    stream: bool,
+    max_out_len: int,
+    generation_kwargs: Mapping[str, Any],
+) -> dict[str, Any]:
+    """The request body: ``{prompt, stream[, stream_options]}``, then ``generation_kwargs`` (which
+    win on conflict), then ``max_tokens`` (``item.max_out_len``, else the model's ``max_out_len``)
+    and ``model`` (always set last). ``stream_options: {"include_usage": true}`` only when streaming.
+    """
+    body: dict[str, Any] = {"prompt": build_prompt(item.prompt, item.index), "stream": stream}
+    if stream:
+        body["stream_options"] = {"include_usage": True}
+    body.update(generation_kwargs)
+    body["max_tokens"] = item.max_out_len if item.max_out_len is not None else max_out_len
+    body["model"] = model
+    return body
+
+
+def build_prompt(prompt: Prompt, index: int = -1) -> str:
+    """The prompt string. A chat prompt (list of messages) is flattened without any chat template:
+    the messages' ``content`` (or AISBench ``prompt``) strings, in order, joined with
+    ``MESSAGE_SEPARATOR``; roles are dropped. ``index`` (the dataset row) only serves error messages.
+    """
+    if isinstance(prompt, str):
+        return prompt
+    parts: list[str] = []
+    for message in prompt if isinstance(prompt, list) else [prompt]:
+        content = message.get("content", message.get("prompt")) if isinstance(message, dict) else None
+        if not isinstance(content, str):
+            raise DatasetError(
+                f"row {index}: the completions API needs text; cannot flatten message {message!r:.80}"
+            )
+        parts.append(content)
+    return MESSAGE_SEPARATOR.join(parts)
+
+
+def parse_stream_event(data: str, state: ResponseState) -> None:
+    """Fold one SSE event's data (a ``text_completion`` chunk) into ``state``: ``choices[0].text``
+    appended, non-null ``usage`` and ``finish_reason`` kept. Raises ``DecodeError`` or
+    ``ServerStreamError``.
+    """
+    obj = load_json_object(data, "event")
+    try:
+        choices = obj.get("choices")
+        if choices:
+            choice = choices[0]
+            text = choice.get("text")
+            if text:
+                state.text_parts.append(check_text(text, "choices[0].text"))
+                state.content_events += 1
+            finish_reason = choice.get("finish_reason")
+            if finish_reason is not None:
+                state.finish_reason = check_text(finish_reason, "finish_reason")
+        usage = obj.get("usage")
+        if usage is not None:
+            apply_usage(usage, state)
+    except (AttributeError, TypeError, KeyError) as exc:
+        raise shape_error("event", data, exc) from None
+
+
+def parse_full_body(body: bytes, state: ResponseState) -> None:
+    """Fold a non-streaming ``text_completion`` body into ``state``: ``choices[0].text``, ``usage``,
+    ``finish_reason``. ``content_events`` becomes 1 when text came back.
+    """
+    obj = load_json_object(body, "response body")
+    try:
+        choices = obj.get("choices")
+        if not choices:
+            raise TypeError("no choices")
+        choice = choices[0]
+        text = choice.get("text")
+        if text:
+            state.text_parts.append(check_text(text, "choices[0].text"))
+            state.content_events += 1
+        finish_reason = choice.get("finish_reason")
+        if finish_reason is not None:
+            state.finish_reason = check_text(finish_reason, "finish_reason")
+        usage = obj.get("usage")
+        if usage is not None:
+            apply_usage(usage, state)
+    except (AttributeError, TypeError, KeyError) as exc:
+        raise shape_error("response body", body, exc) from None

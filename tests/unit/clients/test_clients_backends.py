@@ -1,0 +1,113 @@
+"""Backend registry, headers and model discovery."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from ais_bench.clients import openai_chat, openai_completions
+from ais_bench.clients.backends import (
+    BACKENDS,
+    BackendSpec,
+    VLLMCustomAPI,
+    VLLMCustomAPIChat,
+    VLLMCustomAPIChatStream,
+    VLLMCustomAPIStream,
+    backend_for,
+    build_registry,
+)
+from ais_bench.clients.errors import ModelDiscoveryError
+from ais_bench.clients.headers import build_headers
+from ais_bench.clients.model_discovery import parse_models_list
+from ais_bench.errors import AisBenchError, ConfigError
+
+
+@pytest.mark.parametrize(
+    ("cls", "endpoint", "default_stream", "adapter", "deprecated"),
+    [
+        (VLLMCustomAPIChat, "v1/chat/completions", False, openai_chat, False),
+        (VLLMCustomAPIChatStream, "v1/chat/completions", True, openai_chat, True),
+        (VLLMCustomAPI, "v1/completions", False, openai_completions, False),
+        (VLLMCustomAPIStream, "v1/completions", True, openai_completions, True),
+    ],
+)
+def test_backend_specs(
+    cls: type, endpoint: str, default_stream: bool, adapter: object, deprecated: bool
+) -> None:
+    spec = backend_for(cls)
+    assert spec is BACKENDS[cls]
+    assert spec.name == cls.__name__
+    assert spec.endpoint == endpoint
+    assert spec.default_stream is default_stream
+    assert spec.deprecated is deprecated
+    assert spec.models_endpoint == "v1/models"
+    assert spec.build_body is adapter.build_body  # type: ignore[attr-defined]
+    assert spec.parse_stream_event is adapter.parse_stream_event  # type: ignore[attr-defined]
+    assert spec.parse_full_body is adapter.parse_full_body  # type: ignore[attr-defined]
+
+
+def test_spec_is_frozen() -> None:
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        BACKENDS[VLLMCustomAPIChat].endpoint = "x"  # type: ignore[misc]
+
+
+@pytest.mark.parametrize("bad", [dict, "VLLMCustomAPIChat", None])
+def test_unknown_backend_lists_supported(bad: object) -> None:
+    with pytest.raises(ConfigError) as info:
+        backend_for(bad)
+    message = info.value.message
+    for name in ("VLLMCustomAPI", "VLLMCustomAPIChat", "VLLMCustomAPIChatStream", "VLLMCustomAPIStream"):
+        assert name in message
+
+
+def test_duplicate_registration_is_an_error() -> None:
+    spec = BACKENDS[VLLMCustomAPIChat]
+    with pytest.raises(ValueError, match="twice"):
+        build_registry([(VLLMCustomAPIChat, spec), (VLLMCustomAPIChat, spec)])
+    with pytest.raises(ValueError, match="registered for class"):
+        build_registry([(VLLMCustomAPI, spec)])
+
+
+def test_spec_fields() -> None:
+    assert [f.name for f in dataclasses.fields(BackendSpec)] == [
+        "name",
+        "endpoint",
+        "default_stream",
+        "build_body",
+        "parse_stream_event",
+        "parse_full_body",
+        "models_endpoint",
+        "deprecated",
+    ]
+
+
+def test_headers() -> None:
+    assert build_headers(None) == {"Content-Type": "application/json"}
+    assert build_headers("") == {"Content-Type": "application/json"}
+    assert build_headers("sk-1") == {"Content-Type": "application/json", "Authorization": "Bearer sk-1"}
+
+
+def test_models_list_first_id() -> None:
+    body = (
+        b'{"object":"list","data":[{"id":"Qwen2.5-7B","object":"model","owned_by":"vllm"},'
+        b'{"id":"lora-1","object":"model"}]}'
+    )
+    assert parse_models_list(body) == "Qwen2.5-7B"
+
+
+@pytest.mark.parametrize(
+    ("body", "words"),
+    [
+        (b'{"object":"list","data":[]}', "no models"),
+        (b"<html>", "not JSON"),
+        (b'{"models": []}', "no 'data' list"),
+        (b'{"data": [{"name": "x"}]}', "no 'id'"),
+        (b"[]", "no 'data' list"),
+    ],
+)
+def test_models_list_errors(body: bytes, words: str) -> None:
+    with pytest.raises(ModelDiscoveryError, match=words) as info:
+        parse_models_list(body)
+    assert isinstance(info.value, AisBenchError)
+    assert "model=" in (info.value.hint or "")
