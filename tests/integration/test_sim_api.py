@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import json
-from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
 
 from ais_bench.sim import SimConfig, serve
+from tests.support.paths import SMOLLM2_DIR, require
 
 FAST = {"prefill_base_ms": 0.0, "prefill_per_token_ms": 0.0, "decode_base_ms": 0.5, "decode_per_seq_ms": 0.0}
-SMOLLM2_DIR = Path("/work/shared/data/tokenizers/smollm2-135m-instruct")
 CHAT_BODY = {"messages": [{"role": "user", "content": "Say something."}]}
 COMPLETION_BODY = {"prompt": "Once upon a time"}
 
@@ -175,7 +174,7 @@ def test_models_lists_configured_model():
     assert models["data"][0]["object"] == "model"
 
 
-@pytest.mark.skipif(not (SMOLLM2_DIR / "tokenizer.json").is_file(), reason="SmolLM2 tokenizer not present")
+@require(SMOLLM2_DIR / "tokenizer.json", "SmolLM2 tokenizer")
 def test_prompt_tokens_match_hf_tokenizer():
     tokenizers = pytest.importorskip("tokenizers")
     tokenizer = tokenizers.Tokenizer.from_file(str(SMOLLM2_DIR / "tokenizer.json"))

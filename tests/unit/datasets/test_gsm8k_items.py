@@ -12,11 +12,10 @@ from ais_bench.datasets.dataset_types import GSM8KDataset
 from ais_bench.datasets.gsm8k import four_shot_chat_template
 from ais_bench.datasets.paths import DATA_ROOT_ENV, data_root, resolve_data_path
 from ais_bench.errors import DatasetError
+from tests.support.paths import SHARED_DATA as SHARED_ROOT
+from tests.support.paths import require
 
-SHARED_ROOT = Path("/work/shared/data")
-needs_data = pytest.mark.skipif(
-    not (SHARED_ROOT / "gsm8k/test.jsonl").is_file(), reason="shared GSM8K data absent"
-)
+needs_data = require(SHARED_ROOT / "gsm8k" / "test.jsonl", "shared GSM8K data")
 
 
 @pytest.fixture
