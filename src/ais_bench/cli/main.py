@@ -36,9 +36,18 @@ def main(argv: list[str] | None = None) -> int:
 def _setup_logging(debug: bool) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s - AISBench - %(levelname)s - %(message)s", "%m/%d %H:%M:%S"))
+    for old in log.handlers:
+        old.close()
     log.handlers[:] = [handler]
     log.setLevel(logging.DEBUG if debug else logging.INFO)
     log.propagate = False
+
+
+def _log_to_file(path) -> None:  # noqa: ANN001
+    handler = logging.FileHandler(path, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s - AISBench - %(levelname)s - %(message)s"))
+    handler.setLevel(logging.DEBUG)
+    log.addHandler(handler)
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -80,6 +89,7 @@ def _run_tasks(args: argparse.Namespace, configs) -> int:
         pressure_time_s = configs.consts.pressure_time_s or args.pressure_time
     options = TaskOptions(args.debug, args.num_prompts, args.num_warmups, pressure_time_s)
     run_dir = create_run_dir(args.work_dir)
+    _log_to_file(run_dir / "logs" / "ais_bench.log")
     log.info("Current exp folder: %s", display(run_dir))
     dump_config(run_dir, configs.models, configs.datasets, configs.summarizer, _cli_args(args))
     exit_code = 0

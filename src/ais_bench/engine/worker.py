@@ -217,6 +217,7 @@ def _write_record(
 
 
 async def _sleep_until(when_s: float) -> None:
-    delay = when_s - perf_counter()
-    if delay > 0:
-        await asyncio.sleep(delay)
+    """Sleep until ``when_s`` (perf_counter) and never return before it: uvloop's timers have 1 ms
+    granularity and may fire early, so the last fraction is waited out in short yields."""
+    while (delay := when_s - perf_counter()) > 0:
+        await asyncio.sleep(delay - 0.001 if delay > 0.002 else 0)
