@@ -6,8 +6,13 @@ import argparse
 import logging
 import sys
 import traceback
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ais_bench.errors import AisBenchError, ConfigError, RunInterrupted
+
+if TYPE_CHECKING:
+    from ais_bench.cli.configs import RunConfigs
 
 log = logging.getLogger("ais_bench")
 
@@ -43,7 +48,7 @@ def _setup_logging(debug: bool) -> None:
     log.propagate = False
 
 
-def _log_to_file(path) -> None:  # noqa: ANN001
+def _log_to_file(path: Path) -> None:
     handler = logging.FileHandler(path, encoding="utf-8")
     handler.setFormatter(logging.Formatter("%(asctime)s - AISBench - %(levelname)s - %(message)s"))
     handler.setLevel(logging.DEBUG)
@@ -51,10 +56,10 @@ def _log_to_file(path) -> None:  # noqa: ANN001
 
 
 def _run(args: argparse.Namespace) -> int:
-    from ais_bench.cli.configs import load_run_configs, resolve_names
+    from ais_bench.cli.configs import load_run_configs
 
     if args.search:
-        return _search(args, resolve_names)
+        return _search(args)
     if args.pressure and args.config is None and not args.models:
         raise ConfigError("--pressure needs a model config", hint="pass --models NAME")
     configs = load_run_configs(args)
@@ -65,9 +70,10 @@ def _run(args: argparse.Namespace) -> int:
     return _run_tasks(args, configs)
 
 
-def _search(args: argparse.Namespace, resolve_names) -> int:
+def _search(args: argparse.Namespace) -> int:
     from tabulate import tabulate
 
+    from ais_bench.cli.configs import resolve_names
     from ais_bench.config import SEARCH_HEADER, search_rows
 
     log.info("Searching configs...")
@@ -78,7 +84,7 @@ def _search(args: argparse.Namespace, resolve_names) -> int:
     return 0
 
 
-def _run_tasks(args: argparse.Namespace, configs) -> int:
+def _run_tasks(args: argparse.Namespace, configs: RunConfigs) -> int:
     from ais_bench.cli.perf_task import TaskOptions, run_perf_task
     from ais_bench.cli.simulator import simulator_for
     from ais_bench.cli.workdir import create_run_dir, display
