@@ -51,3 +51,13 @@ def only_run_dir(work_dir: Path) -> Path:
     runs = [p for p in work_dir.iterdir() if p.is_dir()]
     assert len(runs) == 1, runs
     return runs[0]
+
+
+def write_sim_model_config(config_dir: Path, name: str, simulator: dict[str, Any], **fields: Any) -> None:
+    """A model config that starts the embedded simulator (with ``simulator`` settings) for the run."""
+    write_model_config(config_dir, name, 0, simulator=simulator, **fields)
+
+
+def write_global_consts(path: Path, **values: Any) -> Path:
+    path.write_text("".join(f"{key} = {value!r}\n" for key, value in values.items()))
+    return path

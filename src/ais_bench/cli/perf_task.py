@@ -205,7 +205,8 @@ def _summarise(
     print(f"Performance Results of task [{model.abbr}/{dataset.abbr}]:")
     print(format_tables(summary))
     write_csv(summary, out_dir / f"{dataset.abbr}.csv")
-    write_json(summary, out_dir / f"{dataset.abbr}.json")
+    failed_reasons = [{"reason": reason, "count": count} for reason, count in reasons]
+    write_json(summary, out_dir / f"{dataset.abbr}.json", extra={"failed_reasons": failed_reasons})
     print(f"Performance Result files located in {display(out_dir)}.")
     return TaskResult(summary, outcome, partial)
 

@@ -10,6 +10,7 @@ except cancellation.
 from __future__ import annotations
 
 import asyncio
+import os
 from dataclasses import dataclass
 from time import perf_counter
 from typing import Any
@@ -99,8 +100,7 @@ async def _attempt(
         message = f"stream ended early after {len(points) - 1} events: {_reason(exc)}"
         _fail(attempt, "protocol", message, retryable=True)
     except ResponseError as exc:
-        detail = f" near: {exc.snippet}" if exc.snippet and exc.snippet not in str(exc) else ""
-        _fail(attempt, exc.kind, f"{exc}{detail}")
+        _fail(attempt, exc.kind, _response_error_text(exc))
     except aiohttp.ClientError as exc:
         _fail(attempt, "protocol", f"{type(exc).__name__}: {_reason(exc)}", retryable=True)
     return attempt
@@ -115,18 +115,24 @@ async def _read_stream(
     feed = decoder.feed
     parse = spec.parse_stream_event
     readany = resp.content.readany
-    while True:
-        chunk = await readany()
-        now = perf_counter()
-        if not chunk:
-            if decoder.has_partial_event:
-                _fail(attempt, "protocol", f"stream ended early after {len(points) - 1} events (inside an event)")
-            return
-        for data in feed(chunk):
-            if data == "[DONE]":
+    received_bytes = 0
+    try:
+        while True:
+            chunk = await readany()
+            now = perf_counter()
+            if not chunk:
+                if decoder.has_partial_event:
+                    _fail(attempt, "protocol", f"stream ended early after {len(points) - 1} events (inside an event)")
                 return
-            points.append(now)
-            parse(data, state)
+            received_bytes += len(chunk)
+            for data in feed(chunk):
+                if data == "[DONE]":
+                    return
+                points.append(now)
+                parse(data, state)
+    except ResponseError as exc:
+        exc.received_bytes = received_bytes  # type: ignore[attr-defined]
+        raise
 
 
 async def _http_error(attempt: Attempt, resp: aiohttp.ClientResponse) -> Attempt:
@@ -152,6 +158,19 @@ def _server_message(raw: bytes) -> str:
     return str(payload)[:200]
 
 
+def _response_error_text(exc: ResponseError) -> str:
+    parts = [str(exc)]
+    offset = getattr(exc, "offset_bytes", None)
+    if offset is not None and "byte" not in parts[0]:
+        parts.append(f"at byte {offset} of the response body")
+    received = getattr(exc, "received_bytes", None)
+    if offset is None and received is not None:
+        parts.append(f"in the response body before byte {received}")
+    if exc.snippet and exc.snippet not in parts[0]:
+        parts.append(f"near: {exc.snippet}")
+    return "; ".join(parts)
+
+
 def _fail(attempt: Attempt, kind: str, message: str, retryable: bool = False) -> None:
     attempt.error_kind = kind
     attempt.error_message = message
@@ -160,7 +179,10 @@ def _fail(attempt: Attempt, kind: str, message: str, retryable: bool = False) ->
 
 def _reason(exc: BaseException) -> str:
     if isinstance(exc, aiohttp.ClientConnectorError) and exc.os_error is not None:
-        return exc.os_error.strerror or str(exc.os_error)
+        os_error = exc.os_error
+        if os_error.errno:
+            return os.strerror(os_error.errno).lower()
+        return os_error.strerror or str(os_error)
     return str(exc) or type(exc).__name__
 
 

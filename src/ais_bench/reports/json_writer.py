@@ -18,20 +18,21 @@ from ais_bench.reports.cells import format_cell, write_text
 EXTRA_KEY = "_ais_bench"
 
 
-def json_document(summary: PerfSummary) -> dict[str, Any]:
-    """The mapping written to ``<ds>.json``."""
+def json_document(summary: PerfSummary, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The mapping written to ``<ds>.json``; ``extra`` entries join the ``"_ais_bench"`` key."""
     document: dict[str, Any] = {m.name: {summary.stage: format_cell(m.value, m.unit)} for m in summary.common}
     window = None
     if summary.window is not None:
         window = dataclasses.asdict(summary.window)
         window["reliable"] = summary.window.reliable
     document[EXTRA_KEY] = {"stage": summary.stage, "window": window, "warnings": list(summary.warnings)}
+    document[EXTRA_KEY].update(extra or {})
     return document
 
 
-def write_json(summary: PerfSummary, path: str | Path) -> None:
+def write_json(summary: PerfSummary, path: str | Path, extra: dict[str, Any] | None = None) -> None:
     """Write the json; raises ``OutputError`` when the file cannot be written."""
-    write_text(path, json.dumps(json_document(summary), indent=4, ensure_ascii=False) + "\n")
+    write_text(path, json.dumps(json_document(summary, extra), indent=4, ensure_ascii=False) + "\n")
 
 
 def read_json(path: str | Path) -> dict[str, Any]:
