@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ais_bench.engine.health import LagHistogram
 from ais_bench.engine.plan import EnginePlan
 from ais_bench.engine.shared import SharedState
 from ais_bench.engine.worker import run_in_process, worker_main
@@ -40,6 +41,7 @@ class RunOutcome:
     interrupted: bool = False
     warnings: list[str] = field(default_factory=list)
     record_dir: Path | None = None
+    loop_lag: LagHistogram = field(default_factory=LagHistogram)
 
 
 class WorkerCrashed(AisBenchError):
@@ -64,9 +66,11 @@ def run_benchmark(plan: EnginePlan, *, debug: bool, progress: ProgressCallback |
     start_at_s = time.perf_counter() + START_DELAY_S
     shared.start_at_s.value = start_at_s
     shared.go.set()
-    interrupted = _watch(shared, runners, start_at_s, progress)
-    warnings, crashes = _drain_messages(shared)
-    if crashes:
+    messages = WorkerMessages()
+    interrupted = _watch(shared, runners, start_at_s, progress, messages)
+    messages.drain(shared)
+    if messages.crashes:
+        crashes = messages.crashes
         raise WorkerCrashed(
             f"{len(crashes)} worker(s) crashed; first error: {crashes[0].strip().splitlines()[-1]}",
             hint="rerun with --debug to see the traceback",
@@ -76,8 +80,9 @@ def run_benchmark(plan: EnginePlan, *, debug: bool, progress: ProgressCallback |
         started_at_s=start_at_s,
         elapsed_s=time.perf_counter() - start_at_s,
         interrupted=interrupted,
-        warnings=warnings,
+        warnings=messages.warnings,
         record_dir=plan.record_dir,
+        loop_lag=messages.loop_lag,
     )
 
 
@@ -90,16 +95,23 @@ def _wait_until_ready(shared: SharedState, runners: list) -> None:
             ready += 1
         except queue.Empty:
             if not all(r.is_alive() for r in runners):
-                _, crashes = _drain_messages(shared)
+                crashes = WorkerMessages().drain(shared).crashes
                 detail = crashes[0].strip().splitlines()[-1] if crashes else "no message"
                 raise WorkerCrashed(f"a worker failed while starting: {detail}", hint="rerun with --debug") from None
             if time.monotonic() > deadline:
                 raise WorkerCrashed(f"workers not ready after {READY_TIMEOUT_S:.0f} s") from None
 
 
-def _watch(shared: SharedState, runners: list, start_at_s: float, progress: ProgressCallback | None) -> bool:
+def _watch(
+    shared: SharedState,
+    runners: list,
+    start_at_s: float,
+    progress: ProgressCallback | None,
+    messages: WorkerMessages,
+) -> bool:
     interrupted = False
     while any(r.is_alive() for r in runners):
+        messages.drain(shared)
         try:
             for runner in runners:
                 runner.join(timeout=0.25)
@@ -126,12 +138,22 @@ def _terminate(runners: list) -> None:
         runner.join(timeout=5)
 
 
-def _drain_messages(shared: SharedState) -> tuple[list[str], list[str]]:
-    warnings: list[str] = []
-    crashes: list[str] = []
-    while True:
-        try:
-            kind, _worker, text = shared.messages.get_nowait()
-        except queue.Empty:
-            return warnings, crashes
-        (crashes if kind == "crash" else warnings).append(text)
+@dataclass
+class WorkerMessages:
+    """What the workers reported: warnings, crash tracebacks, the merged event-loop lag histogram.
+    Drained while the workers run, so a full pipe never blocks a worker's exit."""
+
+    warnings: list[str] = field(default_factory=list)
+    crashes: list[str] = field(default_factory=list)
+    loop_lag: LagHistogram = field(default_factory=LagHistogram)
+
+    def drain(self, shared: SharedState) -> WorkerMessages:
+        while True:
+            try:
+                kind, _worker, payload = shared.messages.get_nowait()
+            except queue.Empty:
+                return self
+            if kind == "loop_lag":
+                self.loop_lag.merge(LagHistogram.from_sparse(payload))
+            else:
+                (self.crashes if kind == "crash" else self.warnings).append(payload)

@@ -17,6 +17,7 @@ from time import perf_counter
 import aiohttp
 
 from ais_bench.clients.backends import BACKENDS, BackendSpec
+from ais_bench.engine.health import LagHistogram, monitor_loop_lag
 from ais_bench.engine.plan import EnginePlan
 from ais_bench.engine.request import Attempt, build_record, send_request
 from ais_bench.engine.shared import CLIENTS, COUNTER_FIELDS, FAILED, FINISHED, IN_FLIGHT, SENT, SharedState
@@ -83,10 +84,14 @@ async def _run(plan: EnginePlan, shared: SharedState, worker_id: int, slots: int
             shared.ready.put(worker_id)
             await _wait_for_go(shared)
             flusher = asyncio.create_task(_flush_periodically(writer))
+            lag = LagHistogram()
+            monitor = asyncio.create_task(monitor_loop_lag(lag))
             try:
                 await _run_lanes(ctx)
             finally:
                 flusher.cancel()
+                monitor.cancel()
+                shared.messages.put(("loop_lag", worker_id, lag.to_sparse()))
 
 
 async def _wait_for_go(shared: SharedState) -> None:
