@@ -11,7 +11,18 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
-.PHONY: demo test lint
+# The [realserver] extra (llama-cpp-python compiles llama.cpp once, ~11 min; pip caches the wheel).
+# CI installs it before `make test`; locally the real-server test is skipped without it.
+# GGML_NATIVE=OFF: a portable AVX2 build; -march=native emits AMX/AVX-512 code that dies with
+# "Illegal instruction" on hosts (VMs, sandboxes) that advertise but do not enable those units.
+REALSERVER_STAMP := $(VENV)/.realserver
+$(REALSERVER_STAMP): $(STAMP)
+	CMAKE_ARGS="-DGGML_NATIVE=OFF" $(BIN)/pip install --quiet -e '.[test,realserver]'
+	touch $(REALSERVER_STAMP)
+
+.PHONY: demo test lint realserver
+realserver: $(REALSERVER_STAMP)
+
 demo: $(STAMP)
 	$(BIN)/ais_bench --models sim_api_stream_chat --datasets synthetic_demo --summarizer stable_stage --mode perf
 

@@ -45,7 +45,9 @@ def test_pressure_adds_clients_at_rate_holds_and_stops(tmp_path: Path, workers: 
     starts = np.sort(np.array([r.start_s for r in records]))
     ends = np.array([r.end_s for r in records])
     first_sends = starts[:8] - starts[0]
-    np.testing.assert_allclose(np.diff(first_sends), 0.02, atol=0.006)  # clients added every 20 ms
+    # clients added every 20 ms (the mean is tight; single gaps may jitter on a loaded machine)
+    assert np.diff(first_sends).mean() == pytest.approx(0.02, abs=0.002)
+    np.testing.assert_allclose(np.diff(first_sends), 0.02, atol=0.015)
     # Deadline checked before each new request: nothing starts after 2 s; the run ends within
     # T + the longest request.
     assert starts[-1] - starts[0] < 2.0

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import logging
 
 from ais_bench import __version__
 from ais_bench.errors import ConfigError
 
-PERF_MODES = ("perf",)
+PERF_MODES = ("perf", "perf_viz")
 ACCURACY_MODES = ("all", "infer", "eval", "viz", "judge", "infer_judge")
 MAX_PRESSURE_TIME_S = 86400
 
@@ -42,7 +43,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     base.add_argument(
         "-m", "--mode", default="perf", choices=PERF_MODES + ACCURACY_MODES,
-        help="perf: send the load and compute performance results (the only mode this tool implements)",
+        help="perf: send the load and compute performance results; "
+        "perf_viz: recompute the results of a finished or killed run from its records (see --reuse)",
     )
     base.add_argument("--debug", action="store_true", help="logs to the terminal, one worker, tracebacks shown")
     base.add_argument("-s", "--search", action="store_true", help="print the config files that would be used and exit")
@@ -68,6 +70,21 @@ def build_parser() -> argparse.ArgumentParser:
         "--pressure-time", type=_pressure_time, default=15, metavar="SECONDS",
         help=f"how long pressure mode sends new requests, integer 1..{MAX_PRESSURE_TIME_S} (default 15)",
     )
+    perf.add_argument(
+        "--reuse", nargs="?", const="latest", metavar="TIMESTAMP",
+        help="recalculate the run folder <work_dir>/TIMESTAMP (bare --reuse: the latest run) from its records, "
+        "with the summarizer and models given now; implies --mode perf_viz",
+    )
+    perf.add_argument(
+        "--dump-text", action="store_true",
+        help="also write each request's prompt and generated text into <ds>_details.jsonl",
+    )
+    custom = parser.add_argument_group("custom dataset")
+    custom.add_argument(
+        "--custom-dataset-path", metavar="FILE",
+        help="a JSONL file of prompts ('prompt'/'question'/'messages', optional 'max_out_len', 'timestamp' ms); "
+        "runs as one more dataset, so --datasets may be omitted",
+    )
     parser.add_argument("--version", action="version", version=f"ais_bench {__version__}")
     return parser
 
@@ -79,10 +96,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
             f"--mode {args.mode} is an accuracy mode; this tool implements performance testing only",
             hint="use --mode perf",
         )
+    if args.mode == "perf" and args.reuse is not None:
+        logging.getLogger("ais_bench").warning("--reuse given with --mode perf: switching to --mode perf_viz")
+        args.mode = "perf_viz"
     if not args.config and not args.models:
         raise ConfigError("no model given", hint="pass --models NAME (see --search) or a config file")
-    if not args.config and not args.datasets:
-        raise ConfigError("no dataset given", hint="pass --datasets NAME (see --search) or a config file")
+    if not args.config and not args.datasets and not args.custom_dataset_path:
+        raise ConfigError("no dataset given", hint="pass --datasets NAME (see --search), --custom-dataset-path FILE or a config file")
     return args
 
 

@@ -12,6 +12,7 @@ from ais_bench.config import (
     ModelConfig,
     ResolvedConfigs,
     SummarizerConfig,
+    build_datasets,
     load_datasets,
     load_global_consts,
     load_models,
@@ -55,8 +56,21 @@ def load_run_configs(args: argparse.Namespace) -> RunConfigs:
         datasets = [d for r in resolved.datasets for d in load_datasets(r.path, r.part or "_datasets")]
         summarizer = _load_resolved_summarizer(resolved)
     warnings += summarizer.warnings
+    if getattr(args, "custom_dataset_path", None):
+        datasets = [*datasets, custom_dataset_config(args.custom_dataset_path)]
     _check_unique_abbrs(models, datasets)
     return RunConfigs(models, datasets, summarizer, consts, warnings)
+
+
+def custom_dataset_config(path: str) -> DatasetConfig:
+    """The dataset config of ``--custom-dataset-path FILE``: a ``CustomDataset`` named after the file."""
+    from ais_bench.datasets.dataset_types import CustomDataset
+
+    file = Path(path).expanduser()
+    if not file.is_file():
+        raise ConfigError(f"--custom-dataset-path {path}: no such file", hint="give an existing JSONL file")
+    entry = {"abbr": file.stem, "type": CustomDataset, "path": str(file.resolve())}
+    return build_datasets([entry], "--custom-dataset-path")[0]
 
 
 def _load_resolved_summarizer(resolved: ResolvedConfigs) -> SummarizerConfig:

@@ -67,6 +67,10 @@ def _run(args: argparse.Namespace) -> int:
         log.setLevel(configs.consts.log_level)
     for warning in configs.warnings:
         log.warning(warning)
+    if args.mode == "perf_viz":
+        from ais_bench.cli.recalc import run_recalculation
+
+        return run_recalculation(args, configs)
     return _run_tasks(args, configs)
 
 
@@ -93,7 +97,7 @@ def _run_tasks(args: argparse.Namespace, configs: RunConfigs) -> int:
     pressure_time_s = None
     if args.pressure:
         pressure_time_s = configs.consts.pressure_time_s or args.pressure_time
-    options = TaskOptions(args.debug, args.num_prompts, args.num_warmups, pressure_time_s)
+    options = TaskOptions(args.debug, args.num_prompts, args.num_warmups, pressure_time_s, args.dump_text)
     run_dir = create_run_dir(args.work_dir)
     _log_to_file(run_dir / "logs" / "ais_bench.log")
     log.info("Current exp folder: %s", display(run_dir))

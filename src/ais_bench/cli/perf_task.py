@@ -9,24 +9,20 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ais_bench.cli.progress import ProgressPrinter
-from ais_bench.cli.workdir import display, perf_dir
+from ais_bench.cli.results import ResultJob, summarise_dataset
+from ais_bench.cli.workdir import perf_dir
 from ais_bench.clients.backends import BackendSpec, backend_for
 from ais_bench.clients.headers import build_headers
 from ais_bench.config import DatasetConfig, GlobalConsts, ModelConfig, SummarizerConfig
 from ais_bench.datasets import load_items
-from ais_bench.datasets.item import RequestItem
+from ais_bench.datasets.item import Prompt, RequestItem
 from ais_bench.engine.plan import EnginePlan, RequestTemplate
 from ais_bench.engine.preflight import check_reachable, discover_model, encode_bodies, run_warmup
 from ais_bench.engine.runner import RunOutcome, run_benchmark
-from ais_bench.errors import AllRequestsFailed, ConfigError, ServerUnreachable
+from ais_bench.errors import ConfigError, ServerUnreachable
 from ais_bench.load.schedule import LOW_RATE_WARNING, TrafficShape, build_send_offsets, choose_worker_count
-from ais_bench.metrics.summary import PerfSummary, compute_summary
-from ais_bench.records.details import write_details_jsonl
-from ais_bench.records.store import read_records
-from ais_bench.records.table import build_table, failure_reasons, resolve_token_counts
-from ais_bench.reports.console import format_tables
-from ais_bench.reports.csv_writer import write_csv
-from ais_bench.reports.json_writer import write_json
+from ais_bench.metrics.summary import PerfSummary
+from ais_bench.tokens import TextTokenizer, load_tokenizer
 
 log = logging.getLogger("ais_bench")
 
@@ -39,6 +35,7 @@ class TaskOptions:
     num_prompts: int | None
     num_warmups: int
     pressure_time_s: int | None  # None = normal mode
+    dump_text: bool = False  # --dump-text: prompts and generated texts in <ds>_details.jsonl
 
 
 @dataclass
@@ -56,14 +53,18 @@ def run_perf_task(
     consts: GlobalConsts,
     options: TaskOptions,
 ) -> TaskResult:
-    items = load_items(dataset, options.num_prompts)
+    tokenizer = load_tokenizer(model.path) if model.path else None
+    items = load_items(dataset, options.num_prompts, tokenizer=tokenizer)
     for warning in items.warnings:
         log.warning(warning)
     spec = backend_for(model.type)
     headers = build_headers(model.api_key or None)
-    url = model.base_url + spec.endpoint
+    model_name = model.model
+    url = model.base_url + spec.url_path(stream=model.stream, model_name=model.model_name or model_name)
     check_reachable(url)
-    model_name = model.model or asyncio.run(discover_model(model.base_url, spec.models_endpoint, headers))
+    if not model_name and spec.needs_model_name and not model.model_name:
+        model_name = asyncio.run(discover_model(model.base_url, spec.models_endpoint, headers))
+        url = model.base_url + spec.url_path(stream=model.stream, model_name=model_name)
     template = RequestTemplate(
         backend_type=model.type,
         url=url,
@@ -91,7 +92,8 @@ def run_perf_task(
     progress.finish(outcome.totals, outcome.elapsed_s)
     for warning in outcome.warnings:
         log.warning(warning)
-    return _summarise(out_dir, model, dataset, summarizer, outcome)
+    prompts = [spec.sent_prompt(item) for item in items]
+    return _summarise(out_dir, model, dataset, summarizer, outcome, tokenizer, prompts, options.dump_text)
 
 
 def _warm_up(
@@ -179,41 +181,11 @@ def _pace_text(model: ModelConfig, plan: EnginePlan) -> str:
 
 
 def _summarise(
-    out_dir: Path, model: ModelConfig, dataset: DatasetConfig, summarizer: SummarizerConfig, outcome: RunOutcome
+    out_dir: Path, model: ModelConfig, dataset: DatasetConfig, summarizer: SummarizerConfig, outcome: RunOutcome,
+    tokenizer: TextTokenizer | None, prompts: list[Prompt], dump_text: bool = False,
 ) -> TaskResult:
-    records = read_records(out_dir, dataset.abbr)
-    counts = resolve_token_counts(records)
-    details = write_details_jsonl(out_dir / f"{dataset.abbr}_details.jsonl", records, counts)
-    log.info("Details of %d requests written to %s", len(records), display(details))
-    reasons = failure_reasons(records)
-    if reasons:
-        log.warning("Failed reasons:\n%s", _reasons_table(reasons))
-    for warning in counts.warnings:
-        log.warning(warning)
-    partial = outcome.interrupted
-    try:
-        summary = compute_summary(
-            build_table(records, counts),
-            stage=summarizer.stage,
-            stats_list=list(summarizer.stats_list),
-            batch_size=model.batch_size,
-            stream=model.stream,
-        )
-    except AllRequestsFailed as exc:
-        first = reasons[0][0] if reasons else "no request was sent"
-        raise AllRequestsFailed(f"{exc.message}; most frequent reason: {first}", hint=exc.hint) from None
-    print(f"Performance Results of task [{model.abbr}/{dataset.abbr}]:")
-    print(format_tables(summary))
-    write_csv(summary, out_dir / f"{dataset.abbr}.csv")
-    failed_reasons = [{"reason": reason, "count": count} for reason, count in reasons]
-    write_json(summary, out_dir / f"{dataset.abbr}.json", extra={"failed_reasons": failed_reasons})
-    print(f"Performance Result files located in {display(out_dir)}.")
-    return TaskResult(summary, outcome, partial)
-
-
-def _reasons_table(reasons: list[tuple[str, int]]) -> str:
-    from tabulate import tabulate
-
-    return tabulate(reasons, headers=["Failed reason", "Count"], tablefmt="fancy_grid")
-
-
+    job = ResultJob(
+        out_dir, model, dataset, summarizer, from_h5=False, write_details=True,
+        tokenizer=tokenizer, prompts=prompts, dump_text=dump_text,
+    )
+    return TaskResult(summarise_dataset(job), outcome, outcome.interrupted)

@@ -2,19 +2,20 @@
 
 AISBench model configs pass a class object as ``type``; that object is the key of ``BACKENDS``.
 The classes have no behaviour: the behaviour is the ``BackendSpec`` (endpoint, default streaming
-mode, and the adapter's pure functions). TGI, Triton and MindIE adapters will be added here as new
-modules plus new entries in ``_ENTRIES``.
+mode, and the adapter's pure functions). One adapter module per API: ``openai_chat``,
+``openai_completions``, ``tgi``, ``triton``, ``mindie``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
+from urllib.parse import quote
 
-from ais_bench.clients import openai_chat, openai_completions
+from ais_bench.clients import mindie, openai_chat, openai_completions, tgi, triton
 from ais_bench.clients.response import ResponseState
-from ais_bench.datasets.item import RequestItem
+from ais_bench.datasets.item import Prompt, RequestItem
 from ais_bench.errors import ConfigError
 
 
@@ -32,6 +33,26 @@ class VLLMCustomAPI:
 
 class VLLMCustomAPIStream:
     """Deprecated AISBench alias of ``VLLMCustomAPI`` that streams by default."""
+
+
+class TGICustomAPI:
+    """Hugging Face TGI (``generate`` / ``generate_stream``); ``stream`` from the config."""
+
+
+class TGICustomAPIStream:
+    """Deprecated AISBench alias of ``TGICustomAPI`` that streams by default."""
+
+
+class TritonCustomAPI:
+    """Triton generate extension (``v2/models/{model_name}/generate[_stream]``); ``stream`` from the config."""
+
+
+class TritonCustomAPIStream:
+    """Deprecated AISBench alias of ``TritonCustomAPI`` that streams by default."""
+
+
+class MindieStreamApi:
+    """MindIE native API (``infer``); streams by default."""
 
 
 class BuildBody(Protocol):
@@ -54,6 +75,11 @@ class ParseFullBody(Protocol):
     def __call__(self, body: bytes, state: ResponseState) -> None: ...
 
 
+def _text_prompt(item: RequestItem) -> Prompt:
+    """A text API's prompt: chat messages flattened as the completions adapter does."""
+    return openai_completions.build_prompt(item.prompt, item.index)
+
+
 @dataclass(frozen=True, slots=True)
 class BackendSpec:
     """How to talk to one API.
@@ -63,6 +89,10 @@ class BackendSpec:
     ``parse_stream_event``, ``parse_full_body``: the adapter's pure functions.
     ``models_endpoint``: path of the model list used to discover ``model`` when it is empty.
     ``deprecated``: the class is an old alias (the config loader may warn).
+    ``stream_endpoint``: the path when streaming, if it differs from ``endpoint``; either path may
+    hold ``{model_name}`` (Triton). ``needs_model_name``: the body or URL uses the served model name
+    (so an empty ``model`` is discovered). ``sent_prompt``: the prompt of an item as the API
+    receives it (messages for chat APIs, a string otherwise), which the tokenizer counts.
     """
 
     name: str
@@ -73,6 +103,19 @@ class BackendSpec:
     parse_full_body: ParseFullBody
     models_endpoint: str = "v1/models"
     deprecated: bool = False
+    stream_endpoint: str | None = None
+    needs_model_name: bool = True
+    sent_prompt: Callable[[RequestItem], Prompt] = _text_prompt
+
+    def url_path(self, *, stream: bool, model_name: str = "") -> str:
+        """The path joined to the base URL: ``stream_endpoint`` when streaming (if set), else
+        ``endpoint``, with ``{model_name}`` replaced by the URL-quoted model name."""
+        path = self.stream_endpoint if stream and self.stream_endpoint else self.endpoint
+        return path.replace("{model_name}", quote(model_name, safe=""))
+
+
+def _chat_prompt(item: RequestItem) -> Prompt:
+    return openai_chat.build_messages(item.prompt, item.index)
 
 
 def _chat(name: str, *, default_stream: bool, deprecated: bool = False) -> BackendSpec:
@@ -84,6 +127,7 @@ def _chat(name: str, *, default_stream: bool, deprecated: bool = False) -> Backe
         parse_stream_event=openai_chat.parse_stream_event,
         parse_full_body=openai_chat.parse_full_body,
         deprecated=deprecated,
+        sent_prompt=_chat_prompt,
     )
 
 
@@ -96,6 +140,45 @@ def _completions(name: str, *, default_stream: bool, deprecated: bool = False) -
         parse_stream_event=openai_completions.parse_stream_event,
         parse_full_body=openai_completions.parse_full_body,
         deprecated=deprecated,
+    )
+
+
+def _tgi(name: str, *, default_stream: bool, deprecated: bool = False) -> BackendSpec:
+    return BackendSpec(
+        name=name,
+        endpoint="generate",
+        stream_endpoint="generate_stream",
+        default_stream=default_stream,
+        build_body=tgi.build_body,
+        parse_stream_event=tgi.parse_stream_event,
+        parse_full_body=tgi.parse_full_body,
+        deprecated=deprecated,
+        needs_model_name=False,
+    )
+
+
+def _triton(name: str, *, default_stream: bool, deprecated: bool = False) -> BackendSpec:
+    return BackendSpec(
+        name=name,
+        endpoint=triton.ENDPOINT,
+        stream_endpoint=triton.STREAM_ENDPOINT,
+        default_stream=default_stream,
+        build_body=triton.build_body,
+        parse_stream_event=triton.parse_stream_event,
+        parse_full_body=triton.parse_full_body,
+        deprecated=deprecated,
+    )
+
+
+def _mindie(name: str) -> BackendSpec:
+    return BackendSpec(
+        name=name,
+        endpoint="infer",
+        default_stream=True,
+        build_body=mindie.build_body,
+        parse_stream_event=mindie.parse_stream_event,
+        parse_full_body=mindie.parse_full_body,
+        needs_model_name=False,
     )
 
 
@@ -116,6 +199,11 @@ _ENTRIES: list[tuple[type, BackendSpec]] = [
     (VLLMCustomAPIChatStream, _chat("VLLMCustomAPIChatStream", default_stream=True, deprecated=True)),
     (VLLMCustomAPI, _completions("VLLMCustomAPI", default_stream=False)),
     (VLLMCustomAPIStream, _completions("VLLMCustomAPIStream", default_stream=True, deprecated=True)),
+    (TGICustomAPI, _tgi("TGICustomAPI", default_stream=False)),
+    (TGICustomAPIStream, _tgi("TGICustomAPIStream", default_stream=True, deprecated=True)),
+    (TritonCustomAPI, _triton("TritonCustomAPI", default_stream=False)),
+    (TritonCustomAPIStream, _triton("TritonCustomAPIStream", default_stream=True, deprecated=True)),
+    (MindieStreamApi, _mindie("MindieStreamApi")),
 ]
 
 #: Every supported backend class and its spec; assembled here and only here.

@@ -4,7 +4,10 @@ AISBench dataset files define lists whose variable names end in ``_datasets``; e
 such as ``dict(abbr='gsm8k', type=GSM8KDataset, path='ais_bench/datasets/gsm8k',
 reader_cfg=dict(input_columns=['question'], output_column='answer', test_range='[0:8]'),
 infer_cfg=dict(prompt_template=dict(type=PromptTemplate, template=...), ...))``.
-Synthetic entries carry ``config=<AISBench synthetic_config dict>`` and our optional ``seed``.
+Synthetic entries carry ``config=<AISBench synthetic_config dict>`` (``Type`` ``string`` or
+``tokenid``) and our optional ``seed``. ShareGPT entries may set ``disable_shuffle`` and the
+inferencer's ``infer_mode``; trace entries (``MooncakeTraceDataset``) ``random_seed``, ``block_size``
+and the ``fixed_schedule_*`` window.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from typing import Any
 from ais_bench.config.loader import load_config_file
 from ais_bench.config.resolve import DEFAULT_DATASET_SUFFIX
 from ais_bench.config.validation import (
+    check_bool,
     check_choice,
     check_dict,
     check_int,
@@ -27,13 +31,31 @@ from ais_bench.config.validation import (
     plain_data,
     unknown_field,
 )
-from ais_bench.datasets.dataset_types import DATASET_TYPES, SyntheticDataset
+from ais_bench.datasets.dataset_types import (
+    DATASET_TYPES,
+    MooncakeTraceDataset,
+    ShareGPTDataset,
+    SyntheticDataset,
+)
 from ais_bench.datasets.selection import parse_test_range
-from ais_bench.datasets.synthetic import MAX_LENGTH, MAX_REQUEST_COUNT, LengthDistribution, SyntheticSpec
+from ais_bench.datasets.sharegpt import INFER_MODES
+from ais_bench.datasets.synthetic import (
+    MAX_LENGTH,
+    MAX_REQUEST_COUNT,
+    LengthDistribution,
+    SyntheticSpec,
+    TokenIdSpec,
+)
+from ais_bench.datasets.trace import TraceOptions
 from ais_bench.errors import ConfigError
 
-_FIELDS = ("abbr", "type", "path", "reader_cfg", "infer_cfg", "config", "seed")
-_IGNORED = frozenset({"eval_cfg", "name"})
+_FIELDS = (
+    "abbr", "type", "path", "reader_cfg", "infer_cfg", "config", "seed", "random_seed", "disable_shuffle",
+    "block_size", "fixed_schedule_auto_offset", "fixed_schedule_start_offset", "fixed_schedule_end_offset",
+)
+#: AISBench fields accepted and not used: ``generated_prompts_path`` (we keep no prompt cache) and
+#: ``model_path`` (the tokenizer is the model config's ``path``).
+_IGNORED = frozenset({"eval_cfg", "name", "generated_prompts_path", "model_path"})
 _READER_FIELDS = ("input_columns", "output_column", "test_range", "train_split", "test_split")
 _ROLES = {"HUMAN": "user", "BOT": "assistant", "SYSTEM": "system", "TOOL": "tool"}
 
@@ -46,8 +68,10 @@ class DatasetConfig:
 
     ``template``: the prompt template (a string, or chat messages with ``{column}`` placeholders);
     None = the loader's default. ``test_range``: AISBench slice text such as ``'[0:8]'`` or None.
-    ``synthetic``: the generator spec for ``SyntheticDataset``. ``raw``: the entry as written (for
-    the config dump).
+    ``synthetic``: the generator spec for ``SyntheticDataset``. ``seed``: the random seed
+    (``seed`` or AISBench ``random_seed``). ``disable_shuffle`` / ``infer_mode``: ShareGPT order and
+    multi-turn mode. ``trace``: the options of a ``MooncakeTraceDataset``. ``raw``: the entry as
+    written (for the config dump).
     """
 
     abbr: str
@@ -57,13 +81,19 @@ class DatasetConfig:
     input_columns: tuple[str, ...] = ()
     template: Template | None = None
     synthetic: SyntheticSpec | None = None
+    seed: int | None = None
+    disable_shuffle: bool = True
+    infer_mode: str = "every"
+    trace: TraceOptions | None = None
     source: str = ""
     raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def prompt_format(self) -> str:
         """``"str"`` for string prompts, ``"chat"`` for message lists."""
-        if self.synthetic is not None or isinstance(self.template, str):
+        if self.type is ShareGPTDataset:
+            return "chat"
+        if self.synthetic is not None or self.trace is not None or isinstance(self.template, str):
             return "str"
         return "chat"
 
@@ -133,11 +163,16 @@ def validate_dataset(d: Any, source: str, where: str = "datasets[0]") -> Dataset
             raise not_allowed(source, f"{where}.reader_cfg.input_columns", columns, "a list of column names")
         values["input_columns"] = tuple(columns)
     values["template"] = _template(source, f"{where}.infer_cfg", d.get("infer_cfg"))
+    values["infer_mode"] = _infer_mode(source, f"{where}.infer_cfg", d.get("infer_cfg"))
+    seed_key = "seed" if d.get("seed") is not None else "random_seed"
+    if d.get(seed_key) is not None:
+        values["seed"] = check_int(source, f"{where}.{seed_key}", d[seed_key], 0, 2**32 - 1)
+    if "disable_shuffle" in d:
+        values["disable_shuffle"] = check_bool(source, f"{where}.disable_shuffle", d["disable_shuffle"])
     if values["type"] is SyntheticDataset:
-        seed = d.get("seed")
-        if seed is not None:
-            seed = check_int(source, f"{where}.seed", seed, 0, 2**32 - 1)
-        values["synthetic"] = _synthetic(source, f"{where}.config", d.get("config"), seed)
+        values["synthetic"] = _synthetic(source, f"{where}.config", d.get("config"), values.get("seed"))
+    if values["type"] is MooncakeTraceDataset:
+        values["trace"] = _trace(source, where, d, values.get("seed"))
     return DatasetConfig(**values)
 
 
@@ -176,6 +211,37 @@ def _template(source: str, where: str, infer_cfg: Any) -> Template | None:
     return tuple(messages)
 
 
+def _infer_mode(source: str, where: str, infer_cfg: Any) -> str:
+    inferencer = infer_cfg.get("inferencer") if isinstance(infer_cfg, dict) else None
+    mode = inferencer.get("infer_mode") if isinstance(inferencer, dict) else None
+    if mode is None:
+        return "every"
+    return check_choice(source, f"{where}.inferencer.infer_mode", mode, INFER_MODES)
+
+
+def _trace(source: str, where: str, d: dict[str, Any], seed: int | None) -> TraceOptions:
+    out: dict[str, Any] = {"seed": seed or 0}
+    if d.get("block_size") is not None:
+        out["block_size"] = check_int(source, f"{where}.block_size", d["block_size"], 1, MAX_LENGTH)
+    if d.get("fixed_schedule_auto_offset") is not None:
+        out["auto_offset"] = check_bool(
+            source, f"{where}.fixed_schedule_auto_offset", d["fixed_schedule_auto_offset"]
+        )
+    start = d.get("fixed_schedule_start_offset")
+    if start is not None:
+        out["start_offset_ms"] = check_number(source, f"{where}.fixed_schedule_start_offset", start, 0)
+    end = d.get("fixed_schedule_end_offset")
+    if end is not None:
+        end = check_number(source, f"{where}.fixed_schedule_end_offset", end, -1)
+        if end != -1 and end < out.get("start_offset_ms", 0.0):
+            raise ConfigError(
+                f"{source}: {where}.fixed_schedule_end_offset = {end:g} is not allowed: expected -1 (no end) "
+                f"or a time >= fixed_schedule_start_offset ({out.get('start_offset_ms', 0.0):g} ms)"
+            )
+        out["end_offset_ms"] = end
+    return TraceOptions(**out)
+
+
 def _length(source: str, where: str, value: Any) -> LengthDistribution:
     d = check_dict(source, where, value)
     method = check_choice(source, f"{where}.Method", d.get("Method"), ("uniform", "gaussian", "zipf"))
@@ -195,8 +261,13 @@ def _length(source: str, where: str, value: Any) -> LengthDistribution:
 
 def _synthetic(source: str, where: str, value: Any, seed: int | None) -> SyntheticSpec:
     d = check_dict(source, where, value)
-    check_choice(source, f"{where}.Type", d.get("Type"), ("string",))
+    kind = check_choice(source, f"{where}.Type", d.get("Type"), ("string", "tokenid"))
     count = check_int(source, f"{where}.RequestCount", d.get("RequestCount"), 1, MAX_REQUEST_COUNT)
+    if kind == "tokenid":
+        token_cfg = check_dict(source, f"{where}.TokenIdConfig", d.get("TokenIdConfig"))
+        size = check_int(source, f"{where}.TokenIdConfig.RequestSize", token_cfg.get("RequestSize"), 1, MAX_LENGTH)
+        prefix = check_int(source, f"{where}.TokenIdConfig.PrefixLen", token_cfg.get("PrefixLen", 0), 0, size)
+        return SyntheticSpec(count, seed=seed, token_id=TokenIdSpec(size, prefix))
     string_cfg = check_dict(source, f"{where}.StringConfig", d.get("StringConfig"))
     input_len = _length(source, f"{where}.StringConfig.Input", string_cfg.get("Input"))
     output_len = _length(source, f"{where}.StringConfig.Output", string_cfg.get("Output"))

@@ -44,7 +44,6 @@ IGNORED_FIELDS = frozenset(
         "run_cfg",
         "verbose",
         "response_anomaly",
-        "model_name",
     }
 )
 
@@ -74,6 +73,9 @@ class ModelConfig:
     attempts after the first (our decision 5; AISBench counts total attempts);
     ``batch_size`` = maximum concurrency across all workers; ``max_out_len`` in tokens;
     ``host_port`` 0 only with ``simulator`` (filled in at run time, see ``with_port``).
+    ``model_name``: Triton only, the model in the URL path (``v2/models/{model_name}/generate``);
+    empty = ``model``, else the first id of ``GET /v1/models``. ``path``: tokenizer folder used to
+    count tokens the server does not report, and by datasets that generate prompts from token ids.
     """
 
     type: type
@@ -83,6 +85,7 @@ class ModelConfig:
     attr: str = "service"
     path: str = ""
     model: str = ""
+    model_name: str = ""
     request_rate: float = 0.0
     use_timestamp: bool = False
     traffic_cfg: TrafficConfig = field(default_factory=TrafficConfig)
@@ -183,7 +186,7 @@ def validate_model(d: dict[str, Any], source: str, *, index: int = 0) -> ModelCo
     values: dict[str, Any] = {"type": cls, "backend_name": spec.name, "source": source}
     values["abbr"] = check_str(source, f"{where}.abbr", d["abbr"], non_empty=True)
     values["attr"] = check_choice(source, f"{where}.attr", d.get("attr", "service"), ["service"])
-    for key in ("model", "api_key", "url"):
+    for key in ("model", "model_name", "api_key", "url"):
         if key in d:
             values[key] = check_str(source, f"{where}.{key}", d[key])
     for key in ("use_timestamp", "enable_ssl", "trust_remote_code"):

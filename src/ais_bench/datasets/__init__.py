@@ -9,15 +9,25 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from ais_bench.datasets.dataset_types import GSM8KDataset, SyntheticDataset
+from ais_bench.datasets.custom import load_custom_items
+from ais_bench.datasets.dataset_types import (
+    CustomDataset,
+    GSM8KDataset,
+    MooncakeTraceDataset,
+    ShareGPTDataset,
+    SyntheticDataset,
+)
 from ais_bench.datasets.gsm8k import load_gsm8k_items, messages_to_text
 from ais_bench.datasets.item import Prompt, RequestItem
 from ais_bench.datasets.selection import parse_test_range
+from ais_bench.datasets.sharegpt import load_sharegpt_items
 from ais_bench.datasets.synthetic import load_synthetic_items
+from ais_bench.datasets.trace import load_trace_items
 from ais_bench.errors import DatasetError
 
 if TYPE_CHECKING:
     from ais_bench.config.datasets import DatasetConfig
+    from ais_bench.tokens import TextTokenizer
 
 
 class LoadedItems(list):
@@ -28,25 +38,50 @@ class LoadedItems(list):
         self.warnings: list[str] = list(warnings or [])
 
 
-def _gsm8k(cfg: DatasetConfig, selection: slice) -> list[RequestItem]:
+def _gsm8k(cfg: DatasetConfig, selection: slice, tokenizer: TextTokenizer | None) -> list[RequestItem]:
     return load_gsm8k_items(cfg.path, cfg.abbr, selection, cfg.template, cfg.input_columns or ("question",))
 
 
-def _synthetic(cfg: DatasetConfig, selection: slice) -> list[RequestItem]:
+def _synthetic(cfg: DatasetConfig, selection: slice, tokenizer: TextTokenizer | None) -> list[RequestItem]:
     assert cfg.synthetic is not None  # guaranteed by config validation
-    return load_synthetic_items(cfg.synthetic, cfg.abbr, selection)
+    return load_synthetic_items(cfg.synthetic, cfg.abbr, selection, tokenizer)
 
 
-#: Loader per dataset type: ``(config, row selection) -> items``.
-LOADERS: dict[type, Callable[[DatasetConfig, slice], list[RequestItem]]] = {
+def _sharegpt(cfg: DatasetConfig, selection: slice, tokenizer: TextTokenizer | None) -> list[RequestItem]:
+    return load_sharegpt_items(
+        cfg.path, cfg.abbr, selection, tokenizer=tokenizer, infer_mode=cfg.infer_mode,
+        shuffle=not cfg.disable_shuffle, shuffle_seed=cfg.seed,
+    )
+
+
+def _custom(cfg: DatasetConfig, selection: slice, tokenizer: TextTokenizer | None) -> list[RequestItem]:
+    return load_custom_items(cfg.path, cfg.abbr, selection)
+
+
+def _trace(cfg: DatasetConfig, selection: slice, tokenizer: TextTokenizer | None) -> list[RequestItem]:
+    assert cfg.trace is not None  # guaranteed by config validation
+    return load_trace_items(cfg.path, cfg.abbr, selection, cfg.trace, tokenizer)
+
+
+Loader = Callable[["DatasetConfig", slice, "TextTokenizer | None"], list[RequestItem]]
+
+#: Loader per dataset type: ``(config, row selection, tokenizer or None) -> items``.
+LOADERS: dict[type, Loader] = {
     GSM8KDataset: _gsm8k,
     SyntheticDataset: _synthetic,
+    ShareGPTDataset: _sharegpt,
+    CustomDataset: _custom,
+    MooncakeTraceDataset: _trace,
 }
 
 
-def load_items(dataset_cfg: DatasetConfig, num_prompts: int | None = None) -> LoadedItems:
+def load_items(
+    dataset_cfg: DatasetConfig, num_prompts: int | None = None, tokenizer: TextTokenizer | None = None
+) -> LoadedItems:
     """Items of one dataset config: its ``test_range`` rows, else the first ``num_prompts`` rows,
-    else all. ``--num-prompts`` is ignored (with a warning) when the config sets ``test_range``."""
+    else all. ``--num-prompts`` is ignored (with a warning) when the config sets ``test_range``.
+    ``tokenizer``: the model's (``path``), for datasets that generate prompts from token ids
+    (synthetic ``tokenid``, traces with ``input_length``) or size outputs (ShareGPT)."""
     warnings: list[str] = []
     if dataset_cfg.test_range:
         selection = parse_test_range(dataset_cfg.test_range)
@@ -60,7 +95,7 @@ def load_items(dataset_cfg: DatasetConfig, num_prompts: int | None = None) -> Lo
     loader = LOADERS.get(dataset_cfg.type)
     if loader is None:
         raise DatasetError(f"no loader for dataset type {dataset_cfg.type!r}")
-    items = loader(dataset_cfg, selection)
+    items = loader(dataset_cfg, selection, tokenizer)
     if not items:
         raise DatasetError(f"dataset '{dataset_cfg.abbr}' has no rows in the selected range")
     if num_prompts is not None and not dataset_cfg.test_range and len(items) < num_prompts:

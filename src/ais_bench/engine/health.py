@@ -1,18 +1,34 @@
-"""Client self-check: how long ready work waits in a worker's event loop.
+"""Client self-check: did the client, rather than the server, shape the numbers?
 
-Every ``interval_s`` the monitor schedules a callback with ``call_soon`` and measures how long it
-takes to run and resume the monitor: the same path a socket read takes before its bytes are
+Loop lag: every ``interval_s`` the monitor schedules a callback with ``call_soon`` and measures how
+long it takes to run and resume the monitor: the same path a socket read takes before its bytes are
 stamped. Lags go into a fixed-size histogram (10 µs bins up to 1 s), so a 24-hour run costs the
 same memory as a 10-second one. The main process merges the workers' histograms.
+
+Schedule lag: for paced runs, each record's actual send (``start_s``) minus its planned send
+(``scheduled_s``). ``build_self_check`` turns both (and the workers' CPU use) into the report the
+summary shows, with warnings when the client may have delayed its own stamps or sends.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterable
 from dataclasses import dataclass
 from time import perf_counter
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from ais_bench.records.record import RequestRecord
+
+#: Loop lag p99 above which stamps may be late by a noticeable share of an ITL (seconds).
+LOOP_LAG_P99_WARN_S = 1e-3
+#: Schedule lag p99 above which the client did not keep the request_rate schedule (seconds).
+SCHEDULE_LAG_P99_WARN_S = 10e-3
+#: Share of one core (CPU seconds / wall seconds) above which a worker process counts as saturated.
+CPU_BUSY_WARN_SHARE = 0.9
 
 BIN_S = 10e-6
 BINS = 100_000  # 10 µs x 100k = 1 s; larger lags land in the last bin
@@ -100,3 +116,77 @@ class LagSummary:
             "p99_ms": round(self.p99_s * 1000, 4),
             "max_ms": round(self.max_s * 1000, 4),
         }
+
+
+class _OutcomeLike(Protocol):
+    """What the self-check needs of ``engine.runner.RunOutcome``."""
+
+    loop_lag: LagHistogram
+    worker_cpu_s: dict[int, tuple[float, float]]
+
+
+def schedule_lags_s(records: Any) -> np.ndarray:
+    """Actual minus planned send time (s) of every paced request sent at its first attempt.
+
+    ``records``: a list of ``RequestRecord`` or columns with ``.column(name)`` (``RecordColumns``).
+    Requests without a plan (unpaced, pressure) and retried ones (their ``start_s`` is the last
+    attempt's send) are left out.
+    """
+    if hasattr(records, "column"):
+        scheduled = np.asarray(records.column("scheduled_s"), dtype=np.float64)
+        start = np.asarray(records.column("start_s"), dtype=np.float64)
+        first_try = np.asarray(records.column("attempts")) <= 1
+    else:
+        rows: Iterable[RequestRecord] = records
+        triples = [
+            (r.scheduled_s, r.start_s, r.attempts <= 1) for r in rows if r.scheduled_s is not None
+        ]
+        if not triples:
+            return np.zeros(0)
+        scheduled, start, first_try = (np.asarray(col) for col in zip(*triples, strict=True))
+    keep = ~np.isnan(scheduled) & ~np.isnan(start) & first_try.astype(bool)
+    return start[keep] - scheduled[keep]
+
+
+def build_self_check(outcome: _OutcomeLike, records: Any) -> dict[str, Any]:
+    """The client self-check of one run: ``{loop_lag, schedule_lag, client_cpu, warnings}``.
+
+    ``loop_lag`` / ``schedule_lag``: ``{samples, p50_ms, p99_ms, max_ms}`` (schedule lag has 0
+    samples when the load was not paced); ``client_cpu``: per worker, CPU seconds of its process
+    divided by the wall seconds of its load (1.0 = one core fully busy). ``warnings``: one sentence
+    each, saying what may be wrong and what to change.
+    """
+    loop = LagSummary.of_histogram(outcome.loop_lag)
+    schedule = LagSummary.of_values(schedule_lags_s(records))
+    busy = {w: (cpu / wall if wall > 0 else 0.0) for w, (cpu, wall) in outcome.worker_cpu_s.items()}
+    workers = max(len(busy), 1)
+    remedy = (
+        f"raise WORKERS_NUM (this run used {workers} worker process(es); at most one per free CPU "
+        "core) or lower the concurrency (batch_size)"
+    )
+    warnings: list[str] = []
+    if loop.p99_s > LOOP_LAG_P99_WARN_S:
+        warnings.append(
+            f"client event-loop lag p99 {loop.p99_s * 1000:.2f} ms (max {loop.max_s * 1000:.1f} ms) is over "
+            f"{LOOP_LAG_P99_WARN_S * 1000:g} ms: the client may have stamped events late and shaped TTFT/ITL; "
+            f"{remedy}"
+        )
+    if schedule.p99_s > SCHEDULE_LAG_P99_WARN_S:
+        warnings.append(
+            f"requests were sent late: schedule lag p99 {schedule.p99_s * 1000:.1f} ms (max "
+            f"{schedule.max_s * 1000:.1f} ms) is over {SCHEDULE_LAG_P99_WARN_S * 1000:g} ms, so the client did "
+            f"not keep the request_rate schedule and the load was lighter than asked; {remedy}"
+        )
+    saturated = sorted(w for w, share in busy.items() if share > CPU_BUSY_WARN_SHARE)
+    if saturated:
+        shares = ", ".join(f"worker {w}: {busy[w]:.0%}" for w in saturated)
+        warnings.append(
+            f"client worker process(es) used almost a whole CPU core ({shares}): the client may have been "
+            f"the bottleneck; {remedy}"
+        )
+    return {
+        "loop_lag": loop.as_ms_dict(),
+        "schedule_lag": schedule.as_ms_dict(),
+        "client_cpu": {str(w): round(share, 3) for w, share in busy.items()},
+        "warnings": warnings,
+    }

@@ -31,6 +31,8 @@ class EnginePlan:
     ``send_offsets_s``: normal mode, the planned offset of each request from the first send;
     pressure mode, the offset at which each of the ``batch_size`` clients is added. None = unpaced.
     ``retry``: extra attempts after the first, on connection errors and timeouts only.
+    ``request_id_prefix``: when set, every request carries ``X-Request-Id: <prefix><request id>`` (for
+    matching with server logs, and with the simulator's ground truth in ``bench/timing_error.py``).
     """
 
     items: list[RequestItem]
@@ -46,6 +48,7 @@ class EnginePlan:
     request_timeout_s: float | None = None
     max_chunk_bytes: int = 65536
     use_timestamps: bool = False
+    request_id_prefix: str | None = None
 
     @property
     def pressure(self) -> bool:

@@ -1,8 +1,9 @@
 """Send one request and stamp it: the hot path.
 
 Stamps: ``time.perf_counter()`` just before the request is handed to aiohttp (the send), and once
-per chunk of bytes read from the socket, *before* any parsing; every SSE event decoded from that
-chunk gets the chunk's stamp. ``[DONE]`` is not an event. Failures are data: a record with
+per socket read, *before* any parsing: the time the connection's protocol received the bytes
+(``engine/transport.py``; when that is unavailable, the time the reader resumed). Every SSE event
+completed by the bytes one ``readany()`` returns gets that stamp. ``[DONE]`` is not an event. Failures are data: a record with
 ``success=False``, an error ``kind`` and a message; nothing raises out of :func:`send_request`
 except cancellation.
 """
@@ -22,6 +23,7 @@ from ais_bench.clients.backends import BackendSpec
 from ais_bench.clients.errors import ResponseError
 from ais_bench.clients.response import ResponseState
 from ais_bench.clients.sse import SSEDecoder
+from ais_bench.engine.transport import stamping_protocol
 from ais_bench.records.record import RequestRecord
 
 #: Bytes of an error response body kept for the message.
@@ -49,11 +51,12 @@ async def send_request(
     retry: int,
     max_chunk_bytes: int,
     started: list[Attempt] | None = None,
+    headers: dict[str, str] | None = None,
 ) -> tuple[Attempt, int]:
     """Send ``body`` to ``url`` with up to ``retry`` extra attempts; returns (last attempt, attempts).
 
     Each attempt is appended to ``started`` as it begins, so a caller that is cancelled can still
-    record what the interrupted attempt saw.
+    record what the interrupted attempt saw. ``headers``: extra headers of this request only.
     """
     attempts = 0
     while True:
@@ -61,7 +64,7 @@ async def send_request(
         attempt = Attempt([], ResponseState())
         if started is not None:
             started.append(attempt)
-        await _attempt(session, spec, url, body, stream, max_chunk_bytes, attempt)
+        await _attempt(session, spec, url, body, stream, max_chunk_bytes, attempt, headers)
         if attempt.error_kind is None or not attempt.retryable or attempts > retry:
             return attempt, attempts
 
@@ -74,19 +77,21 @@ async def _attempt(
     stream: bool,
     max_chunk_bytes: int,
     attempt: Attempt,
+    headers: dict[str, str] | None = None,
 ) -> Attempt:
     points = attempt.points
     state = attempt.state
     try:
         points.append(perf_counter())
-        async with session.post(url, data=body) as resp:
+        async with session.post(url, data=body, headers=headers) as resp:
             if resp.status != 200:
                 return await _http_error(attempt, resp)
             if stream:
                 await _read_stream(resp, spec, attempt, max_chunk_bytes)
             else:
+                protocol = stamping_protocol(resp)
                 raw = await resp.read()
-                points.append(perf_counter())
+                points.append(protocol.read_s if protocol is not None else perf_counter())
                 spec.parse_full_body(raw, state)
     except asyncio.CancelledError:
         _fail(attempt, "cancelled", "request cancelled by user (run interrupted)")
@@ -115,11 +120,12 @@ async def _read_stream(
     feed = decoder.feed
     parse = spec.parse_stream_event
     readany = resp.content.readany
+    protocol = stamping_protocol(resp)
     received_bytes = 0
     try:
         while True:
             chunk = await readany()
-            now = perf_counter()
+            now = protocol.read_s if protocol is not None else perf_counter()
             if not chunk:
                 if decoder.has_partial_event:
                     _fail(attempt, "protocol", f"stream ended early after {len(points) - 1} events (inside an event)")

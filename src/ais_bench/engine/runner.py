@@ -42,6 +42,9 @@ class RunOutcome:
     warnings: list[str] = field(default_factory=list)
     record_dir: Path | None = None
     loop_lag: LagHistogram = field(default_factory=LagHistogram)
+    #: Per worker: (CPU seconds, wall seconds) of its process from the go signal to its last request.
+    #: CPU close to wall means the worker was saturated (see ``engine.health.build_self_check``).
+    worker_cpu_s: dict[int, tuple[float, float]] = field(default_factory=dict)
 
 
 class WorkerCrashed(AisBenchError):
@@ -83,6 +86,7 @@ def run_benchmark(plan: EnginePlan, *, debug: bool, progress: ProgressCallback |
         warnings=messages.warnings,
         record_dir=plan.record_dir,
         loop_lag=messages.loop_lag,
+        worker_cpu_s=dict(sorted(messages.worker_cpu_s.items())),
     )
 
 
@@ -146,14 +150,17 @@ class WorkerMessages:
     warnings: list[str] = field(default_factory=list)
     crashes: list[str] = field(default_factory=list)
     loop_lag: LagHistogram = field(default_factory=LagHistogram)
+    worker_cpu_s: dict[int, tuple[float, float]] = field(default_factory=dict)
 
     def drain(self, shared: SharedState) -> WorkerMessages:
         while True:
             try:
-                kind, _worker, payload = shared.messages.get_nowait()
+                kind, worker, payload = shared.messages.get_nowait()
             except queue.Empty:
                 return self
             if kind == "loop_lag":
                 self.loop_lag.merge(LagHistogram.from_sparse(payload))
+            elif kind == "cpu":
+                self.worker_cpu_s[worker] = (float(payload[0]), float(payload[1]))
             else:
                 (self.crashes if kind == "crash" else self.warnings).append(payload)

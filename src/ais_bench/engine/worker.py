@@ -9,7 +9,9 @@ is a *client*: lanes are added on the client schedule and each sends back-to-bac
 from __future__ import annotations
 
 import asyncio
+import gc
 import signal
+import time
 import traceback
 from dataclasses import dataclass
 from time import perf_counter
@@ -21,6 +23,7 @@ from ais_bench.engine.health import LagHistogram, monitor_loop_lag
 from ais_bench.engine.plan import EnginePlan
 from ais_bench.engine.request import Attempt, build_record, send_request
 from ais_bench.engine.shared import CLIENTS, COUNTER_FIELDS, FAILED, FINISHED, IN_FLIGHT, SENT, SharedState
+from ais_bench.engine.transport import build_connector
 from ais_bench.records.store import RecordWriter, worker_record_path
 
 #: Seconds in-flight requests may still finish after a stop (Ctrl-C) before they are cancelled.
@@ -43,11 +46,11 @@ class WorkerContext:
 
 
 def worker_main(plan: EnginePlan, shared: SharedState, worker_id: int, slots: int) -> None:
-    """Entry point of a worker process (also called in-process with ``--debug``)."""
+    """Entry point of a worker process (``--debug`` uses ``run_in_process`` instead)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _install_uvloop()
     try:
-        asyncio.run(_run(plan, shared, worker_id, slots))
+        asyncio.run(_run(plan, shared, worker_id, slots, tune_gc=True))
     except BaseException:  # reported to the main process, which decides how to exit
         shared.messages.put(("crash", worker_id, traceback.format_exc()))
         raise SystemExit(1) from None
@@ -70,28 +73,42 @@ def _install_uvloop() -> None:
     asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
 
 
-async def _run(plan: EnginePlan, shared: SharedState, worker_id: int, slots: int) -> None:
+def _tune_gc() -> None:
+    """Keep full GC collections short: everything that exists before the load (the plan's items and
+    bodies, modules, the session) is moved out of the collected generations, so a collection during
+    the load only walks objects created since. (Parsed events are freed by reference counting and
+    hardly ever trigger a collection.)"""
+    gc.collect()
+    gc.freeze()
+
+
+async def _run(plan: EnginePlan, shared: SharedState, worker_id: int, slots: int, tune_gc: bool = False) -> None:
     spec = BACKENDS[plan.template.backend_type]
     bodies = plan.bodies
     timeout = aiohttp.ClientTimeout(total=plan.request_timeout_s)
-    connector = aiohttp.TCPConnector(limit=slots + 8, limit_per_host=0, force_close=False)
+    connector = build_connector(slots + 8)
     path = worker_record_path(plan.record_dir, plan.data_abbr, worker_id)
     async with aiohttp.ClientSession(
         connector=connector, timeout=timeout, headers=plan.template.headers, trust_env=False
     ) as session:
         with RecordWriter(path) as writer:
             ctx = WorkerContext(plan, shared, worker_id, slots, spec, session, writer, bodies)
+            if tune_gc:
+                _tune_gc()
             shared.ready.put(worker_id)
             await _wait_for_go(shared)
             flusher = asyncio.create_task(_flush_periodically(writer))
             lag = LagHistogram()
             monitor = asyncio.create_task(monitor_loop_lag(lag))
+            cpu0_s, wall0_s = time.process_time(), perf_counter()
             try:
                 await _run_lanes(ctx)
             finally:
                 flusher.cancel()
                 monitor.cancel()
                 shared.messages.put(("loop_lag", worker_id, lag.to_sparse()))
+                usage = (time.process_time() - cpu0_s, perf_counter() - wall0_s)
+                shared.messages.put(("cpu", worker_id, usage))
 
 
 async def _wait_for_go(shared: SharedState) -> None:
@@ -189,6 +206,8 @@ async def _send_and_record(ctx: WorkerContext, request_id: int, data_index: int,
     ctx.count(SENT)
     ctx.count(IN_FLIGHT)
     started: list[Attempt] = []
+    prefix = plan.request_id_prefix
+    headers = None if prefix is None else {"X-Request-Id": f"{prefix}{request_id}"}
     try:
         attempt, attempts = await send_request(
             ctx.session,
@@ -199,6 +218,7 @@ async def _send_and_record(ctx: WorkerContext, request_id: int, data_index: int,
             plan.retry,
             plan.max_chunk_bytes,
             started,
+            headers,
         )
     except asyncio.CancelledError:
         if started:

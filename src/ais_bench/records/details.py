@@ -1,27 +1,58 @@
-"""The per-request details file written after a run: ``<ds>_details.jsonl``.
+"""The per-request details file written after a run: ``<ds>_details.jsonl`` (schema: docs/outputs.md).
 
 One JSON object per request, ordered by request id: ``id`` (request id, unique in the run),
-``data_index`` (row of the dataset), ``success``, ``error_kind``, ``error`` (message), ``http_status``,
-``start_s``/``end_s`` (perf_counter seconds), ``events`` (number of time points minus the send),
-``input_tokens``/``output_tokens`` and their ``*_source`` (usage, events, none), ``attempts``.
-Time points are kept in the worker record files (``records/``), not here.
+``data_index`` (row of the dataset), ``data_abbr``, ``success``, ``error_kind``, ``error`` (message),
+``http_status``, ``start_s``/``end_s`` (perf_counter seconds), ``scheduled_s`` (planned send time or
+null), ``events`` (number of time points minus the send), ``input_tokens``/``output_tokens`` and their
+``*_source``, ``attempts``, ``worker``; with ``--dump-text`` also ``input`` (the prompt string or chat
+messages), ``output`` and ``reasoning`` (generated text). Time points are in ``<ds>_details.h5``.
 """
 
 from __future__ import annotations
 
+import math
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import orjson
 
+from ais_bench.records.columns import RecordColumns
 from ais_bench.records.record import RequestRecord
 from ais_bench.records.table import TokenCounts
 
 
-def write_details_jsonl(path: Path, records: list[RequestRecord], counts: TokenCounts) -> Path:
+@dataclass(frozen=True)
+class DetailTexts:
+    """``--dump-text``: the prompt of each dataset row as sent (indexed by data index), and
+    (output, reasoning) by request id."""
+
+    prompts: Sequence[Any]
+    outputs: Mapping[int, tuple[str, str]]
+
+
+def write_details_jsonl(
+    path: Path,
+    columns: RecordColumns,
+    records: list[RequestRecord],
+    counts: TokenCounts,
+    texts: DetailTexts | None = None,
+) -> Path:
+    """Write the file atomically (a temporary file renamed into place) and return its path.
+
+    ``records`` are the light records of ``columns`` (same order) holding the error fields.
+    """
+    rows = columns.rows
+    events = np.maximum(np.diff(columns.offsets) - 1, 0).tolist()
+    scheduled = [None if math.isnan(s) else s for s in rows["scheduled_s"].tolist()]
+    tmp = path.with_name(path.name + ".tmp")
     path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("wb") as handle:
+    with tmp.open("wb") as handle:
         for i, rec in enumerate(records):
-            row = {
+            row: dict[str, Any] = {
                 "id": rec.request_id,
                 "data_index": rec.data_index,
                 "data_abbr": rec.data_abbr,
@@ -31,7 +62,8 @@ def write_details_jsonl(path: Path, records: list[RequestRecord], counts: TokenC
                 "http_status": rec.http_status,
                 "start_s": rec.start_s,
                 "end_s": rec.end_s,
-                "events": max(len(rec.time_points_s) - 1, 0),
+                "scheduled_s": scheduled[i],
+                "events": events[i],
                 "input_tokens": counts.input_tokens[i],
                 "input_tokens_source": counts.input_source[i],
                 "output_tokens": counts.output_tokens[i],
@@ -39,5 +71,15 @@ def write_details_jsonl(path: Path, records: list[RequestRecord], counts: TokenC
                 "attempts": rec.attempts,
                 "worker": rec.worker_id,
             }
+            if texts is not None:
+                output, reasoning = texts.outputs.get(rec.request_id, ("", ""))
+                row["input"] = texts.prompts[rec.data_index] if 0 <= rec.data_index < len(texts.prompts) else None
+                row["output"] = output
+                row["reasoning"] = reasoning
             handle.write(orjson.dumps(row) + b"\n")
+    os.replace(tmp, path)
     return path
+
+
+def read_details_jsonl(path: Path) -> list[dict[str, Any]]:
+    return [orjson.loads(line) for line in path.read_bytes().splitlines()]

@@ -1,19 +1,44 @@
 """Records -> the columnar RequestTable the metrics use, with final token counts.
 
-Token counts (DESIGN.md decision 4): the server's ``usage`` when it is > 0; otherwise (until a
-tokenizer is configured) the output count falls back to the number of content events, with a
-warning, and the input count to 0. Each request's source is kept: ``usage`` or ``events``/``none``.
+Token counts (DESIGN.md decision 4), per request and per direction:
+
+1. the server's ``usage`` when it is > 0 (source ``usage``);
+2. else the model's tokenizer (``path``), when one is given (source ``tokenizer``): the prompt as it
+   was sent (chat messages rendered with the chat template) for input, the generated text (reasoning
+   included) for output -- see ``ais_bench.tokens``;
+3. else, with a warning, the number of content events for output (source ``events``) and 0 for
+   input (source ``none``).
+
+When both usage and a tokenizer exist, the tokenizer also counts the requests that have usage (every
+prompt; outputs of up to ``MISMATCH_SAMPLE`` requests), and a summed difference above
+``MISMATCH_WARN_RATIO`` (1 %) is reported as a warning.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
 
 from ais_bench.records.record import RequestRecord, RequestTable
+
+if TYPE_CHECKING:
+    from ais_bench.tokens import TextTokenizer
+
+#: Relative difference between the tokenizer's and the server's token totals that is reported.
+MISMATCH_WARN_RATIO = 0.01
+#: Outputs that have usage are re-counted with the tokenizer for the check in a seeded random sample
+#: of at most this many requests (all of them in smaller runs), so large runs stay fast.
+MISMATCH_SAMPLE = 20_000
 
 
 @dataclass
 class TokenCounts:
+    """Final per-request counts (same order as the records) and where each came from
+    (``usage``, ``tokenizer``, ``events``, ``none``)."""
+
     input_tokens: list[int]
     output_tokens: list[int]
     input_source: list[str]
@@ -21,35 +46,102 @@ class TokenCounts:
     warnings: list[str] = field(default_factory=list)
 
 
-def resolve_token_counts(records: list[RequestRecord]) -> TokenCounts:
-    counts = TokenCounts([], [], [], [])
-    missing_input = missing_output = 0
-    for rec in records:
-        if rec.usage_input_tokens and rec.usage_input_tokens > 0:
-            counts.input_tokens.append(rec.usage_input_tokens)
-            counts.input_source.append("usage")
-        else:
-            counts.input_tokens.append(0)
-            counts.input_source.append("none")
-            missing_input += rec.success
-        if rec.usage_output_tokens and rec.usage_output_tokens > 0:
-            counts.output_tokens.append(rec.usage_output_tokens)
-            counts.output_source.append("usage")
-        else:
-            counts.output_tokens.append(rec.content_events)
-            counts.output_source.append("events")
-            missing_output += rec.success
-    if missing_output:
-        counts.warnings.append(
-            f"{missing_output} successful request(s) had no usage.completion_tokens from the server: "
-            "their output token count is the number of content events"
+def resolve_token_counts(
+    records: list[RequestRecord],
+    tokenizer: TextTokenizer | None = None,
+    prompts: Sequence[Any] | None = None,
+) -> TokenCounts:
+    """Token counts of every record.
+
+    ``tokenizer``: the model's tokenizer, or None. ``prompts``: the prompt of each dataset row *as
+    sent* (chat messages for chat APIs, the string for the others), indexed by
+    ``RequestRecord.data_index``; without it the tokenizer counts outputs only.
+    """
+    n = len(records)
+    usage_in = np.array([r.usage_input_tokens or 0 for r in records], dtype=np.int64)
+    usage_out = np.array([r.usage_output_tokens or 0 for r in records], dtype=np.int64)
+    success = np.array([r.success for r in records], dtype=bool)
+    has_in, has_out = usage_in > 0, usage_out > 0
+    in_tokens = np.where(has_in, usage_in, 0)
+    out_tokens = np.where(has_out, usage_out, [r.content_events for r in records]).astype(np.int64)
+    in_source = np.where(has_in, "usage", "none").astype(object)
+    out_source = np.where(has_out, "usage", "events").astype(object)
+    warnings: list[str] = []
+    if tokenizer is not None and n:
+        # outputs without usage are all tokenized; those with usage only in a sample, for the check
+        checked = _sample(np.flatnonzero(has_out & success), MISMATCH_SAMPLE)
+        todo = np.union1d(np.flatnonzero(~has_out), checked)
+        tok_out = np.zeros(n, dtype=np.int64)
+        tok_out[todo] = tokenizer.count_outputs(
+            [records[i].output_text for i in todo], [records[i].reasoning_text for i in todo]
         )
-    if missing_input:
-        counts.warnings.append(
-            f"{missing_input} successful request(s) had no usage.prompt_tokens from the server: "
-            "their input token count is 0"
+        out_tokens = np.where(has_out, usage_out, tok_out)
+        out_source = np.where(has_out, "usage", "tokenizer").astype(object)
+        check_mask = np.zeros(n, dtype=bool)
+        check_mask[checked] = True
+        warnings += _mismatch("output", usage_out, tok_out, check_mask, tokenizer)
+        tok_in = _prompt_counts(records, tokenizer, prompts)
+        if tok_in is not None:
+            in_tokens = np.where(has_in, usage_in, tok_in)
+            in_source = np.where(has_in, "usage", "tokenizer").astype(object)
+            warnings += _mismatch("input", usage_in, tok_in, has_in & success, tokenizer)
+        warnings += tokenizer.warnings
+    missing_out = int(np.count_nonzero((out_source == "events") & success))
+    missing_in = int(np.count_nonzero((in_source == "none") & success))
+    hint = "" if tokenizer is not None else " (set the model config's path to a tokenizer folder to count them)"
+    if missing_out:
+        warnings.append(
+            f"{missing_out} successful request(s) had no usage.completion_tokens from the server: "
+            f"their output token count is the number of content events{hint}"
         )
-    return counts
+    if missing_in:
+        warnings.append(
+            f"{missing_in} successful request(s) had no usage.prompt_tokens from the server: "
+            f"their input token count is 0{hint}"
+        )
+    return TokenCounts(
+        input_tokens=in_tokens.tolist(),
+        output_tokens=out_tokens.tolist(),
+        input_source=list(in_source),
+        output_source=list(out_source),
+        warnings=warnings,
+    )
+
+
+def _prompt_counts(
+    records: list[RequestRecord], tokenizer: TextTokenizer, prompts: Sequence[Any] | None
+) -> np.ndarray | None:
+    """Input tokens of each record's prompt (each distinct row counted once), None without prompts."""
+    if prompts is None:
+        return None
+    rows = sorted({r.data_index for r in records if 0 <= r.data_index < len(prompts)})
+    per_row = dict(zip(rows, tokenizer.count_prompts([prompts[i] for i in rows]).tolist(), strict=True))
+    return np.array([per_row.get(r.data_index, 0) for r in records], dtype=np.int64)
+
+
+def _sample(index: np.ndarray, limit: int) -> np.ndarray:
+    if len(index) <= limit:
+        return index
+    return np.sort(np.random.default_rng(0).choice(index, size=limit, replace=False))
+
+
+def _mismatch(
+    what: str, usage: np.ndarray, counted: np.ndarray, mask: np.ndarray, tokenizer: TextTokenizer
+) -> list[str]:
+    if not mask.any():
+        return []
+    server_total = int(usage[mask].sum())
+    tokenizer_total = int(counted[mask].sum())
+    ratio = (tokenizer_total - server_total) / server_total
+    if abs(ratio) <= MISMATCH_WARN_RATIO:
+        return []
+    per_request = np.abs(counted[mask] - usage[mask]) > MISMATCH_WARN_RATIO * usage[mask]
+    return [
+        f"{what} token counts: the tokenizer at {tokenizer.path} counts {abs(ratio):.1%} "
+        f"{'more' if ratio > 0 else 'fewer'} tokens than the server's usage ({tokenizer_total} vs "
+        f"{server_total} over {int(mask.sum())} requests; {int(per_request.sum())} differ by more than "
+        f"{MISMATCH_WARN_RATIO:.0%}): is path the served model's tokenizer? The server's counts are used"
+    ]
 
 
 def build_table(records: list[RequestRecord], counts: TokenCounts) -> RequestTable:

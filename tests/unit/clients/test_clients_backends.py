@@ -57,7 +57,10 @@ def test_unknown_backend_lists_supported(bad: object) -> None:
     with pytest.raises(ConfigError) as info:
         backend_for(bad)
     message = info.value.message
-    for name in ("VLLMCustomAPI", "VLLMCustomAPIChat", "VLLMCustomAPIChatStream", "VLLMCustomAPIStream"):
+    for name in (
+        "VLLMCustomAPI", "VLLMCustomAPIChat", "VLLMCustomAPIChatStream", "VLLMCustomAPIStream",
+        "TGICustomAPI", "TGICustomAPIStream", "TritonCustomAPI", "TritonCustomAPIStream", "MindieStreamApi",
+    ):
         assert name in message
 
 
@@ -79,6 +82,9 @@ def test_spec_fields() -> None:
         "parse_full_body",
         "models_endpoint",
         "deprecated",
+        "stream_endpoint",
+        "needs_model_name",
+        "sent_prompt",
     ]
 
 

@@ -90,7 +90,7 @@ def synthetic(**config):
 @pytest.mark.parametrize(
     ("entry", "message"),
     [
-        (synthetic(Type="tokenid"), "config.Type = 'tokenid' is not allowed: expected one of 'string'"),
+        (synthetic(Type="tokens"), "config.Type = 'tokens' is not allowed: expected one of 'string', 'tokenid'"),
         (
             synthetic(RequestCount=0),
             "config.RequestCount = 0 is not allowed: expected an integer in [1, 1048576]",

@@ -1,16 +1,29 @@
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
+import numpy as np
+import orjson
+
 from ais_bench.records.record import RequestRecord
-from ais_bench.records.store import RecordWriter, read_records, worker_record_path
+from ais_bench.records.store import (
+    ROW_DTYPE,
+    RecordWriter,
+    read_records,
+    worker_file_set,
+    worker_record_path,
+)
 
 
-def _record(request_id: int, worker: int) -> RequestRecord:
-    return RequestRecord(
+def _record(request_id: int, worker: int, **fields) -> RequestRecord:
+    values = dict(
         request_id=request_id, data_index=request_id, data_abbr="ds", worker_id=worker, success=True,
         start_s=1.0 + request_id, end_s=2.0 + request_id, time_points_s=[1.0 + request_id, 1.5, 2.0 + request_id],
+        usage_input_tokens=7, usage_output_tokens=3, content_events=2, output_text="out", reasoning_text="",
     )
+    values.update(fields)
+    return RequestRecord(**values)
 
 
 def test_records_round_trip_across_workers(tmp_path: Path) -> None:
@@ -23,14 +36,36 @@ def test_records_round_trip_across_workers(tmp_path: Path) -> None:
     assert records[3] == _record(3, 1)
 
 
-def test_torn_last_line_is_skipped(tmp_path: Path) -> None:
+def test_failures_and_missing_values_round_trip(tmp_path: Path) -> None:
+    failed = _record(
+        0, 0, success=False, time_points_s=[5.0], end_s=5.5, usage_input_tokens=None, usage_output_tokens=None,
+        content_events=0, output_text="", attempts=3, error_kind="http_status", error_message="HTTP 503: busy",
+        http_status=503,
+    )
+    odd = _record(1, 0, success=False, time_points_s=[], error_kind="brand_new_kind", error_message="x",
+                  scheduled_s=0.25)
+    with RecordWriter(worker_record_path(tmp_path, "ds", 0)) as writer:
+        writer.append(failed)
+        writer.append(odd)
+    assert read_records(tmp_path, "ds") == [failed, odd]
+
+
+def test_torn_tails_are_skipped(tmp_path: Path) -> None:
     path = worker_record_path(tmp_path, "ds", 0)
     with RecordWriter(path) as writer:
         writer.append(_record(0, 0))
         writer.append(_record(1, 0))
+    rows_path, points_path, _ = worker_file_set(path)
+    # Killed mid-write: half a text line, half a row, and a whole row whose points never made it.
     with path.open("ab") as handle:
-        handle.write(b'{"request_id": 2, "data_ind')
+        handle.write(b'{"request_id": 2, "error_ki')
+    row = np.zeros(1, dtype=ROW_DTYPE)
+    row["request_id"], row["tp_offset"], row["tp_count"] = 3, 6, 3
+    with rows_path.open("ab") as handle:
+        handle.write(row.tobytes())
+        handle.write(row.tobytes()[:40])
     assert [r.request_id for r in read_records(tmp_path, "ds")] == [0, 1]
+    assert points_path.stat().st_size == 6 * 8
 
 
 def test_writer_flushes_within_interval_without_close(tmp_path: Path) -> None:
@@ -40,3 +75,30 @@ def test_writer_flushes_within_interval_without_close(tmp_path: Path) -> None:
     # flushed to the OS already: another reader sees it before close
     assert len(read_records(tmp_path, "ds")) == 1
     writer.close()
+
+
+def test_reopened_writer_appends_with_right_offsets(tmp_path: Path) -> None:
+    path = worker_record_path(tmp_path, "ds", 0)
+    with RecordWriter(path) as writer:
+        writer.append(_record(0, 0, time_points_s=[1.0, 2.0, 3.0, 4.0]))
+    with RecordWriter(path) as writer:
+        writer.append(_record(1, 0))
+    records = read_records(tmp_path, "ds")
+    assert records[1].time_points_s == [2.0, 1.5, 3.0]
+
+
+def test_legacy_jsonl_files_are_still_read(tmp_path: Path) -> None:
+    path = worker_record_path(tmp_path, "ds", 0)
+    path.parent.mkdir(parents=True)
+    recs = [_record(1, 0), _record(0, 0, scheduled_s=1.25)]
+    path.write_bytes(b"".join(orjson.dumps(r.to_json_dict()) + b"\n" for r in recs) + b'{"request_id": 9')
+    assert read_records(tmp_path, "ds") == [recs[1], recs[0]]
+
+
+def test_memory_is_not_kept_after_flush(tmp_path: Path) -> None:
+    writer = RecordWriter(worker_record_path(tmp_path, "ds", 0), max_buffered=8)
+    for i in range(100):
+        writer.append(_record(i, 0))
+    assert len(writer._row_chunks) < 8 and len(writer._point_chunks) < 8
+    writer.close()
+    assert not math.isnan(read_records(tmp_path, "ds")[99].start_s)

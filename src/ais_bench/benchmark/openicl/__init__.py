@@ -5,8 +5,16 @@
 """
 
 from ais_bench.benchmark.openicl.icl_evaluator import AccEvaluator
-from ais_bench.benchmark.openicl.icl_inferencer import GenInferencer
-from ais_bench.benchmark.openicl.icl_prompt_template import PromptTemplate
+from ais_bench.benchmark.openicl.icl_inferencer import GenInferencer, MultiTurnGenInferencer
+from ais_bench.benchmark.openicl.icl_prompt_template import MultiTurnPromptTemplate, PromptTemplate
 from ais_bench.benchmark.openicl.icl_retriever import FixKRetriever, ZeroRetriever
 
-__all__ = ["AccEvaluator", "FixKRetriever", "GenInferencer", "PromptTemplate", "ZeroRetriever"]
+__all__ = [
+    "AccEvaluator",
+    "FixKRetriever",
+    "GenInferencer",
+    "MultiTurnGenInferencer",
+    "MultiTurnPromptTemplate",
+    "PromptTemplate",
+    "ZeroRetriever",
+]

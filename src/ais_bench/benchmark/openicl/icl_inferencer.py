@@ -1,8 +1,13 @@
-"""Inferencer marker: performance runs generate one completion per dataset row."""
+"""Inferencer markers: performance runs generate one completion per request item."""
 
 
 class GenInferencer:
     """Generation inferencer."""
 
 
-__all__ = ["GenInferencer"]
+class MultiTurnGenInferencer:
+    """Multi-turn generation (``infer_mode``: ``every``, ``every_with_gt``, ``last``); read by the
+    ShareGPT loader."""
+
+
+__all__ = ["GenInferencer", "MultiTurnGenInferencer"]

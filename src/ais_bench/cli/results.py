@@ -1,0 +1,189 @@
+"""From the records on disk to the results: details files, metrics, tables, csv, json (and the plot).
+
+One function for both a live run (right after the workers stop) and a recalculation
+(``--mode perf_viz --reuse``), so that recalculating a finished run reproduces its csv and json.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ais_bench.cli.workdir import display
+from ais_bench.config import DatasetConfig, ModelConfig, SummarizerConfig
+from ais_bench.errors import AllRequestsFailed, NoSteadyStage
+from ais_bench.metrics.summary import PerfSummary, compute_summary
+from ais_bench.records.columns import (
+    RecordColumns,
+    light_records,
+    load_texts,
+    read_record_columns,
+    table_from_columns,
+)
+from ais_bench.records.details import DetailTexts, write_details_jsonl
+from ais_bench.records.details_h5 import RunAttributes, read_details_h5, write_details_h5
+from ais_bench.records.record import RequestRecord, RequestTable
+from ais_bench.records.table import TokenCounts, failure_reasons, resolve_token_counts
+from ais_bench.reports.console import format_tables
+from ais_bench.reports.csv_writer import write_csv
+from ais_bench.reports.json_writer import write_json
+
+if TYPE_CHECKING:
+    from ais_bench.tokens import TextTokenizer
+
+log = logging.getLogger("ais_bench")
+
+#: Module the HTML report lives in; its ``write_plot`` is called when it exists (see ``_write_plot``).
+HTML_REPORT_MODULE = "ais_bench.reports.html_report"
+
+
+@dataclass(frozen=True)
+class ResultJob:
+    """One (model, dataset) to summarise.
+
+    ``from_h5``: read the columns from ``<ds>_details.h5`` when it exists (recalculation), else from
+    the worker record files. ``write_details``: (re)write ``<ds>_details.jsonl`` and ``.h5``.
+    ``tokenizer`` / ``prompts``: the model's tokenizer and the prompt of each dataset row as sent
+    (indexed by data index), for token counting (``resolve_token_counts``) and ``--dump-text``.
+    ``dump_text``: put prompts and generated texts into ``<ds>_details.jsonl``.
+    ``run_facts``: called with the columns once read (e.g. the live run's client self-check); its
+    entries join the json's ``"_ais_bench"`` key, and its ``"warnings"`` join the summary's warnings.
+    They are kept in ``<ds>_details.h5`` so that a recalculation reproduces the json exactly.
+    """
+
+    out_dir: Path
+    model: ModelConfig
+    dataset: DatasetConfig
+    summarizer: SummarizerConfig
+    from_h5: bool = False
+    write_details: bool = True
+    tokenizer: TextTokenizer | None = None
+    prompts: Sequence[Any] | None = None
+    dump_text: bool = False
+    run_facts: Callable[[RecordColumns], dict[str, Any]] | None = None
+
+
+def details_paths(out_dir: Path, data_abbr: str) -> tuple[Path, Path]:
+    return out_dir / f"{data_abbr}_details.jsonl", out_dir / f"{data_abbr}_details.h5"
+
+
+def load_columns(job: ResultJob) -> RecordColumns:
+    _, h5_path = details_paths(job.out_dir, job.dataset.abbr)
+    if job.from_h5 and h5_path.is_file():
+        return read_details_h5(h5_path)
+    return read_record_columns(job.out_dir, job.dataset.abbr)
+
+
+def summarise_dataset(job: ResultJob) -> PerfSummary:
+    """Read the records, write the details (when asked), compute, print and write the results.
+
+    Raises ``AllRequestsFailed`` / ``NoSteadyStage`` after the details files are written.
+    """
+    model, dataset = job.model, job.dataset
+    columns = load_columns(job)
+    log.info("Read %d request records from %s", len(columns), _source_text(job, columns))
+    facts = dict(job.run_facts(columns)) if job.run_facts is not None else dict(columns.run_facts)
+    records = light_records(columns)
+    texts = load_texts(job.out_dir, dataset.abbr) if job.tokenizer is not None or job.dump_text else None
+    counts = _token_counts(job, records, texts)
+    if job.write_details:
+        _write_details(job, columns, records, counts, texts if job.dump_text else None, facts)
+    reasons = failure_reasons(records)
+    if reasons:
+        log.warning("Failed reasons:\n%s", _reasons_table(reasons))
+    for warning in counts.warnings:
+        log.warning(warning)
+    table = table_from_columns(columns, counts)
+    del records
+    try:
+        summary = compute_summary(
+            table,
+            stage=job.summarizer.stage,
+            stats_list=list(job.summarizer.stats_list),
+            batch_size=model.batch_size,
+            stream=model.stream,
+        )
+    except AllRequestsFailed as exc:
+        first = reasons[0][0] if reasons else "no request was sent"
+        raise AllRequestsFailed(f"{exc.message}; most frequent reason: {first}", hint=exc.hint) from None
+    except NoSteadyStage:
+        _write_plot(job, table, columns, None)  # the timeline still helps to see why
+        raise
+    summary.warnings.extend(facts.pop("warnings", []))
+    print(f"Performance Results of task [{model.abbr}/{dataset.abbr}]:")
+    print(format_tables(summary))
+    write_csv(summary, job.out_dir / f"{dataset.abbr}.csv")
+    failed = [{"reason": reason, "count": count} for reason, count in reasons]
+    write_json(summary, job.out_dir / f"{dataset.abbr}.json", extra={"failed_reasons": failed, **facts})
+    _write_plot(job, table, columns, summary)
+    print(f"Performance Result files located in {display(job.out_dir)}.")
+    return summary
+
+
+def _token_counts(
+    job: ResultJob, records: list[RequestRecord], texts: dict[int, tuple[str, str]] | None
+) -> TokenCounts:
+    if texts is not None and job.tokenizer is not None:
+        for rec in records:
+            rec.output_text, rec.reasoning_text = texts.get(rec.request_id, ("", ""))
+    return resolve_token_counts(records, job.tokenizer, job.prompts)
+
+
+def _source_text(job: ResultJob, columns: RecordColumns) -> str:
+    if columns.source == "details.h5":
+        return display(details_paths(job.out_dir, job.dataset.abbr)[1])
+    return display(job.out_dir / "records")
+
+
+def _write_details(
+    job: ResultJob, columns: RecordColumns, records: list[RequestRecord], counts: TokenCounts,
+    outputs: dict[int, tuple[str, str]] | None, facts: dict[str, Any],
+) -> None:
+    jsonl_path, h5_path = details_paths(job.out_dir, job.dataset.abbr)
+    texts = None
+    if outputs is not None:
+        texts = DetailTexts(job.prompts or [], outputs)
+    write_details_jsonl(jsonl_path, columns, records, counts, texts)
+    if columns.source != "details.h5" or not h5_path.is_file():
+        run = RunAttributes(
+            model_abbr=job.model.abbr,
+            data_abbr=job.dataset.abbr,
+            stream=job.model.stream,
+            batch_size=job.model.batch_size,
+            config_text=_config_text(job.out_dir),
+            run_facts=facts,
+        )
+        write_details_h5(h5_path, columns, records, counts, run)
+    log.info("Details of %d requests written to %s and %s", len(columns), display(jsonl_path), h5_path.name)
+
+
+def _config_text(out_dir: Path) -> str:
+    """The run's merged config dump (``<run>/configs/*.py``, newest), "" when there is none."""
+    dumps = sorted((out_dir.parent.parent / "configs").glob("*.py"))
+    return dumps[-1].read_text(encoding="utf-8") if dumps else ""
+
+
+def _write_plot(job: ResultJob, table: RequestTable, columns: RecordColumns, summary: PerfSummary | None) -> None:
+    """``<ds>_plot.html`` through ``reports/html_report.write_plot`` when that module exists: the
+    only call site, for live runs and recalculation alike."""
+    if importlib.util.find_spec(HTML_REPORT_MODULE) is None:
+        return
+    writer = getattr(importlib.import_module(HTML_REPORT_MODULE), "write_plot", None)
+    if writer is None:
+        return
+    path = job.out_dir / f"{job.dataset.abbr}_plot.html"
+    writer(
+        path, table, stream=job.model.stream, summary=summary, scheduled_s=columns.rows["scheduled_s"].copy(),
+        title=f"{job.model.abbr}/{job.dataset.abbr}",
+    )
+    log.info("Plot written to %s", display(path))
+
+
+def _reasons_table(reasons: list[tuple[str, int]]) -> str:
+    from tabulate import tabulate
+
+    return tabulate(reasons, headers=["Failed reason", "Count"], tablefmt="fancy_grid")

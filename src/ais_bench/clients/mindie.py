@@ -1,0 +1,39 @@
+"""Adapter for MindIE's native text/stream inference API (``POST infer``).
+
+Body: ``{"inputs": <prompt string>, "stream": <stream>, "parameters": {**generation_kwargs,
+"max_new_tokens": n}}``; a chat prompt is flattened to text as for the completions API. The backend
+streams by default (``MindieStreamApi``); AISBench always writes ``stream: true`` -- we write the
+configured mode so ``stream=False`` also works.
+
+Responses have TGI's shape, so parsing is TGI's (``ais_bench.clients.tgi``): streamed events
+``data: {"prefill_time": ..., "decode_time": ..., "token": {"id": .., "text": ".."}}`` with the whole
+``generated_text`` (and ``details`` when asked) in the last one; a full body
+``{"generated_text": "...", "details": {"generated_tokens": n, ...}}``. No ``usage``: the tokenizer
+(model ``path``) counts unless ``details.generated_tokens`` is present.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from ais_bench.clients import tgi
+from ais_bench.clients.openai_completions import build_prompt
+from ais_bench.datasets.item import RequestItem
+
+parse_stream_event = tgi.parse_stream_event
+parse_full_body = tgi.parse_full_body
+
+
+def build_body(
+    item: RequestItem,
+    *,
+    model: str,
+    stream: bool,
+    max_out_len: int,
+    generation_kwargs: Mapping[str, Any],
+) -> dict[str, Any]:
+    """``{inputs, stream, parameters}``; ``parameters`` = ``generation_kwargs`` + ``max_new_tokens``."""
+    parameters = dict(generation_kwargs)
+    parameters["max_new_tokens"] = item.max_out_len if item.max_out_len is not None else max_out_len
+    return {"inputs": build_prompt(item.prompt, item.index), "stream": stream, "parameters": parameters}

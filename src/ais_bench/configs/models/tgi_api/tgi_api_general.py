@@ -1,0 +1,24 @@
+from ais_bench.benchmark.models import TGICustomAPI
+
+models = [
+    dict(
+        attr="service",
+        type=TGICustomAPI,  # POST generate
+        abbr="tgi-api-general",
+        path="",  # tokenizer folder of the served model: counts tokens (this API sends no usage)
+        stream=False,
+        request_rate=0,  # requests/s across all workers; 0 = as fast as batch_size allows
+        use_timestamp=False,
+        retry=2,  # extra attempts after the first, on connection errors and timeouts only
+        host_ip="localhost",
+        host_port=8080,
+        url="",  # e.g. "https://my-host:8443/"; replaces http://host_ip:host_port/ when set
+        max_out_len=512,
+        batch_size=1,  # maximum concurrency
+        trust_remote_code=False,
+        generation_kwargs=dict(  # sent in the body's "parameters" (max_new_tokens is added)
+            temperature=0.01,
+            ignore_eos=False,
+        ),
+    )
+]

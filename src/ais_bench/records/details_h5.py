@@ -1,0 +1,129 @@
+"""``<ds>_details.h5``: every request's columns plus every time point, for analysis and fast recalculation.
+
+Schema (docs/outputs.md): one dataset per per-request column (length n, ordered by request id),
+``time_points_s`` (float64, flat) with ``offsets`` (int64, n+1; request i owns
+``time_points_s[offsets[i]:offsets[i+1]]``), the failed rows' messages as ``failed_rows`` +
+``failed_error_message``, and attributes for the run (config dump, tool version, clock).
+The file is written to ``<name>.tmp`` and renamed, so an existing file is always complete.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ais_bench import __version__
+from ais_bench.records.columns import RecordColumns
+from ais_bench.records.record import RequestRecord
+from ais_bench.records.store import ROW_DTYPE, error_kind_code
+from ais_bench.records.table import TokenCounts
+
+FORMAT_NAME = "ais_bench.details"
+FORMAT_VERSION = 1
+#: Numeric per-request columns copied from the record rows (missing: -1, NaN for scheduled_s).
+ROW_COLUMNS = (
+    "request_id", "data_index", "worker_id", "success", "attempts", "start_s", "end_s", "scheduled_s",
+    "usage_input_tokens", "usage_output_tokens", "content_events", "http_status",
+)
+_ROW_H5_NAMES = {"request_id": "id", "worker_id": "worker"}
+
+
+@dataclass(frozen=True)
+class RunAttributes:
+    """What the h5 file says about the run besides the requests."""
+
+    model_abbr: str
+    data_abbr: str
+    stream: bool
+    batch_size: int
+    config_text: str  # the merged config dump of the run (api_key masked), "" when unknown
+    run_facts: dict[str, Any] = field(default_factory=dict)  # facts of the live run (json-serialisable)
+
+
+def _h5py():
+    import h5py
+
+    return h5py
+
+
+def write_details_h5(
+    path: Path, columns: RecordColumns, records: list[RequestRecord], counts: TokenCounts, run: RunAttributes
+) -> Path:
+    """Write the file (atomically) and return its path. ``records``: the light records of ``columns``."""
+    h5py = _h5py()
+    rows = columns.rows
+    tmp = path.with_name(path.name + ".tmp")
+    failed = np.flatnonzero(rows["success"] == 0)
+    with h5py.File(tmp, "w") as f:
+        attrs = f.attrs
+        attrs["format"] = FORMAT_NAME
+        attrs["format_version"] = FORMAT_VERSION
+        attrs["tool"] = "ais_bench"
+        attrs["tool_version"] = __version__
+        attrs["clock"] = "time.perf_counter"
+        attrs["clock_source"] = "CLOCK_MONOTONIC (Linux): one clock for every worker process of the host"
+        attrs["time_unit"] = "s"
+        attrs["perf_counter_at_write_s"] = time.perf_counter()
+        attrs["unix_time_at_write_s"] = time.time()
+        attrs["model_abbr"] = run.model_abbr
+        attrs["data_abbr"] = run.data_abbr
+        attrs["stream"] = run.stream
+        attrs["batch_size"] = run.batch_size
+        attrs["requests"] = len(columns)
+        attrs["config"] = run.config_text
+        attrs["run_facts"] = json.dumps(run.run_facts)
+        for name in ROW_COLUMNS:
+            data = rows[name].astype(bool) if name == "success" else np.ascontiguousarray(rows[name])
+            f.create_dataset(_ROW_H5_NAMES.get(name, name), data=data)
+        f.create_dataset("input_tokens", data=np.asarray(counts.input_tokens, dtype=np.int64))
+        f.create_dataset("output_tokens", data=np.asarray(counts.output_tokens, dtype=np.int64))
+        f.create_dataset("input_tokens_source", data=np.asarray(counts.input_source, dtype="S12"))
+        f.create_dataset("output_tokens_source", data=np.asarray(counts.output_source, dtype="S12"))
+        kinds = [records[i].error_kind or "" for i in failed.tolist()]
+        error_kind = np.zeros(len(columns), dtype="S16")
+        error_kind[failed] = np.asarray(kinds, dtype="S16")
+        f.create_dataset("error_kind", data=error_kind)
+        f.create_dataset("failed_rows", data=failed.astype(np.int64))
+        f.create_dataset(
+            "failed_error_message",
+            data=np.array([records[i].error_message or "" for i in failed.tolist()], dtype=object),
+            dtype=h5py.string_dtype(),
+        )
+        f.create_dataset("offsets", data=columns.offsets)
+        f.create_dataset("time_points_s", data=columns.time_points_s)
+    os.replace(tmp, path)
+    return path
+
+
+def read_details_h5(path: Path) -> RecordColumns:
+    """The columns back from a details file (numpy bulk reads; ~2 s for 1M requests x 128 points)."""
+    h5py = _h5py()
+    with h5py.File(path, "r") as f:
+        n = int(f.attrs["requests"])
+        rows = np.zeros(n, dtype=ROW_DTYPE)
+        for name in ROW_COLUMNS:
+            rows[name] = f[_ROW_H5_NAMES.get(name, name)][()]
+        offsets = f["offsets"][()]
+        rows["tp_offset"] = offsets[:-1]
+        rows["tp_count"] = np.diff(offsets)
+        failed = f["failed_rows"][()].tolist()
+        messages = [m.decode() if isinstance(m, bytes) else m for m in f["failed_error_message"][()].tolist()]
+        kinds = [k.decode() or None for k in f["error_kind"][()][failed].tolist()] if failed else []
+        rows["error_kind"][failed] = [error_kind_code(k) for k in kinds]
+        errors = {row: (kind, message or None) for row, kind, message in zip(failed, kinds, messages, strict=True)}
+        time_points = f["time_points_s"][()]
+        data_abbr = str(f.attrs["data_abbr"])
+        facts = json.loads(f.attrs.get("run_facts", "{}"))
+    return RecordColumns(data_abbr, rows, offsets, time_points, errors, source="details.h5", run_facts=facts)
+
+
+def read_h5_attributes(path: Path) -> dict[str, object]:
+    h5py = _h5py()
+    with h5py.File(path, "r") as f:
+        return {key: f.attrs[key] for key in f.attrs}

@@ -1,0 +1,175 @@
+"""TGI, Triton and MindIE backends end to end against small servers speaking each protocol on 127.0.0.1.
+
+Each server checks the request body shape (and 400s on a wrong one), streams ``max_new_tokens`` words
+as its API does (TGI: ``data:`` without a space and the whole ``generated_text`` in the last event;
+Triton: ``text_output`` pieces; MindIE: ``token`` events then ``generated_text``), and never sends
+``usage`` -- so the token counts must come from the tokenizer (model ``path``), never be 0.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import web
+
+from ais_bench.cli.main import main
+from ais_bench.tokens import load_tokenizer
+from tests.support.configs import only_run_dir, write_model_config, write_synthetic_dataset
+from tests.support.paths import SMOLLM2_DIR, require
+
+pytestmark = require(SMOLLM2_DIR, "SmolLM2 tokenizer")
+
+WORDS = (" alpha", " beta", " gamma", " delta", " epsilon")
+TRITON_MODEL = "ensemble"
+
+
+def words(n: int) -> list[str]:
+    return [WORDS[i % len(WORDS)] for i in range(n)]
+
+
+class NativeServer:
+    """One aiohttp app serving the three protocols; records (path, body) of every POST."""
+
+    def __init__(self) -> None:
+        self.requests: list[tuple[str, dict[str, Any]]] = []
+        self.refuse_discovery = False
+        self.port = 0
+        self._ready = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+
+    def __enter__(self) -> NativeServer:
+        self._thread.start()
+        assert self._ready.wait(10)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(10)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(10)
+
+    def _serve(self) -> None:
+        self._loop = asyncio.new_event_loop()
+        app = web.Application()
+        app.router.add_post("/generate", self._tgi)
+        app.router.add_post("/generate_stream", self._tgi)
+        app.router.add_post("/v2/models/{name}/generate", self._triton)
+        app.router.add_post("/v2/models/{name}/generate_stream", self._triton)
+        app.router.add_post("/infer", self._mindie)
+        app.router.add_get("/v1/models", self._models)
+        self._runner = web.AppRunner(app)
+        self._loop.run_until_complete(self._runner.setup())
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        self._loop.run_until_complete(site.start())
+        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self._ready.set()
+        self._loop.run_forever()
+
+    async def _body(self, request: web.Request, keys: set[str]) -> dict[str, Any]:
+        body = await request.json()
+        self.requests.append((request.path, body))
+        params = body.get("parameters")
+        if set(body) != keys or not isinstance(params, dict) or not isinstance(params.get("max_new_tokens"), int):
+            raise web.HTTPBadRequest(text=json.dumps({"error": f"bad body {body}"}))
+        return body
+
+    async def _sse(self, request: web.Request, events: list[str], sep: str) -> web.StreamResponse:
+        resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await resp.prepare(request)
+        for event in events:
+            await resp.write(f"data:{sep}{event}\n\n".encode())
+            await asyncio.sleep(0.002)
+        await resp.write_eof()
+        return resp
+
+    async def _tgi(self, request: web.Request) -> web.StreamResponse:
+        body = await self._body(request, {"inputs", "parameters"})
+        pieces = words(body["parameters"]["max_new_tokens"])
+        if request.path == "/generate":
+            return web.json_response({"generated_text": "".join(pieces)})
+        events = [
+            {"index": i + 1, "token": {"id": i, "text": p, "logprob": -0.5, "special": False},
+             "generated_text": None, "details": None}
+            for i, p in enumerate(pieces)
+        ]
+        events.append({"index": len(pieces) + 1, "token": {"id": 0, "text": "<|im_end|>", "special": True},
+                       "generated_text": "".join(pieces), "details": None})
+        return await self._sse(request, [json.dumps(e) for e in events], "")
+
+    async def _triton(self, request: web.Request) -> web.StreamResponse:
+        if request.match_info["name"] != TRITON_MODEL:
+            raise web.HTTPNotFound(text=json.dumps({"error": "unknown model"}))
+        body = await self._body(request, {"id", "text_input", "parameters"})
+        pieces = words(body["parameters"]["max_new_tokens"])
+        if request.path.endswith("/generate"):
+            return web.json_response({"model_name": TRITON_MODEL, "text_output": "".join(pieces)})
+        return await self._sse(request, [json.dumps({"model_name": TRITON_MODEL, "text_output": p}) for p in pieces], " ")
+
+    async def _mindie(self, request: web.Request) -> web.StreamResponse:
+        body = await self._body(request, {"inputs", "stream", "parameters"})
+        pieces = words(body["parameters"]["max_new_tokens"])
+        if not body["stream"]:
+            return web.json_response({"generated_text": "".join(pieces), "details": None})
+        events = [{"prefill_time": 1.0 if i == 0 else None, "decode_time": None if i == 0 else 0.5,
+                   "token": {"id": i, "text": p}} for i, p in enumerate(pieces)]
+        events[-1]["generated_text"] = "".join(pieces)
+        return await self._sse(request, [json.dumps(e) for e in events], " ")
+
+    async def _models(self, request: web.Request) -> web.Response:
+        if self.refuse_discovery:
+            raise web.HTTPNotFound()
+        return web.json_response({"object": "list", "data": [{"id": TRITON_MODEL, "object": "model"}]})
+
+
+CASES = [
+    ("TGICustomAPI", False, "/generate"),
+    ("TGICustomAPI", True, "/generate_stream"),
+    ("TGICustomAPIStream", None, "/generate_stream"),
+    ("TritonCustomAPI", False, f"/v2/models/{TRITON_MODEL}/generate"),
+    ("TritonCustomAPI", True, f"/v2/models/{TRITON_MODEL}/generate_stream"),
+    ("TritonCustomAPIStream", None, f"/v2/models/{TRITON_MODEL}/generate_stream"),
+    ("MindieStreamApi", None, "/infer"),
+    ("MindieStreamApi", False, "/infer"),
+]
+
+
+@pytest.mark.parametrize(("backend", "stream", "path"), CASES)
+def test_native_backend_end_to_end(tmp_path: Path, backend: str, stream: bool | None, path: str) -> None:
+    fields: dict[str, Any] = {"path": str(SMOLLM2_DIR), "model": "", "batch_size": 2, "max_out_len": 64}
+    if stream is not None:
+        fields["stream"] = stream
+    if backend == "TritonCustomAPIStream":
+        fields["model_name"] = TRITON_MODEL  # given: no discovery (the server is told to refuse it)
+    with NativeServer() as server:
+        server.refuse_discovery = "model_name" in fields
+        write_model_config(tmp_path / "cfg", "native", server.port, backend=backend, **fields)
+        if stream is None:  # rely on the backend's default streaming mode
+            text = (tmp_path / "cfg" / "models" / "native.py").read_text().replace("stream=True,\n        ", "")
+            (tmp_path / "cfg" / "models" / "native.py").write_text(text)
+        write_synthetic_dataset(tmp_path / "cfg", "tiny", 4, input_len=12, output_len=6)
+        code = main([
+            "--models", "native", "--datasets", "tiny", "--mode", "perf", "--num-warmups", "1", "--dump-text",
+            "--config-dir", str(tmp_path / "cfg"), "--work-dir", str(tmp_path / "out"),
+        ])
+    assert code == 0
+    assert {p for p, _ in server.requests} == {path}
+    first = server.requests[-1][1]
+    prompt = first.get("inputs", first.get("text_input"))
+    assert prompt == " ".join(["A"] * 12)
+    assert first["parameters"]["max_new_tokens"] == 6
+    tok = load_tokenizer(SMOLLM2_DIR)
+    perf = only_run_dir(tmp_path / "out") / "performances" / "native"
+    details = [json.loads(line) for line in (perf / "tiny_details.jsonl").read_text().splitlines()]
+    assert len(details) == 4 and all(d["success"] for d in details)
+    expected_out = len(tok.encode("".join(words(6))))
+    expected_in = len(tok.encode(" ".join(["A"] * 12), add_special_tokens=True))
+    for d in details:
+        assert d["output"] == "".join(words(6)) and d["input"] == " ".join(["A"] * 12)
+        assert d["output_tokens_source"] == "tokenizer" and d["output_tokens"] == expected_out
+        assert d["input_tokens_source"] == "tokenizer" and d["input_tokens"] == expected_in
+    common = json.loads((perf / "tiny.json").read_text())
+    assert common["Total Generated Tokens"]["total"] == 4 * expected_out

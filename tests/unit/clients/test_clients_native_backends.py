@@ -1,0 +1,137 @@
+"""TGI, Triton and MindIE adapters: endpoints, bodies, stream and body parsing."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import pytest
+
+from ais_bench.clients import mindie, tgi, triton
+from ais_bench.clients.backends import (
+    BACKENDS,
+    MindieStreamApi,
+    TGICustomAPI,
+    TGICustomAPIStream,
+    TritonCustomAPI,
+    TritonCustomAPIStream,
+    VLLMCustomAPIChat,
+    backend_for,
+)
+from ais_bench.clients.errors import DecodeError, ServerStreamError
+from ais_bench.clients.response import ResponseState
+from ais_bench.datasets.item import RequestItem
+
+CHAT = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi?"}]
+
+
+@pytest.mark.parametrize(
+    ("cls", "plain", "streamed", "default_stream", "deprecated", "adapter", "needs_model"),
+    [
+        (TGICustomAPI, "generate", "generate_stream", False, False, tgi, False),
+        (TGICustomAPIStream, "generate", "generate_stream", True, True, tgi, False),
+        (TritonCustomAPI, "v2/models/llm/generate", "v2/models/llm/generate_stream", False, False, triton, True),
+        (TritonCustomAPIStream, "v2/models/llm/generate", "v2/models/llm/generate_stream", True, True, triton, True),
+        (MindieStreamApi, "infer", "infer", True, False, mindie, False),
+    ],
+)
+def test_specs(cls, plain, streamed, default_stream, deprecated, adapter, needs_model) -> None:
+    spec = backend_for(cls)
+    assert spec.name == cls.__name__ and spec is BACKENDS[cls]
+    assert spec.url_path(stream=False, model_name="llm") == plain
+    assert spec.url_path(stream=True, model_name="llm") == streamed
+    assert (spec.default_stream, spec.deprecated, spec.needs_model_name) == (default_stream, deprecated, needs_model)
+    assert spec.build_body is adapter.build_body
+    assert spec.parse_stream_event is adapter.parse_stream_event
+    assert spec.parse_full_body is adapter.parse_full_body
+    item = RequestItem(0, CHAT, "d")
+    assert spec.sent_prompt(item) == "Be brief.\nHi?"  # text APIs get the flattened prompt
+
+
+def test_model_name_is_quoted_and_chat_prompt_kept() -> None:
+    assert BACKENDS[TritonCustomAPI].url_path(stream=True, model_name="a/b c") == "v2/models/a%2Fb%20c/generate_stream"
+    assert BACKENDS[VLLMCustomAPIChat].sent_prompt(RequestItem(0, "q", "d")) == [{"role": "user", "content": "q"}]
+
+
+KW = {"model": "ignored", "max_out_len": 64, "generation_kwargs": {"temperature": 0.5, "max_new_tokens": 1}}
+
+
+def test_tgi_body() -> None:
+    body = tgi.build_body(RequestItem(0, "Hello", "d", max_out_len=9), stream=True, **KW)
+    assert body == {"inputs": "Hello", "parameters": {"temperature": 0.5, "max_new_tokens": 9}}
+    body = tgi.build_body(RequestItem(0, CHAT, "d"), stream=False, **KW)
+    assert body == {"inputs": "Be brief.\nHi?", "parameters": {"temperature": 0.5, "max_new_tokens": 64}}
+
+
+def test_triton_body() -> None:
+    body = triton.build_body(RequestItem(0, "Hello", "d"), stream=True, **KW)
+    assert set(body) == {"id", "text_input", "parameters"}
+    assert uuid.UUID(body["id"]).version == 4
+    assert body["text_input"] == "Hello" and body["parameters"] == {"temperature": 0.5, "max_new_tokens": 64}
+    other = triton.build_body(RequestItem(0, "Hello", "d"), stream=True, **KW)
+    assert other["id"] != body["id"]
+
+
+@pytest.mark.parametrize("stream", [True, False])
+def test_mindie_body(stream: bool) -> None:
+    body = mindie.build_body(RequestItem(0, "Hello", "d", max_out_len=3), stream=stream, **KW)
+    assert body == {"inputs": "Hello", "stream": stream, "parameters": {"temperature": 0.5, "max_new_tokens": 3}}
+
+
+def _tgi_event(text: str, *, special: bool = False, generated: str | None = None, details=None) -> str:
+    return json.dumps({"index": 1, "token": {"id": 5, "text": text, "logprob": -0.1, "special": special},
+                       "generated_text": generated, "details": details})
+
+
+def test_tgi_stream_assembles_text_and_takes_final_generated_text() -> None:
+    state = ResponseState()
+    for event in (_tgi_event("Hel"), _tgi_event("lo"), _tgi_event(" world")):
+        tgi.parse_stream_event(event, state)
+    assert state.text == "Hello world" and state.content_events == 3
+    final = _tgi_event("</s>", special=True, generated="Hello world!",
+                       details={"finish_reason": "eos_token", "generated_tokens": 4, "seed": None})
+    tgi.parse_stream_event(final, state)
+    assert state.text == "Hello world!" and state.content_events == 3
+    assert state.finish_reason == "eos_token" and state.usage_output_tokens == 4
+    assert state.usage_input_tokens is None
+
+
+def test_mindie_stream_events() -> None:
+    state = ResponseState()
+    mindie.parse_stream_event('{"prefill_time": 45.5, "decode_time": null, "token": {"id": 626, "text": "am"}}', state)
+    mindie.parse_stream_event('{"prefill_time": null, "decode_time": 12.0, "token": {"id": 1, "text": " I"}}', state)
+    assert state.text == "am I" and state.content_events == 2 and state.usage_output_tokens is None
+
+
+def test_tgi_full_bodies() -> None:
+    state = ResponseState()
+    tgi.parse_full_body(b'{"generated_text": "Hi there", "details": {"generated_tokens": 2}}', state)
+    assert state.text == "Hi there" and state.content_events == 1 and state.usage_output_tokens == 2
+    state = ResponseState()
+    tgi.parse_full_body(b'[{"generated_text": "list form"}]', state)
+    assert state.text == "list form"
+    with pytest.raises(DecodeError, match="unexpected shape"):
+        tgi.parse_full_body(b'{"text": "x"}', ResponseState())
+
+
+def test_triton_stream_and_body() -> None:
+    state = ResponseState()
+    for piece in ("Hel", "", "lo"):
+        triton.parse_stream_event(json.dumps({"model_name": "m", "text_output": piece}), state)
+    assert state.text == "Hello" and state.content_events == 2
+    state = ResponseState()
+    triton.parse_full_body(b'{"model_name": "m", "model_version": "1", "text_output": "done"}', state)
+    assert state.text == "done" and state.content_events == 1
+    with pytest.raises(DecodeError):
+        triton.parse_full_body(b'{"outputs": []}', ResponseState())
+
+
+@pytest.mark.parametrize("adapter", [tgi, triton, mindie])
+def test_errors(adapter) -> None:
+    with pytest.raises(ServerStreamError, match="Input validation error"):
+        adapter.parse_stream_event('{"error": "Input validation error: max_new_tokens", "error_type": "validation"}',
+                                   ResponseState())
+    with pytest.raises(DecodeError, match="not valid JSON"):
+        adapter.parse_stream_event("{oops", ResponseState())
+    with pytest.raises(DecodeError, match="unexpected shape"):
+        adapter.parse_stream_event('{"token": 3, "text_output": 5}', ResponseState())

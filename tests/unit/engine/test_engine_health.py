@@ -1,0 +1,128 @@
+"""The client self-check: loop-lag histogram, schedule lag, CPU share and the warnings they raise."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ais_bench.engine.health import (
+    LagHistogram,
+    build_self_check,
+    monitor_loop_lag,
+    schedule_lags_s,
+)
+from ais_bench.records.record import RequestRecord
+
+
+@dataclass
+class FakeOutcome:
+    loop_lag: LagHistogram = field(default_factory=LagHistogram)
+    worker_cpu_s: dict[int, tuple[float, float]] = field(default_factory=dict)
+
+
+def _record(request_id: int, scheduled_s: float | None, start_s: float, attempts: int = 1) -> RequestRecord:
+    return RequestRecord(
+        request_id=request_id, data_index=request_id, data_abbr="ds", worker_id=0, success=True,
+        start_s=start_s, end_s=start_s + 1.0, time_points_s=[start_s, start_s + 1.0],
+        scheduled_s=scheduled_s, attempts=attempts,
+    )
+
+
+def _histogram(lags_s: list[float]) -> LagHistogram:
+    hist = LagHistogram()
+    for lag in lags_s:
+        hist.add(lag)
+    return hist
+
+
+def test_histogram_percentiles_are_upper_bin_edges_and_merge_adds():
+    hist = _histogram([5e-6] * 98 + [0.00215, 2.0])
+    assert hist.total == 100
+    assert np.isclose(hist.percentile(50), 10e-6)
+    assert 0.00215 <= hist.percentile(99) <= 0.00216 + 1e-9  # the upper edge of its 10 µs bin
+    assert np.isclose(hist.max(), 1.0)  # over 1 s lands in the last bin
+    merged = LagHistogram.from_sparse(hist.to_sparse())
+    merged.merge(hist)
+    assert merged.total == 200
+
+
+def test_quiet_run_has_no_warning():
+    outcome = FakeOutcome(_histogram([20e-6] * 1000), {0: (1.0, 10.0)})
+    records = [_record(i, 100.0 + i, 100.0 + i + 0.0005) for i in range(50)]
+    check = build_self_check(outcome, records)
+    assert check["warnings"] == []
+    assert check["loop_lag"]["samples"] == 1000
+    assert check["loop_lag"]["p99_ms"] == 0.03
+    assert check["schedule_lag"]["samples"] == 50
+    assert check["schedule_lag"]["p50_ms"] == 0.5
+    assert check["client_cpu"] == {"0": 0.1}
+
+
+def test_loop_lag_over_1ms_warns_with_the_remedy():
+    outcome = FakeOutcome(_histogram([20e-6] * 90 + [5e-3] * 10), {0: (1.0, 10.0), 1: (1.0, 10.0)})
+    check = build_self_check(outcome, [])
+    assert len(check["warnings"]) == 1
+    warning = check["warnings"][0]
+    assert "event-loop lag p99" in warning and "WORKERS_NUM" in warning and "2 worker" in warning
+    assert "concurrency" in warning
+
+
+def test_schedule_lag_over_10ms_warns():
+    records = [_record(i, 10.0 + i, 10.0 + i + (0.05 if i % 10 == 0 else 0.001)) for i in range(100)]
+    check = build_self_check(FakeOutcome(), records)
+    assert check["schedule_lag"]["max_ms"] == 50.0
+    assert any("schedule lag p99" in w and "request_rate" in w for w in check["warnings"])
+
+
+def test_schedule_lag_ignores_unpaced_and_retried_requests():
+    records = [_record(0, None, 5.0), _record(1, 1.0, 9.0, attempts=2), _record(2, 1.0, 1.002)]
+    assert np.allclose(schedule_lags_s(records), [0.002])
+    assert build_self_check(FakeOutcome(), [_record(0, None, 5.0)])["schedule_lag"]["samples"] == 0
+
+
+def test_schedule_lag_from_columns():
+    class Columns:
+        def __init__(self) -> None:
+            self.data = {
+                "scheduled_s": np.array([1.0, np.nan, 2.0]),
+                "start_s": np.array([1.5, 3.0, 2.25]),
+                "attempts": np.array([1, 1, 1]),
+            }
+
+        def column(self, name: str) -> np.ndarray:
+            return self.data[name]
+
+    assert np.allclose(schedule_lags_s(Columns()), [0.5, 0.25])
+
+
+def test_saturated_worker_cpu_warns():
+    check = build_self_check(FakeOutcome(worker_cpu_s={0: (9.7, 10.0), 1: (2.0, 10.0)}), [])
+    assert check["client_cpu"] == {"0": 0.97, "1": 0.2}
+    assert any("worker 0: 97%" in w for w in check["warnings"])
+
+
+def test_a_blocked_event_loop_is_seen_by_the_monitor_and_warned_about():
+    async def run() -> LagHistogram:
+        loop = asyncio.get_running_loop()
+        hist = LagHistogram()
+        monitor = asyncio.create_task(monitor_loop_lag(hist, interval_s=0.001))
+        deadline_s = time.perf_counter() + 0.15
+
+        def hog() -> None:  # a hot path that blocks every loop iteration for 3 ms
+            time.sleep(0.003)
+            if time.perf_counter() < deadline_s:
+                loop.call_soon(hog)
+
+        loop.call_soon(hog)
+        await asyncio.sleep(0.2)
+        monitor.cancel()
+        return hist
+
+    hist = asyncio.run(run())
+    assert hist.total >= 10
+    check = build_self_check(FakeOutcome(hist), [])
+    assert check["loop_lag"]["p99_ms"] >= 2.0
+    assert any("event-loop lag" in w for w in check["warnings"])
