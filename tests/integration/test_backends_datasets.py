@@ -74,3 +74,23 @@ tid_datasets = [dict(abbr="tid", type=SyntheticDataset, seed=3,
     prompts = {d["data_index"]: d["input"] for d in details}
     assert all(len(tok.encode(p)) == 64 for p in prompts.values())
     assert len({tuple(tok.encode(p)[:32]) for p in prompts.values()}) == 1
+
+
+def test_custom_dataset_path_flag(tmp_path: Path) -> None:
+    prompts = tmp_path / "my_prompts.jsonl"
+    rows = [{"prompt": "Hello there"}, {"question": "What is 2+2?", "max_out_len": 3},
+            {"messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"}]}]
+    prompts.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    write_sim_model_config(tmp_path / "cfg", "sim_model", {"max_num_seqs": 4, "seed": 0}, host_ip="127.0.0.1",
+                           batch_size=2, path=str(SMOLLM2_DIR), model="", max_out_len=6)
+    assert main([
+        "--models", "sim_model", "--custom-dataset-path", str(prompts), "--mode", "perf", "--num-warmups", "0",
+        "--config-dir", str(tmp_path / "cfg"), "--work-dir", str(tmp_path / "out"), "--dump-text",
+    ]) == 0
+    details = sorted(_details(tmp_path, "sim-model", "my_prompts"), key=lambda d: d["data_index"])
+    assert [d["input"] for d in details] == [
+        [{"role": "user", "content": "Hello there"}],
+        [{"role": "user", "content": "What is 2+2?"}],
+        rows[2]["messages"],
+    ]
+    assert all(d["success"] for d in details)
