@@ -1,0 +1,110 @@
+"""The engine against the simulator's ground truth: request ids, stamp order, and the self-check."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import time
+from pathlib import Path
+
+import orjson
+import pytest
+
+from ais_bench.clients import backends
+from ais_bench.clients.backends import VLLMCustomAPIChatStream, backend_for
+from ais_bench.datasets.item import RequestItem
+from ais_bench.engine.health import build_self_check
+from ais_bench.engine.plan import EnginePlan, RequestTemplate
+from ais_bench.engine.preflight import encode_bodies
+from ais_bench.engine.runner import run_benchmark
+from ais_bench.engine.transport import StampingResponseHandler, build_connector, stamping_protocol
+from ais_bench.records.store import read_records
+from ais_bench.sim import SimConfig, serve, start_sim_process
+
+FAST = {"prefill_base_ms": 0.0, "prefill_per_token_ms": 0.0, "decode_per_seq_ms": 0.0}
+
+
+def _plan(url: str, record_dir: Path, requests: int, concurrency: int, tokens: int, **extra) -> EnginePlan:
+    spec = backend_for(VLLMCustomAPIChatStream)
+    items = [RequestItem(index=i, prompt=f"hi {i}", data_abbr="ds") for i in range(requests)]
+    bodies = encode_bodies(
+        spec, items, model="sim-model", stream=True, max_out_len=tokens, generation_kwargs={"ignore_eos": True}
+    )
+    template = RequestTemplate(
+        backend_type=VLLMCustomAPIChatStream, url=url + "/v1/chat/completions", headers={}, model="sim-model",
+        stream=True, max_out_len=tokens,
+    )
+    return EnginePlan(
+        items=items, bodies=bodies, template=template, batch_size=concurrency, workers=1,
+        record_dir=record_dir, data_abbr="ds", **extra,
+    )
+
+
+def test_every_stamp_follows_the_servers_write_and_requests_carry_their_id(tmp_path: Path):
+    truth_path = tmp_path / "truth.jsonl"
+    cfg = SimConfig(max_num_seqs=8, decode_base_ms=2.0, record_truth_path=str(truth_path), **FAST)
+    with start_sim_process(cfg) as sim:
+        plan = _plan(sim.url, tmp_path / "out", requests=16, concurrency=8, tokens=12, request_id_prefix="run7-")
+        outcome = run_benchmark(plan, debug=False)
+    records = read_records(tmp_path / "out", "ds")
+    truth = {}
+    for line in truth_path.read_bytes().splitlines():
+        entry = orjson.loads(line)
+        truth[entry["request_id"]] = entry
+    assert sorted(truth) == sorted(f"run7-{i}" for i in range(16))
+    assert outcome.totals["finished"] == 16 and set(outcome.worker_cpu_s) == {0}
+    for rec in records:
+        assert rec.success
+        entry = truth[f"run7-{rec.request_id}"]
+        points = rec.time_points_s
+        server_s = entry["event_times_s"][: len(points) - 1]  # the sim also stamps [DONE]
+        assert len(points) - 1 == len(server_s) == 14  # role + 12 tokens + usage
+        assert points[0] <= entry["arrival_s"]
+        assert points == sorted(points)
+        # a stamp is the time of the socket read that completed the event: never before the write
+        assert all(client >= server for client, server in zip(points[1:], server_s, strict=True))
+
+
+def test_reads_are_stamped_by_the_connection_protocol():
+    async def run() -> tuple[bool, float, float, float]:
+        server = await serve(SimConfig(max_num_seqs=1, decode_base_ms=1.0, **FAST))
+        try:
+            import aiohttp
+
+            async with aiohttp.ClientSession(connector=build_connector(4)) as session:
+                body = {"prompt": "x", "max_tokens": 3, "ignore_eos": True, "stream": True}
+                sent_s = time.perf_counter()
+                async with session.post(server.url + "/v1/completions", json=body) as resp:
+                    protocol = stamping_protocol(resp)
+                    await resp.content.readany()
+                    stamp_s = protocol.read_s if protocol is not None else -1.0
+                    after_s = time.perf_counter()
+                    await resp.read()
+                return isinstance(protocol, StampingResponseHandler), sent_s, stamp_s, after_s
+        finally:
+            await server.close()
+
+    is_stamping, sent_s, stamp_s, after_s = asyncio.run(run())
+    assert is_stamping
+    assert sent_s < stamp_s <= after_s
+
+
+def test_a_blocked_event_loop_shows_in_the_self_check(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    spec = backends.BACKENDS[VLLMCustomAPIChatStream]
+    original = spec.parse_stream_event
+
+    def slow_parse(data, state):  # a hot path that blocks the worker's loop for 3 ms per event
+        time.sleep(0.003)
+        original(data, state)
+
+    monkeypatch.setitem(
+        backends.BACKENDS, VLLMCustomAPIChatStream, dataclasses.replace(spec, parse_stream_event=slow_parse)
+    )
+    with start_sim_process(SimConfig(max_num_seqs=4, decode_base_ms=2.0, **FAST)) as sim:
+        plan = _plan(sim.url, tmp_path, requests=8, concurrency=4, tokens=20)
+        outcome = run_benchmark(plan, debug=True)  # in-process, so the patched parser is used
+    records = read_records(tmp_path, "ds")
+    assert all(rec.success for rec in records)
+    check = build_self_check(outcome, records)
+    assert check["loop_lag"]["p99_ms"] > 1.0
+    assert any("event-loop lag" in warning and "WORKERS_NUM" in warning for warning in check["warnings"])
