@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -92,3 +93,32 @@ def test_sigkill_mid_run_loses_nothing_finished_a_second_before(tmp_path: Path) 
     assert len({d["id"] for d in details}) == len(details)
     common = json.loads((perf / "tiny.json").read_text())
     assert common["Success Requests"]["total"] == len(successes) >= finished_before
+
+
+def test_workers_stop_when_only_the_main_process_is_killed(tmp_path: Path) -> None:
+    consts = tmp_path / "consts.py"
+    consts.write_text("WORKERS_NUM = 2\n")
+    with FixedServer(FixedTiming(ttft_s=0.005, itl_s=0.002, output_tokens=3)) as server:
+        write_model_config(tmp_path / "cfg", "test_model", server.port, batch_size=4)
+        write_synthetic_dataset(tmp_path / "cfg", "tiny", 1_000_000)
+        env = {**os.environ, "AIS_BENCH_GLOBAL_CONSTS": str(consts)}
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "ais_bench.cli.main", "--models", "test_model", "--datasets", "tiny",
+             "--mode", "perf", "--num-warmups", "0", "--config-dir", str(tmp_path / "cfg"),
+             "--work-dir", str(tmp_path / "out")],
+            cwd=REPO_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        )
+        try:
+            deadline = time.monotonic() + 60
+            while len(server.log.bodies) < 20:
+                assert time.monotonic() < deadline and proc.poll() is None
+                time.sleep(0.05)
+            os.kill(proc.pid, signal.SIGKILL)  # only the main process: the workers are orphaned
+            proc.wait(10)
+            time.sleep(1.5)  # workers notice within 50 ms and let in-flight requests finish
+            seen_after_stop = len(server.log.bodies)
+            time.sleep(1.0)
+            assert len(server.log.bodies) == seen_after_stop  # nobody is sending any more
+        finally:
+            with contextlib.suppress(ProcessLookupError):  # normally the whole group is gone already
+                os.killpg(proc.pid, signal.SIGKILL)

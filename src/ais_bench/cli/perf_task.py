@@ -7,6 +7,7 @@ import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from ais_bench.cli.progress import ProgressPrinter
 from ais_bench.cli.results import ResultJob, summarise_dataset
@@ -16,12 +17,14 @@ from ais_bench.clients.headers import build_headers
 from ais_bench.config import DatasetConfig, GlobalConsts, ModelConfig, SummarizerConfig
 from ais_bench.datasets import load_items
 from ais_bench.datasets.item import Prompt, RequestItem
+from ais_bench.engine.health import build_self_check
 from ais_bench.engine.plan import EnginePlan, RequestTemplate
 from ais_bench.engine.preflight import check_reachable, discover_model, encode_bodies, run_warmup
 from ais_bench.engine.runner import RunOutcome, run_benchmark
 from ais_bench.errors import ConfigError, ServerUnreachable
 from ais_bench.load.schedule import LOW_RATE_WARNING, TrafficShape, build_send_offsets, choose_worker_count
 from ais_bench.metrics.summary import PerfSummary
+from ais_bench.records.columns import RecordColumns
 from ais_bench.tokens import TextTokenizer, load_tokenizer
 
 log = logging.getLogger("ais_bench")
@@ -176,6 +179,8 @@ def _send_offsets(model: ModelConfig, items: list[RequestItem], rate: float, pre
 def _pace_text(model: ModelConfig, plan: EnginePlan) -> str:
     if plan.send_offsets_s is None:
         return "unpaced (as fast as batch_size allows)"
+    if model.use_timestamp:
+        return "on the dataset's timestamps"
     what = "clients added" if plan.pressure else "requests"
     return f"{what} at {model.request_rate:g}/s (burstiness {model.traffic_cfg.burstiness:g})"
 
@@ -187,5 +192,18 @@ def _summarise(
     job = ResultJob(
         out_dir, model, dataset, summarizer, from_h5=False, write_details=True,
         tokenizer=tokenizer, prompts=prompts, dump_text=dump_text,
+        run_facts=lambda columns: _client_self_check(outcome, columns),
     )
     return TaskResult(summarise_dataset(job), outcome, outcome.interrupted)
+
+
+def _client_self_check(outcome: RunOutcome, columns: RecordColumns) -> dict[str, Any]:
+    """The run's client health facts for the json (``"client_self_check"``) and its warnings."""
+    check = build_self_check(outcome, columns)
+    warnings = check.pop("warnings")
+    loop, schedule = check["loop_lag"], check["schedule_lag"]
+    text = f"Client self-check: event-loop lag p99 {loop['p99_ms']:.3f} ms (max {loop['max_ms']:.1f} ms)"
+    if schedule["samples"]:
+        text += f", send-schedule lag p99 {schedule['p99_ms']:.1f} ms"
+    log.info(text + (" -- see the warnings below" if warnings else ": the client kept up"))
+    return {"client_self_check": check, "warnings": warnings}

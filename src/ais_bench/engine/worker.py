@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import os
 import signal
 import time
 import traceback
@@ -140,7 +141,13 @@ async def _run_lanes(ctx: WorkerContext) -> None:
 
 
 async def _watch_stop(shared: SharedState) -> None:
+    """Return once a stop is asked for, or once the main process is gone (killed): a worker whose
+    parent died stops sending instead of loading the server on its own."""
+    parent_pid = os.getppid()
     while not shared.stop.is_set():
+        if os.getppid() != parent_pid:
+            shared.stop.set()
+            return
         await asyncio.sleep(0.05)
 
 
