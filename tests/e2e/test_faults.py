@@ -115,6 +115,7 @@ def test_line_longer_than_max_chunk_size_and_all_failed(
     assert "MAX_CHUNK_SIZE" in err
     details = _details(tmp_path)  # kept even though nothing succeeded
     assert len(details) == 4 and not any(d["success"] for d in details)
+    assert (only_run_dir(tmp_path / "out") / "performances" / "sim" / "tiny_plot.html").is_file()
 
 
 def _start_cli(tmp_path: Path, *extra: str) -> subprocess.Popen[str]:

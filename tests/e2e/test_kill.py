@@ -100,7 +100,7 @@ def test_workers_stop_when_only_the_main_process_is_killed(tmp_path: Path) -> No
     consts.write_text("WORKERS_NUM = 2\n")
     with FixedServer(FixedTiming(ttft_s=0.005, itl_s=0.002, output_tokens=3)) as server:
         write_model_config(tmp_path / "cfg", "test_model", server.port, batch_size=4)
-        write_synthetic_dataset(tmp_path / "cfg", "tiny", 1_000_000)
+        write_synthetic_dataset(tmp_path / "cfg", "tiny", 50_000)
         env = {**os.environ, "AIS_BENCH_GLOBAL_CONSTS": str(consts)}
         proc = subprocess.Popen(
             [sys.executable, "-m", "ais_bench.cli.main", "--models", "test_model", "--datasets", "tiny",

@@ -23,6 +23,7 @@ from ais_bench.records.columns import (
     load_texts,
     read_record_columns,
     table_from_columns,
+    write_run_facts,
 )
 from ais_bench.records.details import DetailTexts, write_details_jsonl
 from ais_bench.records.details_h5 import RunAttributes, read_details_h5, write_details_h5
@@ -86,7 +87,11 @@ def summarise_dataset(job: ResultJob) -> PerfSummary:
     model, dataset = job.model, job.dataset
     columns = load_columns(job)
     log.info("Read %d request records from %s", len(columns), _source_text(job, columns))
-    facts = dict(job.run_facts(columns)) if job.run_facts is not None else dict(columns.run_facts)
+    if job.run_facts is not None:
+        facts = dict(job.run_facts(columns))
+        write_run_facts(job.out_dir, dataset.abbr, facts)
+    else:
+        facts = dict(columns.run_facts)
     records = light_records(columns)
     texts = load_texts(job.out_dir, dataset.abbr) if job.tokenizer is not None or job.dump_text else None
     counts = _token_counts(job, records, texts)
@@ -95,8 +100,6 @@ def summarise_dataset(job: ResultJob) -> PerfSummary:
     reasons = failure_reasons(records)
     if reasons:
         log.warning("Failed reasons:\n%s", _reasons_table(reasons))
-    for warning in counts.warnings:
-        log.warning(warning)
     table = table_from_columns(columns, counts)
     del records
     try:
@@ -108,11 +111,13 @@ def summarise_dataset(job: ResultJob) -> PerfSummary:
             stream=model.stream,
         )
     except AllRequestsFailed as exc:
+        _write_plot(job, table, columns, None)  # failures are drawn too
         first = reasons[0][0] if reasons else "no request was sent"
         raise AllRequestsFailed(f"{exc.message}; most frequent reason: {first}", hint=exc.hint) from None
     except NoSteadyStage:
         _write_plot(job, table, columns, None)  # the timeline still helps to see why
         raise
+    summary.warnings.extend(counts.warnings)
     summary.warnings.extend(facts.pop("warnings", []))
     print(f"Performance Results of task [{model.abbr}/{dataset.abbr}]:")
     print(format_tables(summary))

@@ -19,6 +19,7 @@ import orjson
 
 from ais_bench.records.record import RequestRecord, RequestTable
 from ais_bench.records.store import (
+    RECORDS_DIRNAME,
     ROW_DTYPE,
     error_kind_code,
     error_kind_name,
@@ -72,7 +73,23 @@ def read_record_columns(perf_dir: Path, data_abbr: str) -> RecordColumns:
             failed_text = _failed_texts(path, rows)
         parts.append((rows, points))
         messages.append(failed_text)
-    return _merge(data_abbr, parts, messages)
+    columns = _merge(data_abbr, parts, messages)
+    facts_path = run_facts_path(perf_dir, data_abbr)
+    if facts_path.is_file():
+        columns.run_facts = orjson.loads(facts_path.read_bytes())
+    return columns
+
+
+def run_facts_path(perf_dir: Path, data_abbr: str) -> Path:
+    """``records/<ds>.run_facts.json``: facts of the live run (client self-check) kept beside the
+    worker files, so a recalculation from the worker files alone reproduces the json too."""
+    return perf_dir / RECORDS_DIRNAME / f"{data_abbr}.run_facts.json"
+
+
+def write_run_facts(perf_dir: Path, data_abbr: str, facts: dict[str, Any]) -> None:
+    path = run_facts_path(perf_dir, data_abbr)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(orjson.dumps(facts, option=orjson.OPT_INDENT_2))
 
 
 def _failed_texts(path: Path, rows: np.ndarray) -> dict[int, tuple[str | None, str | None]]:
