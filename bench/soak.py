@@ -88,12 +88,15 @@ def main() -> int:
            "--summarizer", "stable_stage", "--mode", "perf", "--pressure", "--pressure-time", str(seconds)]
     print(f"soak: {seconds} s pressure run, batch {args.batch}, faults on; work dir {work}")
     started = time.monotonic()
-    proc = subprocess.Popen(cmd, cwd=work, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    log_path = work / "soak_output.txt"  # a file, not a pipe: nobody reads a pipe while the run goes on
+    log_file = log_path.open("w")
+    proc = subprocess.Popen(cmd, cwd=work, stdout=log_file, stderr=subprocess.STDOUT)
     samples: list[tuple[float, int]] = []
     while proc.poll() is None:
         samples.append((time.monotonic() - started, tree_rss_bytes(proc.pid)))
         time.sleep(args.sample_s)
-    output = proc.stdout.read().decode() if proc.stdout else ""
+    log_file.close()
+    output = log_path.read_text()
     print(f"exit code {proc.returncode} after {time.monotonic() - started:.0f} s")
     report_records(work)
     report_rss(samples)

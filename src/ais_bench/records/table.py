@@ -16,6 +16,7 @@ prompt; outputs of up to ``MISMATCH_SAMPLE`` requests), and a summed difference 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -156,10 +157,26 @@ def build_table(records: list[RequestRecord], counts: TokenCounts) -> RequestTab
 
 
 def failure_reasons(records: list[RequestRecord]) -> list[tuple[str, int]]:
-    """(reason, count) for failed requests, most frequent first."""
+    """(reason, count) for failed requests, most frequent first.
+
+    Messages that differ only in positions and counts (byte offsets, "after 12 events") are one
+    reason: those numbers become ``N`` and any snippet after ``near:`` is dropped, so a long run with many
+    malformed events gives one row, not one row per request. Each request's exact message stays in
+    the details files.
+    """
     reasons: dict[str, int] = {}
     for rec in records:
         if not rec.success:
-            key = rec.error_message or rec.error_kind or "unknown error"
+            key = reason_key(rec.error_message or rec.error_kind or "unknown error")
             reasons[key] = reasons.get(key, 0) + 1
     return sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0]))
+
+
+#: Numbers that vary per request (positions and counts), not the ones that name a fault (HTTP status).
+_VARYING_NUMBER = re.compile(r"\b(after|byte|bytes|offset|position|line|column|char|events?:?) \d+")
+
+
+def reason_key(message: str) -> str:
+    """A failure message with its request-specific parts removed (see ``failure_reasons``)."""
+    head = message.split("; near:", 1)[0].split(" near: ", 1)[0]
+    return _VARYING_NUMBER.sub(r"\1 N", head)

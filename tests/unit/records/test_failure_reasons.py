@@ -1,0 +1,28 @@
+from __future__ import annotations
+
+from ais_bench.records.record import RequestRecord
+from ais_bench.records.table import failure_reasons
+
+
+def _failed(message: str) -> RequestRecord:
+    return RequestRecord(
+        request_id=0, data_index=0, data_abbr="ds", worker_id=0, success=False, start_s=0.0, end_s=1.0,
+        error_kind="protocol", error_message=message,
+    )
+
+
+def test_reasons_group_messages_that_differ_only_in_positions() -> None:
+    records = [
+        _failed("stream ended early after 3 events: Response payload is not completed"),
+        _failed("stream ended early after 17 events: Response payload is not completed"),
+        _failed("invalid JSON in event; in the response body before byte 120; near: {'a"),
+        _failed("invalid JSON in event; in the response body before byte 9120; near: {'zz"),
+        _failed("HTTP 503 Service Unavailable: overloaded"),
+        _failed("HTTP 500 Internal Server Error: boom"),
+    ]
+    assert failure_reasons(records) == [
+        ("invalid JSON in event; in the response body before byte N", 2),
+        ("stream ended early after N events: Response payload is not completed", 2),
+        ("HTTP 500 Internal Server Error: boom", 1),  # status codes name the fault: kept
+        ("HTTP 503 Service Unavailable: overloaded", 1),
+    ]
