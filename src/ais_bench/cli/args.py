@@ -22,7 +22,13 @@ Examples:
             --summarizer stable_stage --mode perf --pressure --pressure-time 30
   ais_bench --models vllm_api_stream_chat --datasets demo_gsm8k_gen_4_shot_cot_chat_prompt --search
 
-Documentation: README.md and docs/ (metrics.md, config.md, outputs.md).
+Documentation (in the source tree):
+  README.md                     quick start, backends, datasets, reading the results
+  docs/config.md                every config field, global constant and flag, with ranges
+  docs/metrics.md               what each metric measures (ITL vs TPOT, clock, steady window)
+  docs/outputs.md               the run folder and the schema of every file
+  docs/troubleshooting.md       each error message and its fix
+  docs/aisbench-differences.md  where results differ from AISBench, and why
 """
 
 

@@ -115,7 +115,8 @@ def _warm_up(
     if result.succeeded == 0:
         raise ServerUnreachable(
             f"all {result.sent} warm-up request(s) to {template.url} failed: {result.first_error}",
-            hint="check that the server serves this API and model (or pass --num-warmups 0 to skip warm-up)",
+            hint="check that the server serves this API and model (or pass --num-warmups 0 to skip warm-up); "
+            "see docs/troubleshooting.md#the-server",
         )
 
 

@@ -23,7 +23,8 @@ def require_tokenizer(tokenizer: TextTokenizer | None, abbr: str, what: str) -> 
     if tokenizer is None:
         raise DatasetError(
             f"dataset '{abbr}' ({what}) needs the served model's tokenizer",
-            hint="set path= in the model config to the model folder holding tokenizer.json",
+            hint="set path= in the model config to the model folder holding tokenizer.json; "
+            "see docs/troubleshooting.md#tokenizer-path",
         )
     return tokenizer
 

@@ -162,7 +162,7 @@ def build_self_check(outcome: _OutcomeLike, records: Any) -> dict[str, Any]:
     workers = max(len(busy), 1)
     remedy = (
         f"raise WORKERS_NUM (this run used {workers} worker process(es); at most one per free CPU "
-        "core) or lower the concurrency (batch_size)"
+        "core) or lower the concurrency (batch_size); see docs/troubleshooting.md#client-overload-warnings"
     )
     warnings: list[str] = []
     if loop.p99_s > LOOP_LAG_P99_WARN_S:

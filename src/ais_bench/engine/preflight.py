@@ -29,13 +29,15 @@ def check_reachable(url: str) -> None:
     except TimeoutError:
         raise ServerUnreachable(
             f"cannot reach {url}: no answer within {CONNECT_TIMEOUT_S:.0f} s",
-            hint="check host_ip/host_port (or url) in the model config and that the server is running",
+            hint="check host_ip/host_port (or url) in the model config and that the server is running; "
+            "see docs/troubleshooting.md#the-server",
         ) from None
     except OSError as exc:
         reason = (exc.strerror or str(exc)).lower()
         raise ServerUnreachable(
             f"cannot reach {url}: {reason}",
-            hint="start the inference server, or fix host_ip/host_port (or url) in the model config",
+            hint="start the inference server, or fix host_ip/host_port (or url) in the model config; "
+            "see docs/troubleshooting.md#the-server",
         ) from None
 
 

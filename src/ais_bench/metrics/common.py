@@ -53,7 +53,8 @@ def compute_common_metrics(selection: StageSelection, batch_size: int) -> list[C
     if success == 0:
         raise AllRequestsFailed(
             "All requests failed, cannot calculate performance results",
-            hint="check the server address, the model name and the failure messages in the details file",
+            hint="check the server address, the model name and the failure messages in the details file; "
+            "see docs/troubleshooting.md#failed-requests",
         )
     duration_s = selection.duration_s
     input_tokens = int(requests.input_tokens.sum())

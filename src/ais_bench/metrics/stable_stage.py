@@ -26,6 +26,7 @@ from ais_bench.records.record import RequestTable
 _HINT_MORE = (
     "send several times batch_size requests (num_prompts), or use --pressure so every slot stays busy"
 )
+_SEE = "; see docs/troubleshooting.md#the-steady-stage"
 
 
 def find_stable_window(start_s: np.ndarray, end_s: np.ndarray, batch_size: int) -> tuple[float, float]:
@@ -50,13 +51,13 @@ def find_stable_window(start_s: np.ndarray, end_s: np.ndarray, batch_size: int) 
         raise NoSteadyStage(
             f"Can not find a stable stage: at most {peak} requests were in flight at once, "
             f"never batch_size={batch_size}",
-            hint=f"{_HINT_MORE}, or lower batch_size to the concurrency the client reached",
+            hint=f"{_HINT_MORE}, or lower batch_size to the concurrency the client reached{_SEE}",
         )
     if start_hits.shape[0] < 2:
         raise NoSteadyStage(
             f"Can not find a stable stage: in-flight requests reached batch_size={batch_size} on only "
             "one request start (the first is treated as warm-up, a second one is needed)",
-            hint=f"{_HINT_MORE}, or lower batch_size",
+            hint=f"{_HINT_MORE}, or lower batch_size{_SEE}",
         )
     t2 = float(sorted_times[start_hits[1]])
     t4 = float(sorted_times[np.flatnonzero(hits)[-1]])
@@ -64,7 +65,7 @@ def find_stable_window(start_s: np.ndarray, end_s: np.ndarray, batch_size: int) 
         raise NoSteadyStage(
             f"Can not find a stable stage: the window where batch_size={batch_size} requests were in "
             f"flight has zero length (t2 = t4 = {t2:.6f} s)",
-            hint=f"{_HINT_MORE}, or lower batch_size",
+            hint=f"{_HINT_MORE}, or lower batch_size{_SEE}",
         )
     return t2, t4
 

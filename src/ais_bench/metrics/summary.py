@@ -64,7 +64,8 @@ def compute_summary(
     if len(requests) == 0:
         raise AllRequestsFailed(
             f"All requests failed, cannot calculate performance results ({len(table)} requests)",
-            hint="check the server address, the model name and the failure messages in the details file",
+            hint="check the server address, the model name and the failure messages in the details file; "
+            "see docs/troubleshooting.md#failed-requests",
         )
     selection: StageSelection
     if stage == "stable":

@@ -187,7 +187,8 @@ def _load(resolved: str) -> TextTokenizer:
         raise ConfigError(
             f"no tokenizer.json in {folder}",
             hint="set the model config's path to a Hugging Face model folder holding tokenizer.json "
-            "(tokenizer_config.json for the chat template), or path='' for none",
+            "(tokenizer_config.json for the chat template), or path='' for none; "
+            "see docs/troubleshooting.md#tokenizer-path",
         )
     try:
         from tokenizers import Tokenizer
