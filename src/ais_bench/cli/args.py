@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+from typing import NoReturn
 
 from ais_bench import __version__
 from ais_bench.errors import ConfigError
@@ -32,8 +33,15 @@ Documentation (in the source tree):
 """
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one ``ConfigError`` line (no usage block), like every other error."""
+
+    def error(self, message: str) -> NoReturn:
+        raise ConfigError(f"{self.prog}: {message}", hint="see ais_bench --help")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="ais_bench", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument(

@@ -23,12 +23,16 @@ from ais_bench.config.validation import (
     check_choice,
     check_dict,
     check_int,
+    check_known_keys,
+    check_name,
     check_number,
+    check_path_text,
     check_str,
     display_path,
     missing,
     not_allowed,
     plain_data,
+    show_key,
     unknown_field,
 )
 from ais_bench.datasets.dataset_types import (
@@ -58,6 +62,12 @@ _FIELDS = (
 _IGNORED = frozenset({"eval_cfg", "name", "generated_prompts_path", "model_path"})
 _READER_FIELDS = ("input_columns", "output_column", "test_range", "train_split", "test_split")
 _ROLES = {"HUMAN": "user", "BOT": "assistant", "SYSTEM": "system", "TOOL": "tool"}
+#: Keys of AISBench's ``synthetic_config`` and its parts (``TrustRemoteCode`` accepted, not used).
+_SYNTHETIC_FIELDS = ("Type", "RequestCount", "TrustRemoteCode", "StringConfig", "TokenIdConfig")
+_STRING_FIELDS = ("Input", "Output")
+_LENGTH_FIELDS = ("Method", "Params")
+_PARAM_FIELDS = ("MinValue", "MaxValue", "Mean", "Var", "Alpha")
+_TOKEN_ID_FIELDS = ("RequestSize", "PrefixLen")
 
 Template = str | tuple[dict[str, str], ...]
 
@@ -112,6 +122,8 @@ def load_datasets(path: str | Path, suffix: str = DEFAULT_DATASET_SUFFIX) -> lis
     out: list[DatasetConfig] = []
     for name in names:
         out += build_datasets(namespace[name], source, name)
+    if not out:
+        raise ConfigError(f"{source}: {', '.join(names)} holds no dataset (an empty list)")
     return out
 
 
@@ -138,20 +150,22 @@ def validate_dataset(d: Any, source: str, where: str = "datasets[0]") -> Dataset
         raise not_allowed(source, where, d, "a dict of dataset fields")
     for key in d:
         if key not in _FIELDS and key not in _IGNORED:
-            raise unknown_field(source, f"{where}.{key}", key, _FIELDS)
+            raise unknown_field(source, f"{where}.{show_key(key)}", key, _FIELDS)
     if "type" not in d:
         raise missing(source, f"{where}.type", "one of " + ", ".join(DATASET_TYPES))
     if "abbr" not in d:
         raise missing(source, f"{where}.abbr", "a non-empty string (the dataset's name in results)")
     values: dict[str, Any] = {"source": source, "raw": d}
     values["type"] = _dataset_type(source, where, d["type"])
-    values["abbr"] = check_str(source, f"{where}.abbr", d["abbr"], non_empty=True)
+    values["abbr"] = check_name(source, f"{where}.abbr", d["abbr"])
     if "path" in d:
-        values["path"] = check_str(source, f"{where}.path", d["path"])
-    reader = check_dict(source, f"{where}.reader_cfg", d.get("reader_cfg") or {})
-    for key in reader:
-        if key not in _READER_FIELDS:
-            raise unknown_field(source, f"{where}.reader_cfg.{key}", key, _READER_FIELDS)
+        values["path"] = check_path_text(source, f"{where}.path", d["path"])
+    reader = d.get("reader_cfg")
+    reader = {} if reader is None else check_dict(source, f"{where}.reader_cfg", reader)
+    check_known_keys(source, f"{where}.reader_cfg", reader, _READER_FIELDS)
+    for key in ("output_column", "train_split", "test_split"):
+        if reader.get(key) is not None:
+            check_str(source, f"{where}.reader_cfg.{key}", reader[key])
     values["test_range"] = _check_test_range(
         source, f"{where}.reader_cfg.test_range", reader.get("test_range")
     )
@@ -171,17 +185,20 @@ def validate_dataset(d: Any, source: str, where: str = "datasets[0]") -> Dataset
         values["disable_shuffle"] = check_bool(source, f"{where}.disable_shuffle", d["disable_shuffle"])
     if values["type"] is SyntheticDataset:
         values["synthetic"] = _synthetic(source, f"{where}.config", d.get("config"), values.get("seed"))
+    trace = _trace(source, where, d, values.get("seed"))  # checked whatever the type
     if values["type"] is MooncakeTraceDataset:
-        values["trace"] = _trace(source, where, d, values.get("seed"))
+        values["trace"] = trace
     return DatasetConfig(**values)
 
 
 def _check_test_range(source: str, where: str, value: Any) -> str | None:
-    if value is None or value == "":
+    if value is None or (isinstance(value, str) and value == ""):
         return None
+    if not isinstance(value, str):
+        raise not_allowed(source, where, value, "a slice such as '[0:8]'")
     try:
         parse_test_range(value)
-    except (ValueError, TypeError):
+    except ValueError:
         raise not_allowed(source, where, value, "a slice such as '[0:8]'") from None
     return value
 
@@ -201,12 +218,16 @@ def _template(source: str, where: str, infer_cfg: Any) -> Template | None:
     if not isinstance(template, dict) or not isinstance(template.get("round"), (list, tuple)):
         raise not_allowed(source, where, template, "a string, or a dict with a 'round' list")
     begin = template.get("begin")
-    turns = [*(begin if isinstance(begin, (list, tuple)) else []), *template["round"]]
+    if begin is not None and not isinstance(begin, (list, tuple)):
+        raise not_allowed(source, f"{where}.begin", begin, "a list of dict(role=..., prompt='...')")
+    turns = [*(begin or []), *template["round"]]
     messages = []
     for i, turn in enumerate(turns):
-        if not isinstance(turn, dict) or not isinstance(turn.get("prompt"), str) or "role" not in turn:
-            raise not_allowed(source, f"{where}.round[{i}]", turn, "dict(role=..., prompt='...')")
-        role = _ROLES.get(str(turn["role"]).upper(), str(turn["role"]).lower())
+        ok = isinstance(turn, dict) and isinstance(turn.get("prompt"), str) and isinstance(turn.get("role"), str)
+        if not ok:
+            part = f"begin[{i}]" if i < len(begin or []) else f"round[{i - len(begin or [])}]"
+            raise not_allowed(source, f"{where}.{part}", turn, "dict(role='HUMAN'|'BOT'|'SYSTEM'|..., prompt='...')")
+        role = _ROLES.get(turn["role"].upper(), turn["role"].lower())
         messages.append({"role": role, "content": turn["prompt"]})
     return tuple(messages)
 
@@ -244,8 +265,10 @@ def _trace(source: str, where: str, d: dict[str, Any], seed: int | None) -> Trac
 
 def _length(source: str, where: str, value: Any) -> LengthDistribution:
     d = check_dict(source, where, value)
+    check_known_keys(source, where, d, _LENGTH_FIELDS)
     method = check_choice(source, f"{where}.Method", d.get("Method"), ("uniform", "gaussian", "zipf"))
     params = check_dict(source, f"{where}.Params", d.get("Params"))
+    check_known_keys(source, f"{where}.Params", params, _PARAM_FIELDS)
     lo = check_int(source, f"{where}.Params.MinValue", params.get("MinValue"), 1, MAX_LENGTH)
     hi = check_int(source, f"{where}.Params.MaxValue", params.get("MaxValue"), lo, MAX_LENGTH)
     extra: dict[str, float] = {}
@@ -261,14 +284,19 @@ def _length(source: str, where: str, value: Any) -> LengthDistribution:
 
 def _synthetic(source: str, where: str, value: Any, seed: int | None) -> SyntheticSpec:
     d = check_dict(source, where, value)
+    check_known_keys(source, where, d, _SYNTHETIC_FIELDS)
     kind = check_choice(source, f"{where}.Type", d.get("Type"), ("string", "tokenid"))
     count = check_int(source, f"{where}.RequestCount", d.get("RequestCount"), 1, MAX_REQUEST_COUNT)
+    if d.get("TrustRemoteCode") is not None:
+        check_bool(source, f"{where}.TrustRemoteCode", d["TrustRemoteCode"])
     if kind == "tokenid":
         token_cfg = check_dict(source, f"{where}.TokenIdConfig", d.get("TokenIdConfig"))
+        check_known_keys(source, f"{where}.TokenIdConfig", token_cfg, _TOKEN_ID_FIELDS)
         size = check_int(source, f"{where}.TokenIdConfig.RequestSize", token_cfg.get("RequestSize"), 1, MAX_LENGTH)
         prefix = check_int(source, f"{where}.TokenIdConfig.PrefixLen", token_cfg.get("PrefixLen", 0), 0, size)
         return SyntheticSpec(count, seed=seed, token_id=TokenIdSpec(size, prefix))
     string_cfg = check_dict(source, f"{where}.StringConfig", d.get("StringConfig"))
+    check_known_keys(source, f"{where}.StringConfig", string_cfg, _STRING_FIELDS)
     input_len = _length(source, f"{where}.StringConfig.Input", string_cfg.get("Input"))
     output_len = _length(source, f"{where}.StringConfig.Output", string_cfg.get("Output"))
     return SyntheticSpec(count, input_len, output_len, seed)

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ais_bench.config.loader import load_config_file
-from ais_bench.config.validation import check_int, check_number, display_path, not_allowed
+from ais_bench.config.validation import check_int, check_number, display_path, not_allowed, show
 
 ENV_VAR = "AIS_BENCH_GLOBAL_CONSTS"
 DEFAULT_PATH = Path(__file__).resolve().parent.parent / "benchmark" / "global_consts.py"
@@ -73,7 +73,7 @@ def build_global_consts(namespace: dict[str, Any], source: str) -> GlobalConsts:
         values["max_chunk_size_bytes"] = chunk
     else:
         warnings.append(
-            f"{source}: MAX_CHUNK_SIZE = {chunk!r} is outside [1, 2**24]; using {DEFAULT_MAX_CHUNK_SIZE}"
+            f"{source}: MAX_CHUNK_SIZE = {show(chunk)} is outside [1, 2**24]; using {DEFAULT_MAX_CHUNK_SIZE}"
         )
     timeout = namespace.get("REQUEST_TIME_OUT")
     if timeout is not None:
@@ -84,7 +84,7 @@ def build_global_consts(namespace: dict[str, Any], source: str) -> GlobalConsts:
         values["log_level"] = _check_log_level(source, namespace["LOG_LEVEL"])
     _legacy(namespace, source, values, warnings)
     for name in namespace:
-        if name.isupper() and name not in _KNOWN and name not in LOG_LEVELS:
+        if isinstance(name, str) and name.isupper() and name not in _KNOWN and name not in LOG_LEVELS:
             close = difflib.get_close_matches(name, _KNOWN, n=1)
             hint = f" (did you mean '{close[0]}'?)" if close else ""
             warnings.append(f"{source}: unknown constant {name} is ignored{hint}")

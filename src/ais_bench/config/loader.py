@@ -68,6 +68,19 @@ def load_config_file(path: str | Path) -> dict[str, Any]:
     return _Loader().load(Path(path))
 
 
+def _one_line(text: str) -> str:
+    """``text`` on one line (line breaks shown as ``\\n``), at most 300 characters."""
+    text = text.replace("\r", "\\r").replace("\n", "\\n")
+    return text if len(text) <= 300 else text[:297] + "..."
+
+
+def _exception_text(exc: BaseException) -> str:
+    try:
+        return _one_line(str(exc))
+    except Exception:  # an exception class whose __str__ fails
+        return "<exception text unavailable>"
+
+
 class _Loader:
     """One top-level load: tracks the chain of files being executed (cycle detection)."""
 
@@ -76,9 +89,13 @@ class _Loader:
         self._shim = None if _has_real_mmengine() else _mmengine_shim()
 
     def load(self, path: Path) -> dict[str, Any]:
-        path = path.expanduser().resolve()
-        if not path.is_file():
-            raise ConfigError(f"config file not found: {path}")
+        try:
+            path = path.expanduser().resolve()
+            found = path.is_file()
+        except (OSError, RuntimeError, ValueError):  # NUL in the name, unknown ~user, name too long
+            found = False
+        if not found:
+            raise ConfigError(f"config file not found: {_one_line(str(path))}")
         if path in self._stack:
             chain = " -> ".join(str(p) for p in [*self._stack, path])
             raise ConfigError(f"config files import each other in a cycle: {chain}")
@@ -89,15 +106,19 @@ class _Loader:
         try:
             code = compile(source, str(path), "exec")
         except SyntaxError as exc:
-            raise ConfigError(f"{path}:{exc.lineno}: syntax error: {exc.msg}") from exc
+            raise ConfigError(f"{path}:{exc.lineno}: syntax error: {_one_line(exc.msg)}") from exc
+        except ValueError as exc:  # NUL bytes in the source (Python < 3.12)
+            raise ConfigError(f"{path}: syntax error: {_one_line(str(exc))}") from exc
+        except (RecursionError, MemoryError) as exc:
+            raise ConfigError(f"{path}: cannot compile config file: expressions nested too deeply") from exc
         namespace = self._namespace(path)
         self._stack.append(path)
         try:
             exec(code, namespace)
         except ConfigError:
             raise
-        except Exception as exc:
-            raise ConfigError(f"{self._where(exc, path)}: {type(exc).__name__}: {exc}") from exc
+        except (Exception, SystemExit) as exc:  # sys.exit() in a config file must not end the tool
+            raise ConfigError(f"{self._where(exc, path)}: {type(exc).__name__}: {_exception_text(exc)}") from exc
         finally:
             self._stack.pop()
         return {

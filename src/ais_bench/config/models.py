@@ -8,9 +8,11 @@ for the embedded simulated server; the CLI validates it with ``ais_bench.sim.Sim
 from __future__ import annotations
 
 import ipaddress
+import math
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from ais_bench.config.loader import load_config_file
 from ais_bench.config.validation import (
@@ -18,12 +20,17 @@ from ais_bench.config.validation import (
     check_choice,
     check_dict,
     check_int,
+    check_known_keys,
+    check_name,
     check_number,
+    check_path_text,
     check_str,
     display_path,
     dotted_name,
     missing,
     not_allowed,
+    show,
+    show_key,
     unknown_field,
 )
 from ais_bench.errors import ConfigError
@@ -31,6 +38,8 @@ from ais_bench.errors import ConfigError
 MAX_BATCH_SIZE = 100_000
 MAX_REQUEST_RATE = 64_000
 MAX_RETRY = 1000
+#: Largest ``max_out_len`` (tokens): what a server's 32-bit signed token count can hold.
+MAX_OUT_LEN = 2**31 - 1
 RAMP_UP_STRATEGIES = ("linear", "exponential", None, "")
 
 #: Fields AISBench model configs may carry that do not matter for performance runs (accepted, dropped).
@@ -48,6 +57,13 @@ IGNORED_FIELDS = frozenset(
 )
 
 _TRAFFIC_FIELDS = ("burstiness", "ramp_up_strategy", "ramp_up_start_rps", "ramp_up_end_rps")
+
+#: ``generation_kwargs`` keys that would replace what the tool itself puts in the request body.
+RESERVED_GENERATION_KEYS = {
+    "stream": "the streaming mode is the model config's stream= (or the backend class)",
+    "messages": "the prompt comes from the dataset",
+    "prompt": "the prompt comes from the dataset",
+}
 
 
 @dataclass(frozen=True)
@@ -90,7 +106,7 @@ class ModelConfig:
     use_timestamp: bool = False
     traffic_cfg: TrafficConfig = field(default_factory=TrafficConfig)
     retry: int = 2
-    api_key: str = ""
+    api_key: str = field(default="", repr=False)
     host_ip: str = "localhost"
     host_port: int = 8080
     url: str = ""
@@ -177,18 +193,22 @@ def validate_model(d: dict[str, Any], source: str, *, index: int = 0) -> ModelCo
         raise not_allowed(source, where, d, "a dict of model fields")
     for key in d:
         if key not in _FIELDS and key not in IGNORED_FIELDS:
-            raise unknown_field(source, f"{where}.{key}", key, _FIELDS)
+            raise unknown_field(source, f"{where}.{show_key(key)}", key, _FIELDS)
     if "type" not in d:
         raise missing(source, f"{where}.type", "a backend class such as VLLMCustomAPIChat")
     cls, spec = _backend_for(source, where, d["type"])
     if "abbr" not in d:
         raise missing(source, f"{where}.abbr", "a non-empty string (the results folder name)")
     values: dict[str, Any] = {"type": cls, "backend_name": spec.name, "source": source}
-    values["abbr"] = check_str(source, f"{where}.abbr", d["abbr"], non_empty=True)
+    values["abbr"] = check_name(source, f"{where}.abbr", d["abbr"])
     values["attr"] = check_choice(source, f"{where}.attr", d.get("attr", "service"), ["service"])
-    for key in ("model", "model_name", "api_key", "url"):
+    for key in ("model", "model_name"):
         if key in d:
             values[key] = check_str(source, f"{where}.{key}", d[key])
+    if "api_key" in d:
+        values["api_key"] = _check_api_key(source, f"{where}.api_key", d["api_key"])
+    if "url" in d:
+        values["url"] = _check_url(source, f"{where}.url", d["url"])
     for key in ("use_timestamp", "enable_ssl", "trust_remote_code"):
         if key in d:
             values[key] = check_bool(source, f"{where}.{key}", d[key])
@@ -201,14 +221,14 @@ def validate_model(d: dict[str, Any], source: str, *, index: int = 0) -> ModelCo
         values["path"] = _check_path(source, f"{where}.path", d["path"])
     if "host_ip" in d:
         values["host_ip"] = _check_host(source, f"{where}.host_ip", d["host_ip"])
-    if "generation_kwargs" in d:
-        values["generation_kwargs"] = dict(
-            check_dict(source, f"{where}.generation_kwargs", d["generation_kwargs"])
+    if d.get("generation_kwargs") is not None:
+        values["generation_kwargs"] = _check_generation_kwargs(
+            source, f"{where}.generation_kwargs", d["generation_kwargs"]
         )
     if d.get("traffic_cfg") is not None:
         values["traffic_cfg"] = _check_traffic(source, f"{where}.traffic_cfg", d["traffic_cfg"])
     if d.get("simulator") is not None:
-        values["simulator"] = dict(check_dict(source, f"{where}.simulator", d["simulator"]))
+        values["simulator"] = _check_simulator(source, f"{where}.simulator", d["simulator"])
     port_lo_ok = values.get("simulator") is not None  # 0 = let the embedded simulator pick a port
     if "host_port" in d:
         values["host_port"] = check_int(
@@ -229,16 +249,94 @@ def _check_numbers(d: dict[str, Any], source: str, where: str, values: dict[str,
             source, f"{where}.batch_size", d["batch_size"], 0, MAX_BATCH_SIZE, lo_open=True
         )
     if "max_out_len" in d:
-        values["max_out_len"] = check_int(source, f"{where}.max_out_len", d["max_out_len"], 1)
+        values["max_out_len"] = check_int(source, f"{where}.max_out_len", d["max_out_len"], 1, MAX_OUT_LEN)
     if d.get("seed") is not None:
         values["seed"] = check_int(source, f"{where}.seed", d["seed"], 0, 2**32 - 1)
 
 
 def _check_path(source: str, field_name: str, value: Any) -> str:
-    value = check_str(source, field_name, value)
-    if value and not Path(value).expanduser().exists():
+    value = check_path_text(source, field_name, value)
+    try:
+        exists = not value or Path(value).expanduser().exists()
+    except (OSError, RuntimeError, ValueError):  # unknown ~user, name too long, ...
+        exists = False
+    if not exists:
         raise not_allowed(source, field_name, value, "an existing tokenizer folder, or '' for none")
     return value
+
+
+def _check_api_key(source: str, field_name: str, value: Any) -> str:
+    """A string without line breaks (it goes into an HTTP header); never shown in an error."""
+    value = check_str(source, field_name, value, secret=True)
+    if any(ord(c) < 32 or ord(c) == 127 for c in value):
+        raise not_allowed(source, field_name, value, "a string without control characters", secret=True)
+    return value
+
+
+def _check_url(source: str, field_name: str, value: Any) -> str:
+    """'' (use host_ip/host_port) or an http(s) URL with a host, e.g. 'http://server:8080/'."""
+    value = check_str(source, field_name, value).strip()
+    if not value:
+        return value
+    expected = "'' or an http(s) URL such as 'http://127.0.0.1:8080/'"
+    try:
+        parts = urlsplit(value if "://" in value else f"http://{value}")
+        ok = parts.scheme in ("http", "https") and bool(parts.hostname) and (parts.port is None or parts.port > 0)
+    except ValueError:  # bad port, unbalanced [ ] around an IPv6 address
+        ok = False
+    if not ok or any(ord(c) <= 32 for c in value):
+        raise not_allowed(source, field_name, value, expected)
+    return value
+
+
+def _check_generation_kwargs(source: str, where: str, value: Any) -> dict[str, Any]:
+    """A dict of JSON values that does not replace the body fields the tool writes itself."""
+    d = check_dict(source, where, value)
+    for key, reason in RESERVED_GENERATION_KEYS.items():
+        if key in d:
+            raise ConfigError(
+                f"{source}: {where}.{key} is not allowed in generation_kwargs: {reason}",
+                hint=f"remove '{key}' from generation_kwargs",
+            )
+    _check_json(source, where, d)
+    return dict(d)
+
+
+def _check_json(source: str, where: str, value: Any, depth: int = 0) -> None:
+    """Every value can be sent as JSON: str, bool, None, int (64-bit), finite float, list, dict."""
+    expected = "JSON data: a string, bool, None, 64-bit integer, finite number, list or dict with string keys"
+    if depth > 64:
+        raise not_allowed(source, where, value, "at most 64 levels of nested lists and dicts")
+    if value is None or isinstance(value, (str, bool)):
+        return
+    if isinstance(value, int):
+        if not -(2**63) <= value < 2**64:
+            raise not_allowed(source, where, value, expected)
+    elif isinstance(value, float):
+        if not math.isfinite(value):
+            raise not_allowed(source, where, value, expected)
+    elif isinstance(value, (list, tuple)):
+        for i, item in enumerate(value):
+            _check_json(source, f"{where}[{i}]", item, depth + 1)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise not_allowed(source, f"{where} key {show(key)}", key, "string keys")
+            _check_json(source, f"{where}.{key}", item, depth + 1)
+    else:
+        raise not_allowed(source, where, value, expected)
+
+
+def _check_simulator(source: str, where: str, value: Any) -> dict[str, Any]:
+    """The embedded simulator's settings, checked here with ``SimConfig`` so a mistake names the file."""
+    from ais_bench.sim.config import SimConfig
+
+    d = dict(check_dict(source, where, value))
+    try:
+        SimConfig.from_dict(d)
+    except ConfigError as exc:
+        raise ConfigError(f"{source}: {where}: {exc.message}", hint=exc.hint) from None
+    return d
 
 
 def _check_host(source: str, field_name: str, value: Any) -> str:
@@ -257,9 +355,7 @@ def _check_host(source: str, field_name: str, value: Any) -> str:
 
 def _check_traffic(source: str, where: str, value: Any) -> TrafficConfig:
     d = check_dict(source, where, value)
-    for key in d:
-        if key not in _TRAFFIC_FIELDS:
-            raise unknown_field(source, f"{where}.{key}", key, _TRAFFIC_FIELDS)
+    check_known_keys(source, where, d, _TRAFFIC_FIELDS)
     out: dict[str, Any] = {}
     if d.get("burstiness") is not None:
         out["burstiness"] = check_number(source, f"{where}.burstiness", d["burstiness"], 0)

@@ -136,6 +136,10 @@ def _no_match_message(kind: str, name: str, config_dir: str | Path | None) -> st
     text = f"no {kind} config named '{name}' (searched {roots})"
     if close_names:
         text += "; close names: " + ", ".join(close_names)
+    elif names:
+        shown = names[:12]
+        more = f" and {len(names) - len(shown)} more" if len(names) > len(shown) else ""
+        text += "; available: " + ", ".join(shown) + more
     return text
 
 

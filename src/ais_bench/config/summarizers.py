@@ -15,13 +15,21 @@ from typing import Any
 
 from ais_bench.config.loader import load_config_file
 from ais_bench.config.resolve import DEFAULT_SUMMARIZER_KEY
-from ais_bench.config.validation import check_dict, display_path, dotted_name, not_allowed
+from ais_bench.config.validation import (
+    check_dict,
+    check_known_keys,
+    display_path,
+    dotted_name,
+    not_allowed,
+    show,
+)
 from ais_bench.errors import ConfigError
 
 DEFAULT_STATS = ("Average", "Min", "Max", "Median", "P75", "P90", "P99")
 MAX_STATS = 8
 _PERCENTILE = re.compile(r"^P0*[1-9]\d?$")
 _STAGES = {"DefaultPerfMetricCalculator": "total", "StablePerfMetricCalculator": "stable"}
+_CALCULATOR_FIELDS = ("type", "stats_list")
 
 
 @dataclass(frozen=True)
@@ -73,6 +81,7 @@ def build_summarizer(value: Any, source: str) -> SummarizerConfig:
     if calculator is None:
         return SummarizerConfig(source=source)
     calculator = check_dict(source, "summarizer.calculator", calculator)
+    check_known_keys(source, "summarizer.calculator", calculator, _CALCULATOR_FIELDS)
     calc_type = calculator.get("type", "DefaultPerfMetricCalculator")
     stage = _STAGES.get(_class_name(calc_type))
     if stage is None:
@@ -88,11 +97,13 @@ def normalise_stats(stats: Any, source: str) -> tuple[tuple[str, ...], list[str]
     warnings: list[str] = []
     kept: list[str] = []
     for name in stats:
-        if isinstance(name, str) and (name in ("Average", "Min", "Max", "Median") or _PERCENTILE.match(name)):
+        if name in kept:
+            warnings.append(f"{source}: statistic {show(name)} listed twice; shown once")
+        elif isinstance(name, str) and (name in ("Average", "Min", "Max", "Median") or _PERCENTILE.match(name)):
             kept.append(name)
         else:
             warnings.append(
-                f"{source}: unknown statistic {name!r} ignored (allowed: Average, Min, Max, Median, P1..P99)"
+                f"{source}: unknown statistic {show(name)} ignored (allowed: Average, Min, Max, Median, P1..P99)"
             )
     if len(kept) > MAX_STATS:
         warnings.append(f"{source}: at most {MAX_STATS} statistics; dropped {', '.join(kept[MAX_STATS:])}")

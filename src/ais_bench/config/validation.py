@@ -16,20 +16,36 @@ from ais_bench.errors import ConfigError
 
 
 def show(value: Any) -> str:
-    """A short, readable rendering of a config value (classes as dotted names)."""
-    if isinstance(value, type) or callable(value):
-        return dotted_name(value)
-    text = repr(value)
+    """A short, readable, one-line rendering of a config value (classes as dotted names).
+
+    Never raises: an int too long to print is shown by its size, an object whose ``repr`` fails by
+    its type name.
+    """
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 200:
+        return f"<an integer of about {int(value.bit_length() * 0.30103)} digits>"
+    try:
+        text = dotted_name(value) if isinstance(value, type) or callable(value) else repr(value)
+    except Exception:  # a broken __repr__, or a container holding an int too long to print
+        text = f"<{type(value).__name__} object>"
+    text = text.replace("\r", "\\r").replace("\n", "\\n")
     return text if len(text) <= 80 else text[:77] + "..."
+
+
+def show_key(key: Any) -> str:
+    """A dict key as written in a dotted location: the text of a string, ``show`` otherwise."""
+    return key if isinstance(key, str) else show(key)
 
 
 def dotted_name(obj: Any) -> str:
     """``module.QualName`` of a class or function; ``repr`` for anything else."""
     module = getattr(obj, "__module__", None)
     qualname = getattr(obj, "__qualname__", None)
-    if module and qualname:
+    if isinstance(module, str) and isinstance(qualname, str) and module and qualname:
         return f"{module}.{qualname}"
-    return repr(obj)
+    try:
+        return repr(obj)
+    except Exception:
+        return f"<{type(obj).__name__} object>"
 
 
 def plain_data(value: Any) -> Any:
@@ -52,8 +68,10 @@ def display_path(path: str | Path) -> str:
         return str(path)
 
 
-def not_allowed(source: str, field: str, value: Any, expected: str) -> ConfigError:
-    return ConfigError(f"{source}: {field} = {show(value)} is not allowed: expected {expected}")
+def not_allowed(source: str, field: str, value: Any, expected: str, *, secret: bool = False) -> ConfigError:
+    """``<source>: <field> = <value> is not allowed: expected <expected>``; ``secret`` hides the value."""
+    shown = f"<hidden {type(value).__name__}>" if secret and value is not None else show(value)
+    return ConfigError(f"{source}: {field} = {shown} is not allowed: expected {expected}")
 
 
 def missing(source: str, field: str, expected: str) -> ConfigError:
@@ -62,9 +80,24 @@ def missing(source: str, field: str, expected: str) -> ConfigError:
 
 def unknown_field(source: str, field: str, key: str, known: Iterable[str]) -> ConfigError:
     """Error for an unknown key ``key`` at ``field`` (its full dotted location), with a suggestion."""
-    close = difflib.get_close_matches(key, sorted(known), n=1, cutoff=0.6)
+    text = key if isinstance(key, str) else show(key)
+    close = difflib.get_close_matches(text, sorted(known), n=1, cutoff=0.6)
     hint = f" (did you mean '{close[0]}'?)" if close else ""
-    return ConfigError(f"{source}: {field} is not a known field{hint}")
+    return ConfigError(f"{source}: {show_key_path(field)} is not a known field{hint}")
+
+
+def show_key_path(field: str) -> str:
+    """A dotted location made printable on one line (keys may hold newlines or be very long)."""
+    text = field.replace("\r", "\\r").replace("\n", "\\n")
+    return text if len(text) <= 160 else text[:157] + "..."
+
+
+def check_known_keys(source: str, where: str, d: dict[Any, Any], known: Iterable[str]) -> None:
+    """Raise ``unknown_field`` for the first key of ``d`` not in ``known``."""
+    known = tuple(known)
+    for key in d:
+        if key not in known:
+            raise unknown_field(source, f"{where}.{show_key(key)}", key, known)
 
 
 def _num(x: float | None) -> str:
@@ -117,7 +150,7 @@ def check_number(
     hi_open: bool = False,
 ) -> float:
     """A finite int or float (not bool) inside the interval, returned as float."""
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and _finite(value)
     if not ok or not _in_interval(value, lo, hi, lo_open, hi_open):
         if hi is None:
             expected = f"a number {interval_text(lo, hi, lo_open, hi_open)}"
@@ -127,15 +160,46 @@ def check_number(
     return float(value)
 
 
+def _finite(value: float) -> bool:
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an int too large for a float
+        return False
+
+
 def check_bool(source: str, field: str, value: Any) -> bool:
     if not isinstance(value, bool):
         raise not_allowed(source, field, value, "True or False")
     return value
 
 
-def check_str(source: str, field: str, value: Any, *, non_empty: bool = False) -> str:
+def check_str(
+    source: str, field: str, value: Any, *, non_empty: bool = False, secret: bool = False
+) -> str:
+    """A ``str`` (``non_empty``: not blank); ``secret`` keeps the value out of the error."""
     if not isinstance(value, str) or (non_empty and not value.strip()):
-        raise not_allowed(source, field, value, "a non-empty string" if non_empty else "a string")
+        expected = "a non-empty string" if non_empty else "a string"
+        raise not_allowed(source, field, value, expected, secret=secret)
+    return value
+
+
+def check_path_text(source: str, field: str, value: Any) -> str:
+    """A string usable as a file path (no NUL character)."""
+    value = check_str(source, field, value)
+    if "\x00" in value:
+        raise not_allowed(source, field, value, "a file path (no NUL character)")
+    return value
+
+
+def check_name(source: str, field: str, value: Any) -> str:
+    """An ``abbr``: a non-empty string usable as one file or folder name."""
+    value = check_str(source, field, value, non_empty=True)
+    bad = value in (".", "..") or any(c in value for c in "/\\") or any(ord(c) < 32 for c in value)
+    if bad or len(value.encode("utf-8", "surrogatepass")) > 200:
+        raise not_allowed(
+            source, field, value,
+            "a name usable as a folder name (no '/', '\\', control characters, '.' or '..'; at most 200 bytes)",
+        )
     return value
 
 
@@ -147,6 +211,6 @@ def check_dict(source: str, field: str, value: Any) -> dict[str, Any]:
 
 def check_choice(source: str, field: str, value: Any, choices: Iterable[Any]) -> Any:
     choices = list(choices)
-    if value not in choices:
+    if not any(value is c or (isinstance(value, type(c)) and value == c) for c in choices):
         raise not_allowed(source, field, value, "one of " + ", ".join(show(c) for c in choices))
     return value

@@ -15,6 +15,11 @@ from typing import Any
 from ais_bench.errors import ConfigError
 
 OUTPUT_LEN_DISTS = ("uniform", "max")
+#: Upper limits that keep a simulated run finite and its numbers representable.
+MAX_NUM_SEQS = 1_000_000
+MAX_TOKENS = 2**31 - 1
+MAX_COST_MS = 3_600_000.0
+MAX_STALL_S = 86_400.0
 _FAULT_RATE_FIELDS = ("fail_rate", "reset_rate", "stall_rate", "malformed_rate")
 
 
@@ -70,7 +75,7 @@ class SimConfig:
         known = [f.name for f in fields(cls)]
         for name in data:
             if name not in known:
-                raise ConfigError(_unknown_field_message(str(name), known))
+                raise ConfigError(_unknown_field_message(name, known))
         return cls(**data)
 
     def to_dict(self) -> dict[str, Any]:
@@ -98,10 +103,31 @@ FIELD_KINDS: dict[str, str] = {
 }
 
 
-def _unknown_field_message(name: str, known: list[str]) -> str:
-    close = difflib.get_close_matches(name, known, n=1)
+def _show(value: Any) -> str:
+    """A short one-line rendering of a value; never raises (huge ints, broken ``__repr__``)."""
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 200:
+        return f"<an integer of about {int(value.bit_length() * 0.30103)} digits>"
+    try:
+        text = repr(value)
+    except Exception:
+        text = f"<{type(value).__name__} object>"
+    text = text.replace("\r", "\\r").replace("\n", "\\n")
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _unknown_field_message(name: Any, known: list[str]) -> str:
+    text = name if isinstance(name, str) else _show(name)
+    close = difflib.get_close_matches(text, known, n=1)
     hint = f" (did you mean '{close[0]}'?)" if close else ""
-    return f"unknown sim field '{name}'{hint}; allowed: {', '.join(known)}"
+    shown = _show(text)[1:-1] if isinstance(name, str) else text
+    return f"unknown sim field '{shown}'{hint}; allowed: {', '.join(known)}"
+
+
+def _finite(value: float) -> bool:
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an int too large for a float
+        return False
 
 
 def _check_type(name: str, value: Any) -> None:
@@ -111,7 +137,7 @@ def _check_type(name: str, value: Any) -> None:
     is_number = isinstance(value, (int, float)) and not isinstance(value, bool)
     ok = {
         "int": isinstance(value, int) and not isinstance(value, bool),
-        "float": is_number and math.isfinite(value),
+        "float": is_number and _finite(value),
         "str": isinstance(value, str),
         "str?": isinstance(value, str),
     }[kind]
@@ -122,20 +148,29 @@ def _check_type(name: str, value: Any) -> None:
             "str": "a string",
             "str?": "a string or None",
         }
-        raise ConfigError(f"sim field '{name}' = {value!r} has the wrong type: allowed {wanted[kind]}")
+        raise ConfigError(f"sim field '{name}' = {_show(value)} has the wrong type: allowed {wanted[kind]}")
+    if kind.startswith("str") and "\x00" in value:
+        raise ConfigError(f"sim field '{name}' = {_show(value)} is invalid: allowed a string without NUL characters")
 
 
 def _require(ok: bool, name: str, value: Any, allowed: str) -> None:
     if not ok:
-        raise ConfigError(f"sim field '{name}' = {value!r} is invalid: allowed {allowed}")
+        raise ConfigError(f"sim field '{name}' = {_show(value)} is invalid: allowed {allowed}")
 
 
 def _check_values(cfg: SimConfig) -> None:
     _require(bool(cfg.model_name), "model_name", cfg.model_name, "a non-empty string")
     _require(cfg.max_num_seqs >= 1, "max_num_seqs", cfg.max_num_seqs, "an integer >= 1")
+    _require(cfg.max_num_seqs <= MAX_NUM_SEQS, "max_num_seqs", cfg.max_num_seqs, f"an integer <= {MAX_NUM_SEQS}")
     _require(cfg.default_max_tokens >= 1, "default_max_tokens", cfg.default_max_tokens, "an integer >= 1")
+    _require(
+        cfg.default_max_tokens <= MAX_TOKENS, "default_max_tokens", cfg.default_max_tokens, "an integer <= 2**31-1"
+    )
     for name in ("prefill_base_ms", "prefill_per_token_ms", "decode_base_ms", "decode_per_seq_ms", "stall_s"):
         _require(getattr(cfg, name) >= 0, name, getattr(cfg, name), "a number >= 0")
+    for name in ("prefill_base_ms", "prefill_per_token_ms", "decode_base_ms", "decode_per_seq_ms"):
+        _require(getattr(cfg, name) <= MAX_COST_MS, name, getattr(cfg, name), f"a number <= {MAX_COST_MS:g} (ms)")
+    _require(cfg.stall_s <= MAX_STALL_S, "stall_s", cfg.stall_s, f"a number <= {MAX_STALL_S:g} (s)")
     _require(
         cfg.output_len_dist in OUTPUT_LEN_DISTS,
         "output_len_dist",

@@ -136,7 +136,7 @@ BAD = [
         "models[0].batch_size = 100001 is not allowed: expected an integer in (0, 100000]",
     ),
     ("batch_size", True, "models[0].batch_size = True is not allowed: expected an integer in (0, 100000]"),
-    ("max_out_len", 0, "models[0].max_out_len = 0 is not allowed: expected an integer >= 1"),
+    ("max_out_len", 0, "models[0].max_out_len = 0 is not allowed: expected an integer in [1, 2147483647]"),
     (
         "generation_kwargs",
         [1],

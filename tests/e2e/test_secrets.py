@@ -1,0 +1,112 @@
+"""The model's ``api_key`` reaches the server and nothing else: no file of the run folder (configs,
+logs, details jsonl/h5, worker records), no terminal output, no error message, also with ``--debug``."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+from tests.support.configs import only_run_dir, write_model_config, write_synthetic_dataset
+from tests.support.fixed_server import FixedServer, FixedTiming
+
+KEY = "sk-ais-bench-TOP-SECRET-4f1c9d2e"
+
+
+def _ais_bench(tmp_path: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    args = ["--models", "keyed", "--datasets", "tiny", "--mode", "perf", "--num-warmups", "1", *extra]
+    return subprocess.run(
+        [sys.executable, "-m", "ais_bench.cli.main", *args],
+        cwd=tmp_path, capture_output=True, text=True, timeout=180,
+    )
+
+
+def _h5_texts(path: Path) -> list[str]:
+    """Every attribute and string/bytes dataset of an HDF5 file, decoded (datasets may be compressed)."""
+    texts: list[str] = []
+
+    def visit(_name: str, obj: object) -> None:
+        for value in obj.attrs.values():  # type: ignore[attr-defined]
+            texts.append(repr(value))
+        if isinstance(obj, h5py.Dataset) and obj.dtype.kind in "SOUV":
+            texts.append(repr(np.asarray(obj[()]).tolist()))
+
+    with h5py.File(path, "r") as handle:
+        for value in handle.attrs.values():
+            texts.append(repr(value))
+        handle.visititems(visit)
+    return texts
+
+
+def _assert_key_nowhere(folder: Path) -> list[Path]:
+    files = [p for p in folder.rglob("*") if p.is_file()]
+    for path in files:
+        assert KEY.encode() not in path.read_bytes(), f"api_key found in {path}"
+        if path.suffix == ".h5":
+            assert not any(KEY in text for text in _h5_texts(path)), f"api_key found inside {path}"
+    return files
+
+
+def test_api_key_only_reaches_the_server(tmp_path: Path) -> None:
+    with FixedServer(FixedTiming(ttft_s=0.01, itl_s=0.005)) as server:
+        write_model_config(tmp_path / "configs", "keyed", server.port, api_key=KEY)
+        write_synthetic_dataset(tmp_path / "configs", "tiny", 6)
+        result = _ais_bench(tmp_path)
+        assert result.returncode == 0, result.stderr
+        assert server.log.headers and all(h["Authorization"] == f"Bearer {KEY}" for h in server.log.headers)
+    assert KEY not in result.stdout and KEY not in result.stderr
+    run_dir = only_run_dir(tmp_path / "outputs" / "default")
+    files = _assert_key_nowhere(run_dir)
+    names = {p.name for p in files}
+    assert "ais_bench.log" in names and "tiny_details.jsonl" in names and "tiny_details.h5" in names
+    assert any(p.parent.name == "records" and p.name.endswith(".rows") for p in files)  # worker records
+    assert any(p.parent.name == "configs" for p in files)  # the config dump
+    dump = next(p for p in files if p.parent.name == "configs").read_text()
+    assert "'api_key': '***'" in dump
+
+
+def test_api_key_not_in_debug_output_or_records(tmp_path: Path) -> None:
+    with FixedServer(FixedTiming(ttft_s=0.01, itl_s=0.005)) as server:
+        write_model_config(tmp_path / "configs", "keyed", server.port, api_key=KEY)
+        write_synthetic_dataset(tmp_path / "configs", "tiny", 4)
+        result = _ais_bench(tmp_path, "--debug", "--dump-text")
+        assert result.returncode == 0, result.stderr
+    assert KEY not in result.stdout and KEY not in result.stderr
+    _assert_key_nowhere(tmp_path / "outputs")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_api_key_not_in_errors_of_an_unreachable_server(tmp_path: Path) -> None:
+    write_model_config(tmp_path / "configs", "keyed", _free_port(), api_key=KEY)
+    write_synthetic_dataset(tmp_path / "configs", "tiny", 2)
+    for extra in ((), ("--debug",)):
+        result = _ais_bench(tmp_path, *extra)
+        assert result.returncode != 0
+        assert "cannot reach" in result.stderr
+        assert ("Traceback" in result.stderr) == bool(extra)
+        assert KEY not in result.stdout and KEY not in result.stderr
+    _assert_key_nowhere(tmp_path / "outputs")
+
+
+def test_api_key_not_in_config_errors(tmp_path: Path) -> None:
+    # A wrong value next to the key, and a key of the wrong type: the error names the field, not the key.
+    write_model_config(tmp_path / "configs", "keyed", 8080, api_key=KEY, batch_size=0)
+    write_model_config(tmp_path / "configs", "bytes_key", 8080, api_key=KEY.encode())
+    write_synthetic_dataset(tmp_path / "configs", "tiny", 2)
+    for model, field in (("keyed", "batch_size"), ("bytes_key", "api_key")):
+        for extra in ((), ("--debug",)):
+            result = subprocess.run(
+                [sys.executable, "-m", "ais_bench.cli.main", "--models", model, "--datasets", "tiny", *extra],
+                cwd=tmp_path, capture_output=True, text=True, timeout=120,
+            )
+            assert result.returncode != 0 and field in result.stderr
+            assert KEY not in result.stdout and KEY not in result.stderr
