@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
+import threading
 import traceback
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -23,6 +25,7 @@ EXIT_PARTIAL = 3
 def main(argv: list[str] | None = None) -> int:
     debug = "--debug" in (argv if argv is not None else sys.argv[1:])
     _setup_logging(debug)
+    _enable_ctrl_c()
     try:
         from ais_bench.cli.args import parse_args
 
@@ -36,6 +39,14 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         log.error("interrupted")
         return 130
+
+
+def _enable_ctrl_c() -> None:
+    """Ctrl-C (SIGINT) always means "stop sending, summarise what finished": Python leaves SIGINT
+    ignored when the tool was started with it ignored (e.g. as a background job of a script), so the
+    handler is installed explicitly. Only possible from the main thread."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def _setup_logging(debug: bool) -> None:
