@@ -11,8 +11,8 @@ from typing import Any
 
 from ais_bench.clients.response import (
     ResponseState,
-    apply_usage,
     check_text,
+    fold_usage,
     load_json_object,
     shape_error,
 )
@@ -88,26 +88,8 @@ def parse_stream_event(data: str, state: ResponseState) -> None:
     try:
         choices = obj.get("choices")
         if choices:
-            carried = False
-            for choice in choices:
-                delta = choice.get("delta")
-                if delta:
-                    content = delta.get("content")
-                    if content:
-                        state.text_parts.append(check_text(content, "delta.content"))
-                        carried = True
-                    reasoning = delta.get("reasoning_content") or delta.get("reasoning")
-                    if reasoning:
-                        state.reasoning_parts.append(check_text(reasoning, "delta.reasoning_content"))
-                        carried = True
-                finish_reason = choice.get("finish_reason")
-                if finish_reason is not None:
-                    state.finish_reason = check_text(finish_reason, "finish_reason")
-            if carried:
-                state.content_events += 1
-        usage = obj.get("usage")
-        if usage is not None:
-            apply_usage(usage, state)
+            _fold_choices(choices, "delta", state)
+        fold_usage(obj, state)
     except (AttributeError, TypeError) as exc:
         raise shape_error("event", data, exc) from None
 
@@ -122,24 +104,30 @@ def parse_full_body(body: bytes, state: ResponseState) -> None:
         choices = obj.get("choices")
         if not choices:
             raise TypeError("no choices")
-        carried = False
-        for choice in choices:
-            message = choice.get("message") or {}
-            content = message.get("content")
-            if content:
-                state.text_parts.append(check_text(content, "message.content"))
-                carried = True
-            reasoning = message.get("reasoning_content") or message.get("reasoning")
-            if reasoning:
-                state.reasoning_parts.append(check_text(reasoning, "message.reasoning_content"))
-                carried = True
-            finish_reason = choice.get("finish_reason")
-            if finish_reason is not None:
-                state.finish_reason = check_text(finish_reason, "finish_reason")
-        if carried:
-            state.content_events += 1
-        usage = obj.get("usage")
-        if usage is not None:
-            apply_usage(usage, state)
+        _fold_choices(choices, "message", state)
+        fold_usage(obj, state)
     except (AttributeError, TypeError) as exc:
         raise shape_error("response body", body, exc) from None
+
+
+def _fold_choices(choices: list[Any], part: str, state: ResponseState) -> None:
+    """Append each choice's ``<part>.content`` and reasoning (``reasoning_content`` or
+    ``reasoning``), keep a non-null ``finish_reason``; one content event when any text came."""
+    carried = False
+    for choice in choices:
+        piece = choice.get(part)
+        if piece:
+            content = piece.get("content")
+            if content:
+                state.text_parts.append(check_text(content, f"{part}.content"))
+                carried = True
+            reasoning = piece.get("reasoning_content") or piece.get("reasoning")
+            if reasoning:
+                state.reasoning_parts.append(check_text(reasoning, f"{part}.reasoning_content"))
+                carried = True
+        finish_reason = choice.get("finish_reason")
+        if finish_reason is not None:
+            state.finish_reason = check_text(finish_reason, "finish_reason")
+    if carried:
+        state.content_events += 1
+

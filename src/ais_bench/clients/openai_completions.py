@@ -11,8 +11,8 @@ from typing import Any
 
 from ais_bench.clients.response import (
     ResponseState,
-    apply_usage,
     check_text,
+    fold_usage,
     load_json_object,
     shape_error,
 )
@@ -71,17 +71,8 @@ def parse_stream_event(data: str, state: ResponseState) -> None:
     try:
         choices = obj.get("choices")
         if choices:
-            choice = choices[0]
-            text = choice.get("text")
-            if text:
-                state.text_parts.append(check_text(text, "choices[0].text"))
-                state.content_events += 1
-            finish_reason = choice.get("finish_reason")
-            if finish_reason is not None:
-                state.finish_reason = check_text(finish_reason, "finish_reason")
-        usage = obj.get("usage")
-        if usage is not None:
-            apply_usage(usage, state)
+            _fold_choice(choices[0], state)
+        fold_usage(obj, state)
     except (AttributeError, TypeError, KeyError) as exc:
         raise shape_error("event", data, exc) from None
 
@@ -95,16 +86,19 @@ def parse_full_body(body: bytes, state: ResponseState) -> None:
         choices = obj.get("choices")
         if not choices:
             raise TypeError("no choices")
-        choice = choices[0]
-        text = choice.get("text")
-        if text:
-            state.text_parts.append(check_text(text, "choices[0].text"))
-            state.content_events += 1
-        finish_reason = choice.get("finish_reason")
-        if finish_reason is not None:
-            state.finish_reason = check_text(finish_reason, "finish_reason")
-        usage = obj.get("usage")
-        if usage is not None:
-            apply_usage(usage, state)
+        _fold_choice(choices[0], state)
+        fold_usage(obj, state)
     except (AttributeError, TypeError, KeyError) as exc:
         raise shape_error("response body", body, exc) from None
+
+
+def _fold_choice(choice: dict[str, Any], state: ResponseState) -> None:
+    """Append ``choices[0].text`` (one content event when non-empty), keep a non-null finish_reason."""
+    text = choice.get("text")
+    if text:
+        state.text_parts.append(check_text(text, "choices[0].text"))
+        state.content_events += 1
+    finish_reason = choice.get("finish_reason")
+    if finish_reason is not None:
+        state.finish_reason = check_text(finish_reason, "finish_reason")
+

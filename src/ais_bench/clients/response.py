@@ -84,6 +84,13 @@ def shape_error(what: str, raw: str | bytes, exc: Exception) -> DecodeError:
     return DecodeError(f"{what} has an unexpected shape ({exc})", snippet=make_snippet(raw))
 
 
+def fold_usage(obj: dict[str, Any], state: ResponseState) -> None:
+    """Apply the ``usage`` of a response object or chunk when it is present and not null."""
+    usage = obj.get("usage")
+    if usage is not None:
+        apply_usage(usage, state)
+
+
 def apply_usage(usage: Any, state: ResponseState) -> None:
     """Copy ``usage.prompt_tokens`` / ``usage.completion_tokens`` into ``state`` (None values skipped).
 
