@@ -51,8 +51,10 @@ def test_quick_start_config_and_gsm8k_demo_run_unchanged(tmp_path: Path, monkeyp
         models.mkdir(parents=True)
         (models / "vllm_api_stream_chat.py").write_text(QUICK_START_BLOCK.format(port=server.port))
         code = main([
+            # default_perf: 8 very short requests at batch_size 3 may or may not form a steady stage
+            # (that is tested on its own); this test is about the files running unchanged.
             "--models", "vllm_api_stream_chat", "--datasets", "demo_gsm8k_gen_4_shot_cot_chat_prompt",
-            "--summarizer", "stable_stage", "--mode", "perf", "--num-warmups", "0",
+            "--mode", "perf", "--num-warmups", "0",
         ])
         bodies = server.log.bodies
     assert code == 0
@@ -66,7 +68,8 @@ def test_quick_start_config_and_gsm8k_demo_run_unchanged(tmp_path: Path, monkeyp
     assert any(first_question in body["messages"][-1]["content"] for body in bodies)
     run = only_run_dir(tmp_path / "outputs" / "default")
     common = json.loads((run / "performances" / "vllm-api-stream-chat" / "demo_gsm8k.json").read_text())
-    assert common["Max Concurrency"]["stable"] == 3
+    assert common["Max Concurrency"]["total"] == 3
+    assert common["Success Requests"]["total"] == 8
 
 
 def test_request_rate_paces_sends_globally(tmp_path: Path) -> None:
