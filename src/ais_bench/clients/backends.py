@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from types import ModuleType
 from typing import Any, Protocol
 from urllib.parse import quote
 
@@ -118,67 +119,20 @@ def _chat_prompt(item: RequestItem) -> Prompt:
     return openai_chat.build_messages(item.prompt, item.index)
 
 
-def _chat(name: str, *, default_stream: bool, deprecated: bool = False) -> BackendSpec:
-    return BackendSpec(
-        name=name,
-        endpoint="v1/chat/completions",
-        default_stream=default_stream,
-        build_body=openai_chat.build_body,
-        parse_stream_event=openai_chat.parse_stream_event,
-        parse_full_body=openai_chat.parse_full_body,
-        deprecated=deprecated,
-        sent_prompt=_chat_prompt,
-    )
-
-
-def _completions(name: str, *, default_stream: bool, deprecated: bool = False) -> BackendSpec:
-    return BackendSpec(
-        name=name,
-        endpoint="v1/completions",
-        default_stream=default_stream,
-        build_body=openai_completions.build_body,
-        parse_stream_event=openai_completions.parse_stream_event,
-        parse_full_body=openai_completions.parse_full_body,
-        deprecated=deprecated,
-    )
-
-
-def _tgi(name: str, *, default_stream: bool, deprecated: bool = False) -> BackendSpec:
-    return BackendSpec(
-        name=name,
-        endpoint="generate",
-        stream_endpoint="generate_stream",
-        default_stream=default_stream,
-        build_body=tgi.build_body,
-        parse_stream_event=tgi.parse_stream_event,
-        parse_full_body=tgi.parse_full_body,
-        deprecated=deprecated,
-        needs_model_name=False,
-    )
-
-
-def _triton(name: str, *, default_stream: bool, deprecated: bool = False) -> BackendSpec:
-    return BackendSpec(
-        name=name,
-        endpoint=triton.ENDPOINT,
-        stream_endpoint=triton.STREAM_ENDPOINT,
-        default_stream=default_stream,
-        build_body=triton.build_body,
-        parse_stream_event=triton.parse_stream_event,
-        parse_full_body=triton.parse_full_body,
-        deprecated=deprecated,
-    )
-
-
-def _mindie(name: str) -> BackendSpec:
-    return BackendSpec(
-        name=name,
-        endpoint="infer",
-        default_stream=True,
-        build_body=mindie.build_body,
-        parse_stream_event=mindie.parse_stream_event,
-        parse_full_body=mindie.parse_full_body,
-        needs_model_name=False,
+def _spec(
+    cls: type, adapter: ModuleType, endpoint: str, *, alias: bool = False, **options: Any
+) -> tuple[type, BackendSpec]:
+    """A registry entry: the config class and the spec wiring ``adapter``'s three pure functions.
+    An ``alias`` (the deprecated ``*Stream`` classes) streams by default and is marked deprecated."""
+    options.setdefault("default_stream", alias)
+    return cls, BackendSpec(
+        name=cls.__name__,
+        endpoint=endpoint,
+        build_body=adapter.build_body,
+        parse_stream_event=adapter.parse_stream_event,
+        parse_full_body=adapter.parse_full_body,
+        deprecated=alias,
+        **options,
     )
 
 
@@ -194,16 +148,20 @@ def build_registry(entries: Iterable[tuple[type, BackendSpec]]) -> dict[type, Ba
     return registry
 
 
+_CHAT = {"endpoint": "v1/chat/completions", "sent_prompt": _chat_prompt}
+_TGI = {"endpoint": "generate", "stream_endpoint": "generate_stream", "needs_model_name": False}
+_TRITON = {"endpoint": triton.ENDPOINT, "stream_endpoint": triton.STREAM_ENDPOINT}
+
 _ENTRIES: list[tuple[type, BackendSpec]] = [
-    (VLLMCustomAPIChat, _chat("VLLMCustomAPIChat", default_stream=False)),
-    (VLLMCustomAPIChatStream, _chat("VLLMCustomAPIChatStream", default_stream=True, deprecated=True)),
-    (VLLMCustomAPI, _completions("VLLMCustomAPI", default_stream=False)),
-    (VLLMCustomAPIStream, _completions("VLLMCustomAPIStream", default_stream=True, deprecated=True)),
-    (TGICustomAPI, _tgi("TGICustomAPI", default_stream=False)),
-    (TGICustomAPIStream, _tgi("TGICustomAPIStream", default_stream=True, deprecated=True)),
-    (TritonCustomAPI, _triton("TritonCustomAPI", default_stream=False)),
-    (TritonCustomAPIStream, _triton("TritonCustomAPIStream", default_stream=True, deprecated=True)),
-    (MindieStreamApi, _mindie("MindieStreamApi")),
+    _spec(VLLMCustomAPIChat, openai_chat, **_CHAT),
+    _spec(VLLMCustomAPIChatStream, openai_chat, alias=True, **_CHAT),
+    _spec(VLLMCustomAPI, openai_completions, "v1/completions"),
+    _spec(VLLMCustomAPIStream, openai_completions, "v1/completions", alias=True),
+    _spec(TGICustomAPI, tgi, **_TGI),
+    _spec(TGICustomAPIStream, tgi, alias=True, **_TGI),
+    _spec(TritonCustomAPI, triton, **_TRITON),
+    _spec(TritonCustomAPIStream, triton, alias=True, **_TRITON),
+    _spec(MindieStreamApi, mindie, "infer", default_stream=True, needs_model_name=False),
 ]
 
 #: Every supported backend class and its spec; assembled here and only here.

@@ -19,6 +19,7 @@ from typing import Any
 
 from ais_bench.clients import tgi
 from ais_bench.clients.openai_completions import build_prompt
+from ais_bench.clients.tgi import generation_parameters
 from ais_bench.datasets.item import RequestItem
 
 parse_stream_event = tgi.parse_stream_event
@@ -34,6 +35,5 @@ def build_body(
     generation_kwargs: Mapping[str, Any],
 ) -> dict[str, Any]:
     """``{inputs, stream, parameters}``; ``parameters`` = ``generation_kwargs`` + ``max_new_tokens``."""
-    parameters = dict(generation_kwargs)
-    parameters["max_new_tokens"] = item.max_out_len if item.max_out_len is not None else max_out_len
+    parameters = generation_parameters(item, max_out_len, generation_kwargs)
     return {"inputs": build_prompt(item.prompt, item.index), "stream": stream, "parameters": parameters}

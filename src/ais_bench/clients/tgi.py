@@ -39,10 +39,14 @@ def build_body(
     """``{inputs, parameters}``; ``parameters`` = ``generation_kwargs`` + ``max_new_tokens`` (the
     item's ``max_out_len``, else the model's). ``model`` and ``stream`` are not in the body: the
     endpoint says whether to stream."""
-    return {"inputs": build_prompt(item.prompt, item.index), "parameters": _parameters(item, max_out_len, generation_kwargs)}
+    return {"inputs": build_prompt(item.prompt, item.index), "parameters": generation_parameters(item, max_out_len, generation_kwargs)}
 
 
-def _parameters(item: RequestItem, max_out_len: int, generation_kwargs: Mapping[str, Any]) -> dict[str, Any]:
+def generation_parameters(
+    item: RequestItem, max_out_len: int, generation_kwargs: Mapping[str, Any]
+) -> dict[str, Any]:
+    """``generation_kwargs`` plus ``max_new_tokens`` (the row's max_out_len, else the model's): the
+    ``parameters`` object of the TGI, Triton and MindIE bodies."""
     parameters = dict(generation_kwargs)
     parameters["max_new_tokens"] = item.max_out_len if item.max_out_len is not None else max_out_len
     return parameters

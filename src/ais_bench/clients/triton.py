@@ -18,6 +18,7 @@ from typing import Any
 
 from ais_bench.clients.openai_completions import build_prompt
 from ais_bench.clients.response import ResponseState, check_text, load_json_object, shape_error
+from ais_bench.clients.tgi import generation_parameters
 from ais_bench.datasets.item import RequestItem
 
 ENDPOINT = "v2/models/{model_name}/generate"
@@ -33,8 +34,7 @@ def build_body(
     generation_kwargs: Mapping[str, Any],
 ) -> dict[str, Any]:
     """``{id, text_input, parameters}``; ``parameters`` = ``generation_kwargs`` + ``max_new_tokens``."""
-    parameters = dict(generation_kwargs)
-    parameters["max_new_tokens"] = item.max_out_len if item.max_out_len is not None else max_out_len
+    parameters = generation_parameters(item, max_out_len, generation_kwargs)
     return {"id": str(uuid.uuid4()), "text_input": build_prompt(item.prompt, item.index), "parameters": parameters}
 
 
