@@ -44,20 +44,25 @@ def _wait_for_rows(perf: Path, timeout_s: float) -> None:
     raise AssertionError("the benchmark wrote no record within the time limit")
 
 
-def test_sigkill_mid_run_loses_nothing_finished_a_second_before(tmp_path: Path) -> None:
+def _start_benchmark(tmp_path: Path, port: int, rows: int) -> subprocess.Popen[bytes]:
+    """The CLI in its own process group (2 workers, batch_size 4) against the test server on ``port``."""
     consts = tmp_path / "consts.py"
     consts.write_text("WORKERS_NUM = 2\n")
+    write_model_config(tmp_path / "cfg", "test_model", port, batch_size=4)
+    write_synthetic_dataset(tmp_path / "cfg", "tiny", rows)
+    env = {**os.environ, "AIS_BENCH_GLOBAL_CONSTS": str(consts)}
+    return subprocess.Popen(
+        [sys.executable, "-m", "ais_bench.cli.main", "--models", "test_model", "--datasets", "tiny",
+         "--mode", "perf", "--num-warmups", "0", "--config-dir", str(tmp_path / "cfg"),
+         "--work-dir", str(tmp_path / "out")],
+        cwd=REPO_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )
+
+
+def test_sigkill_mid_run_loses_nothing_finished_a_second_before(tmp_path: Path) -> None:
     timing = FixedTiming(ttft_s=0.01, itl_s=0.003, output_tokens=5)
     with TimedServer(timing) as server:
-        write_model_config(tmp_path / "cfg", "test_model", server.port, batch_size=4)
-        write_synthetic_dataset(tmp_path / "cfg", "tiny", 100_000)
-        env = {**os.environ, "AIS_BENCH_GLOBAL_CONSTS": str(consts)}
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "ais_bench.cli.main", "--models", "test_model", "--datasets", "tiny",
-             "--mode", "perf", "--num-warmups", "0", "--config-dir", str(tmp_path / "cfg"),
-             "--work-dir", str(tmp_path / "out")],
-            cwd=REPO_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-        )
+        proc = _start_benchmark(tmp_path, server.port, rows=100_000)
         try:
             deadline = time.monotonic() + 60
             while not (tmp_path / "out").is_dir() or not any((tmp_path / "out").iterdir()):
@@ -96,18 +101,8 @@ def test_sigkill_mid_run_loses_nothing_finished_a_second_before(tmp_path: Path) 
 
 
 def test_workers_stop_when_only_the_main_process_is_killed(tmp_path: Path) -> None:
-    consts = tmp_path / "consts.py"
-    consts.write_text("WORKERS_NUM = 2\n")
     with FixedServer(FixedTiming(ttft_s=0.005, itl_s=0.002, output_tokens=3)) as server:
-        write_model_config(tmp_path / "cfg", "test_model", server.port, batch_size=4)
-        write_synthetic_dataset(tmp_path / "cfg", "tiny", 50_000)
-        env = {**os.environ, "AIS_BENCH_GLOBAL_CONSTS": str(consts)}
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "ais_bench.cli.main", "--models", "test_model", "--datasets", "tiny",
-             "--mode", "perf", "--num-warmups", "0", "--config-dir", str(tmp_path / "cfg"),
-             "--work-dir", str(tmp_path / "out")],
-            cwd=REPO_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-        )
+        proc = _start_benchmark(tmp_path, server.port, rows=50_000)
         try:
             deadline = time.monotonic() + 60
             while len(server.log.bodies) < 20:
