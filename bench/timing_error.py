@@ -11,13 +11,20 @@ clock for every process of the host, so the two sides compare directly.
 
 Printed per concurrency (median, p99, max, in ms; events of one read share a stamp on both sides):
 - ``event stamp delay``: client stamp − server write time, every event (kernel delivery + client);
-- ``TTFT error``: client TTFT − server TTFT, where server TTFT = first event write − the moment the
-  sim's handler started (``arrival_s``); it is the sum of
-- ``send offset``: sim ``arrival_s`` − client send stamp (request building, loopback, the sim's HTTP
-  parsing), and the first event's stamp delay;
+- ``TTFT error``: client TTFT − server TTFT, where server TTFT = first event write − the arrival of
+  the request's first bytes at the server (``arrival_s``: the sim's ground-truth mode serves
+  kernel-stamped connections); it is the first event's stamp delay plus the
+- ``send offset``: ``arrival_s`` − client send stamp (loopback delivery, and whatever the client
+  did between its stamp and the write);
 - ``ITL error``: every client gap − the matching server gap (pooled, as the ITL metric is);
+- ``server queueing`` (not a client error; for context): the sim's handler start − ``arrival_s``,
+  the time the request waited in the server before it was handled;
 - the client's own self-check (``engine.health.build_self_check``): loop lag and schedule lag.
-A script that prints figures, not a test.
+
+``--stamping loop`` turns the kernel stamps off for the client (``AIS_BENCH_KERNEL_STAMPS=0``: reads
+stamped when the event loop reads them, sends before the request is handed to aiohttp), the way
+ais_bench stamps where kernel stamps are unavailable; ``--stamping kernel loop`` measures both in one
+run. A script that prints figures, not a test.
 """
 
 from __future__ import annotations
@@ -34,6 +41,7 @@ import numpy as np
 import orjson
 
 from ais_bench.clients.backends import VLLMCustomAPIChatStream, backend_for
+from ais_bench.clients.transport import KERNEL_STAMPS_ENV
 from ais_bench.datasets.item import RequestItem
 from ais_bench.engine.health import build_self_check
 from ais_bench.engine.plan import EnginePlan, RequestTemplate
@@ -90,7 +98,7 @@ def run_once(args: argparse.Namespace, concurrency: int, tmp: Path) -> tuple[dic
 
 
 def _errors(records: list[RequestRecord], truth: dict[int, dict]) -> dict[str, np.ndarray]:
-    delay, ttft, send, itl = [], [], [], []
+    delay, ttft, send, itl, queueing = [], [], [], [], []
     for rec in records:
         entry = truth.get(rec.request_id)
         if not rec.success or entry is None:
@@ -104,11 +112,13 @@ def _errors(records: list[RequestRecord], truth: dict[int, dict]) -> dict[str, n
         send.append(entry["arrival_s"] - tp[0])
         ttft.append((tp[1] - tp[0]) - (server[0] - entry["arrival_s"]))
         itl.append(np.diff(tp[1:]) - np.diff(server))
+        queueing.append(entry.get("handler_s", entry["arrival_s"]) - entry["arrival_s"])
     return {
         "event stamp delay": np.concatenate(delay),
         "TTFT error": np.asarray(ttft),
         "send offset": np.asarray(send),
         "ITL error": np.concatenate(itl),
+        "server queueing": np.asarray(queueing),
     }
 
 
@@ -130,6 +140,10 @@ def main() -> None:
     parser.add_argument("--requests-per-slot", type=int, default=3)
     parser.add_argument("--min-requests", type=int, default=60)
     parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument(
+        "--stamping", nargs="+", choices=["kernel", "loop"], default=["kernel"],
+        help="client stamping: kernel receive stamps (the default where available) or loop-read stamps",
+    )
     args = parser.parse_args()
     sim_cpus, client_cpus = _split_cpus()
     print(
@@ -140,13 +154,19 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="ais_bench_timing_") as tmp:
         for concurrency in args.concurrency:
             for rep in range(args.repeat):
-                errors, check = run_once(args, concurrency, Path(tmp))
-                print(f"== concurrency {concurrency} (run {rep + 1})")
-                for name, values in errors.items():
-                    print(_row(name, values))
-                print(f"    self-check: loop_lag {check['loop_lag']}  schedule_lag {check['schedule_lag']}")
-                for warning in check["warnings"]:
-                    print(f"    warning: {warning}")
+                for stamping in args.stamping:
+                    os.environ[KERNEL_STAMPS_ENV] = "1" if stamping == "kernel" else "0"
+                    errors, check = run_once(args, concurrency, Path(tmp))
+                    _print_run(concurrency, rep, stamping, errors, check)
+
+
+def _print_run(concurrency: int, rep: int, stamping: str, errors: dict[str, np.ndarray], check: dict) -> None:
+    print(f"== concurrency {concurrency} (run {rep + 1}, {stamping} stamps)")
+    for name, values in errors.items():
+        print(_row(name, values))
+    print(f"    self-check: loop_lag {check['loop_lag']}  schedule_lag {check['schedule_lag']}")
+    for warning in check["warnings"]:
+        print(f"    warning: {warning}")
 
 
 if __name__ == "__main__":

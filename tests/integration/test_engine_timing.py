@@ -12,12 +12,12 @@ import pytest
 
 from ais_bench.clients import backends
 from ais_bench.clients.backends import VLLMCustomAPIChatStream, backend_for
+from ais_bench.clients.transport import StampingResponseHandler, build_connector, stamps_of
 from ais_bench.datasets.item import RequestItem
 from ais_bench.engine.health import build_self_check
 from ais_bench.engine.plan import EnginePlan, RequestTemplate
 from ais_bench.engine.preflight import encode_bodies
 from ais_bench.engine.runner import run_benchmark
-from ais_bench.engine.transport import StampingResponseHandler, build_connector, stamping_protocol
 from ais_bench.records.store import read_records
 from ais_bench.sim import SimConfig, serve, start_sim_process
 
@@ -75,7 +75,7 @@ def test_reads_are_stamped_by_the_connection_protocol():
                 body = {"prompt": "x", "max_tokens": 3, "ignore_eos": True, "stream": True}
                 sent_s = time.perf_counter()
                 async with session.post(server.url + "/v1/completions", json=body) as resp:
-                    protocol = stamping_protocol(resp)
+                    protocol = stamps_of(resp)
                     await resp.content.readany()
                     stamp_s = protocol.read_s if protocol is not None else -1.0
                     after_s = time.perf_counter()

@@ -1,11 +1,16 @@
 """Send one request and stamp it: the hot path.
 
-Stamps: ``time.perf_counter()`` just before the request is handed to aiohttp (the send), and once
-per socket read, *before* any parsing: the time the connection's protocol received the bytes
-(``engine/transport.py``; when that is unavailable, the time the reader resumed). Every SSE event
-completed by the bytes one ``readany()`` returns gets that stamp. ``[DONE]`` is not an event. Failures are data: a record with
-``success=False``, an error ``kind`` and a message; nothing raises out of :func:`send_request`
-except cancellation.
+Stamps (``perf_counter`` seconds; ``clients/transport.py`` has the details):
+- the send: the moment the request's first byte was handed to the kernel, as the connection
+  recorded it; when it cannot (TLS, other platforms), the time just before the request was handed to
+  aiohttp;
+- one per socket read: the kernel's arrival stamp of the read's newest bytes; when there is none,
+  the time the connection's protocol received them, before any parsing; when that is unavailable
+  too, the time the reader resumed.
+
+Every SSE event completed by the bytes one ``readany()`` returns gets that read's stamp. ``[DONE]``
+is not an event. Failures are data: a record with ``success=False``, an error ``kind`` and a message;
+nothing raises out of :func:`send_request` except cancellation.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from ais_bench.clients.backends import BackendSpec
 from ais_bench.clients.errors import ResponseError
 from ais_bench.clients.response import ResponseState
 from ais_bench.clients.sse import SSEDecoder
-from ais_bench.engine.transport import stamping_protocol
+from ais_bench.clients.transport import stamps_of
 from ais_bench.records.record import RequestRecord
 
 #: Bytes of an error response body kept for the message.
@@ -40,6 +45,8 @@ class Attempt:
     error_message: str | None = None
     http_status: int | None = None
     retryable: bool = False
+    #: Seconds between the stamp before ``post()`` and the first byte sent (client queueing).
+    queued_s: float | None = None
 
 
 async def send_request(
@@ -84,14 +91,15 @@ async def _attempt(
     try:
         points.append(perf_counter())
         async with session.post(url, data=body, headers=headers) as resp:
+            _stamp_send_at_first_write(resp, attempt)
             if resp.status != 200:
                 return await _http_error(attempt, resp)
             if stream:
                 await _read_stream(resp, spec, attempt, max_chunk_bytes)
             else:
-                protocol = stamping_protocol(resp)
+                stamps = stamps_of(resp)
                 raw = await resp.read()
-                points.append(protocol.read_s if protocol is not None else perf_counter())
+                points.append(stamps.read_s if stamps is not None else perf_counter())
                 spec.parse_full_body(raw, state)
     except asyncio.CancelledError:
         _fail(attempt, "cancelled", "request cancelled by user (run interrupted)")
@@ -111,6 +119,18 @@ async def _attempt(
     return attempt
 
 
+def _stamp_send_at_first_write(resp: aiohttp.ClientResponse, attempt: Attempt) -> None:
+    """Move the send stamp to the moment the request's first byte went to the kernel, when the
+    connection recorded it (``clients/transport.py``): the time the request spent being built behind
+    others in the client is the client's delay, not the server's. A ``write_s`` earlier than the
+    stamp taken before ``post()`` belongs to an earlier request on the connection and is ignored."""
+    stamps = stamps_of(resp)
+    points = attempt.points
+    if stamps is not None and stamps.write_s >= points[0]:
+        attempt.queued_s = stamps.write_s - points[0]
+        points[0] = stamps.write_s
+
+
 async def _read_stream(
     resp: aiohttp.ClientResponse, spec: BackendSpec, attempt: Attempt, max_chunk_bytes: int
 ) -> None:
@@ -120,12 +140,12 @@ async def _read_stream(
     feed = decoder.feed
     parse = spec.parse_stream_event
     readany = resp.content.readany
-    protocol = stamping_protocol(resp)
+    stamps = stamps_of(resp)
     received_bytes = 0
     try:
         while True:
             chunk = await readany()
-            now = protocol.read_s if protocol is not None else perf_counter()
+            now = stamps.read_s if stamps is not None else perf_counter()
             if not chunk:
                 if decoder.has_partial_event:
                     _fail(attempt, "protocol", f"stream ended early after {len(points) - 1} events (inside an event)")

@@ -20,11 +20,11 @@ from time import perf_counter
 import aiohttp
 
 from ais_bench.clients.backends import BACKENDS, BackendSpec
+from ais_bench.clients.transport import build_connector, run_worker_loop
 from ais_bench.engine.health import LagHistogram, monitor_loop_lag
 from ais_bench.engine.plan import EnginePlan
 from ais_bench.engine.request import Attempt, build_record, send_request
 from ais_bench.engine.shared import CLIENTS, COUNTER_FIELDS, FAILED, FINISHED, IN_FLIGHT, SENT, SharedState
-from ais_bench.engine.transport import build_connector
 from ais_bench.records.store import RecordWriter, worker_record_path
 
 #: Seconds in-flight requests may still finish after a stop (Ctrl-C) before they are cancelled.
@@ -49,9 +49,8 @@ class WorkerContext:
 def worker_main(plan: EnginePlan, shared: SharedState, worker_id: int, slots: int) -> None:
     """Entry point of a worker process (``--debug`` uses ``run_in_process`` instead)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    _install_uvloop()
     try:
-        asyncio.run(_run(plan, shared, worker_id, slots, tune_gc=True))
+        run_worker_loop(_run(plan, shared, worker_id, slots, tune_gc=True))
     except BaseException:  # reported to the main process, which decides how to exit
         shared.messages.put(("crash", worker_id, traceback.format_exc()))
         raise SystemExit(1) from None
@@ -59,19 +58,10 @@ def worker_main(plan: EnginePlan, shared: SharedState, worker_id: int, slots: in
 
 def run_in_process(plan: EnginePlan, shared: SharedState, worker_id: int, slots: int) -> None:
     """``--debug``: the single worker runs in a thread of the main process, in its own event loop."""
-    _install_uvloop()
     try:
-        asyncio.run(_run(plan, shared, worker_id, slots))
+        run_worker_loop(_run(plan, shared, worker_id, slots))
     except BaseException:
         shared.messages.put(("crash", worker_id, traceback.format_exc()))
-
-
-def _install_uvloop() -> None:
-    try:
-        import uvloop
-    except ImportError:  # pragma: no cover - uvloop is a dependency on Linux
-        return
-    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
 
 
 def _tune_gc() -> None:

@@ -11,12 +11,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import socket
 import time
 from typing import Any
 
 import orjson
 from aiohttp import web
 
+from ais_bench.clients.transport import KernelStampedTransport, enable_kernel_stamps, kernel_stamps_supported
 from ais_bench.sim.config import SimConfig
 from ais_bench.sim.engine import Sequence, SimEngine
 from ais_bench.sim.faults import FAULT_FAIL, FAULT_MALFORMED, PlanDrawer, RequestPlan
@@ -80,7 +82,9 @@ class SimApp:
         return await self._generate(request, KIND_COMPLETIONS)
 
     async def _generate(self, request: web.Request, kind: str) -> web.StreamResponse:
-        arrival_s = time.perf_counter()
+        handler_s = time.perf_counter()
+        # In ground-truth mode the connection is kernel-stamped: the request's bytes arrived then.
+        arrival_s = getattr(request.transport, "message_read_s", 0.0) or handler_s
         try:
             body = parse_generate_body(await request.read(), kind, self.cfg.default_max_tokens)
         except BadRequest as exc:
@@ -103,7 +107,7 @@ class SimApp:
         else:
             resp, sink = await self._full(request, info, plan, body.max_tokens)
         if self.recorder is not None and sink is not None:
-            self._record(request, number, arrival_s, resp, sink)
+            self._record(request, number, arrival_s, handler_s, resp, sink)
         return resp
 
     def _count_input(self, body: GenerateRequest) -> int:
@@ -152,13 +156,20 @@ class SimApp:
         return web.Response(body=data, content_type="application/json"), sink
 
     def _record(
-        self, request: web.Request, number: int, arrival_s: float, resp: web.StreamResponse, sink: Any
+        self,
+        request: web.Request,
+        number: int,
+        arrival_s: float,
+        handler_s: float,
+        resp: web.StreamResponse,
+        sink: Any,
     ) -> None:
         assert self.recorder is not None
         self.recorder.add(
             {
                 "request_id": request.headers.get("X-Request-Id") or f"sim-{number}",
                 "arrival_s": arrival_s,
+                "handler_s": handler_s,
                 "event_times_s": sink.event_times_s or [],
                 "status": resp.status,
                 "completion_tokens": sink.completion_tokens,
@@ -171,11 +182,18 @@ class SimServer:
     """A running simulated server in the current event loop."""
 
     def __init__(
-        self, app: SimApp, runner: web.AppRunner, engine_task: asyncio.Task[None], host: str, port: int
+        self,
+        app: SimApp,
+        runner: web.AppRunner,
+        engine_task: asyncio.Task[None],
+        host: str,
+        port: int,
+        listener: StampedListener | None = None,
     ):
         self._app = app
         self._runner = runner
         self._engine_task = engine_task
+        self._listener = listener
         self.host = host
         self.port = port
         self.url = f"http://{host}:{port}"
@@ -195,6 +213,8 @@ class SimServer:
         with contextlib.suppress(asyncio.CancelledError):
             await self._engine_task
         self._app.engine.shutdown()
+        if self._listener is not None:
+            await self._listener.close()
         await self._runner.cleanup()
         if self._app.recorder is not None:
             self._app.recorder.write()
@@ -206,6 +226,49 @@ class SimServer:
         await self.close()
 
 
+class StampedListener:
+    """Accepts connections itself and serves each on a kernel-stamped transport
+    (``clients/transport.py``), so a request's ``arrival_s`` is when its first bytes reached this
+    host, not when the handler got round to it. Used in ground-truth mode on Linux."""
+
+    def __init__(self, sock: socket.socket, protocol_factory: Any) -> None:
+        self._sock = sock
+        self._protocol_factory = protocol_factory
+        self._task = asyncio.create_task(self._accept_forever(), name="ais_bench-sim-accept")
+
+    @classmethod
+    def open(cls, host: str, port: int, protocol_factory: Any) -> StampedListener:
+        sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind((host, port))
+            sock.listen(LISTEN_BACKLOG)
+            sock.setblocking(False)
+        except OSError:
+            sock.close()
+            raise
+        return cls(sock, protocol_factory)
+
+    @property
+    def port(self) -> int:
+        return int(self._sock.getsockname()[1])
+
+    async def _accept_forever(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            conn, _ = await loop.sock_accept(self._sock)
+            conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            enable_kernel_stamps(conn)
+            conn.setblocking(False)
+            KernelStampedTransport(loop, conn, self._protocol_factory()).start()
+
+    async def close(self) -> None:
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+        self._sock.close()
+
+
 async def serve(cfg: SimConfig, host: str = "127.0.0.1", port: int = 0) -> SimServer:
     """Start the simulated server on ``host:port`` (0 = a free port) in the running loop."""
     app = SimApp(cfg)
@@ -213,12 +276,17 @@ async def serve(cfg: SimConfig, host: str = "127.0.0.1", port: int = 0) -> SimSe
         app.build(), access_log=None, handle_signals=False, shutdown_timeout=SHUTDOWN_TIMEOUT_S
     )
     await runner.setup()
-    site = web.TCPSite(runner, host, port, backlog=LISTEN_BACKLOG)
+    listener = None
     try:
-        await site.start()
+        if cfg.record_truth_path and kernel_stamps_supported():
+            listener = StampedListener.open(host, port, runner.server)
+            bound_port = listener.port
+        else:
+            site = web.TCPSite(runner, host, port, backlog=LISTEN_BACKLOG)
+            await site.start()
+            bound_port = int(runner.addresses[0][1])
     except OSError:
         await runner.cleanup()
         raise
-    bound_port = int(runner.addresses[0][1])
     engine_task = asyncio.create_task(app.engine.run(), name="ais_bench-sim-engine")
-    return SimServer(app, runner, engine_task, host, bound_port)
+    return SimServer(app, runner, engine_task, host, bound_port, listener)

@@ -2,9 +2,12 @@
 
 With ``record_truth_path`` set, the server keeps one entry per finished request and writes them to
 that JSONL file when it closes, one line per request:
-``{"request_id": str, "arrival_s": float, "event_times_s": [float, ...], "status": int,
-"completion_tokens": int, "fault": str}``. Times are ``time.perf_counter()`` seconds taken just
-before the transport write (comparable with client stamps of processes on the same host).
+``{"request_id": str, "arrival_s": float, "handler_s": float, "event_times_s": [float, ...],
+"status": int, "completion_tokens": int, "fault": str}``. Times are ``time.perf_counter()`` seconds
+(comparable with client stamps of processes on the same host): event times are taken just before
+the transport write; ``arrival_s`` is the kernel's arrival stamp of the request's first bytes (on
+Linux the ground-truth server serves kernel-stamped connections, ``server.StampedListener``; else
+it is ``handler_s``), ``handler_s`` the moment the request handler started.
 ``request_id`` is the ``X-Request-Id`` header when given, else ``"sim-<n>"`` from a per-server counter.
 Non-streaming requests get one event time: when the body was written.
 """

@@ -1,0 +1,438 @@
+"""The HTTP connections of a worker: aiohttp over sockets whose reads the kernel time-stamps.
+
+Why: a Python client learns that bytes arrived only when its event loop gets round to the socket.
+When hundreds of streams are busy that can be milliseconds after the fact, and every TTFT and ITL
+would carry the client's own delay. Linux stamps each received packet as it enters the network stack
+(``SO_TIMESTAMPNS``) and hands the stamp over with ``recvmsg``. :class:`KernelStampedTransport` reads
+that way, so a read's stamp is the arrival time of its newest bytes however late the loop reads
+them: the client's load no longer shapes the numbers (``bench/timing_error.py`` measures it).
+
+On the sending side the transport records the time the first byte of a request is handed to the
+kernel (``write_s``), so a request's send stamp does not include the time it waited in the client's
+queue behind other requests being built.
+
+Wiring: aiohttp has no public hook for transports; it opens the socket itself and asks the loop for a
+transport with ``loop.create_connection(factory, sock=sock)``. :class:`KernelStampLoop` (uvloop's loop,
+or asyncio's selector loop without uvloop) answers that call with a :class:`KernelStampedTransport`
+when the factory builds a :class:`StampingResponseHandler` and the connection is plain TCP. Anything
+else (TLS, other platforms, a socket option the kernel refuses) gets the loop's own transport, and the
+protocol then stamps in ``data_received``: the time the loop read the bytes, before aiohttp parses
+them. :func:`stamps_of` gives a response's stamps either way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import os
+import socket
+import struct
+import sys
+from collections.abc import Callable, Coroutine
+from time import perf_counter, perf_counter_ns, time_ns
+from typing import Any, Protocol, TypeVar
+
+import aiohttp
+from aiohttp.client_proto import ResponseHandler
+
+_T = TypeVar("_T")
+
+#: ``SO_TIMESTAMPNS`` (Linux; Python's socket module does not export it): a ``struct timespec`` of
+#: CLOCK_REALTIME per ``recvmsg``: the arrival of the newest packet that the call returned bytes of.
+SO_TIMESTAMPNS = 35
+_TIMESPEC = struct.Struct("@qq")
+_ANCILLARY_BYTES = socket.CMSG_SPACE(_TIMESPEC.size) if hasattr(socket, "CMSG_SPACE") else 0
+#: Bytes one read takes at most (asyncio's transports read 256 KiB).
+READ_BYTES = 256 * 1024
+#: Write buffer levels at which the protocol is paused / resumed (asyncio's defaults).
+WRITE_HIGH_WATER = 64 * 1024
+WRITE_LOW_WATER = WRITE_HIGH_WATER // 4
+
+
+class Stamps(Protocol):
+    """What a connection knows of its timing (``perf_counter`` seconds; 0.0 = not known).
+
+    ``read_s``: arrival of the newest bytes read. ``write_s``: when the first byte of the latest
+    outgoing message (the request, for a client) was handed to the kernel.
+    """
+
+    read_s: float
+    write_s: float
+
+
+class StampingResponseHandler(ResponseHandler):
+    """aiohttp's client connection protocol, stamping reads itself when its transport does not:
+    ``read_s`` is then the time the loop read the bytes, before aiohttp parsed them."""
+
+    read_s: float = 0.0
+    write_s: float = 0.0
+
+    def data_received(self, data: bytes) -> None:
+        if data:
+            self.read_s = perf_counter()
+        super().data_received(data)
+
+
+def build_connector(limit: int) -> aiohttp.TCPConnector:
+    """A keep-alive connector for ``limit`` connections whose reads are stamped (see the module doc).
+
+    aiohttp builds each connection's protocol with ``self._factory``, a ``functools.partial`` of
+    ``ResponseHandler`` (3.9 to 3.14 at least); when it has that shape it is swapped for the stamping
+    protocol, else aiohttp is left alone and the reader stamps when it resumes.
+    """
+    connector = aiohttp.TCPConnector(limit=limit, limit_per_host=0, force_close=False)
+    factory = getattr(connector, "_factory", None)
+    if isinstance(factory, functools.partial) and factory.func is ResponseHandler:
+        connector._factory = functools.partial(  # type: ignore[attr-defined]
+            StampingResponseHandler, *factory.args, **factory.keywords
+        )
+    return connector
+
+
+def stamps_of(resp: aiohttp.ClientResponse) -> Stamps | None:
+    """The stamps of the connection that carries ``resp``: its kernel-stamped transport, else its
+    stamping protocol, else None (then the reader stamps when it resumes)."""
+    connection = resp.connection
+    protocol = connection.protocol if connection is not None else None
+    if protocol is None:
+        return None
+    transport = protocol.transport
+    if isinstance(transport, KernelStampedTransport):
+        return transport
+    return protocol if isinstance(protocol, StampingResponseHandler) else None
+
+
+#: Environment variable that turns kernel stamps off for the client when set to ``0`` (then reads are
+#: stamped when the loop reads them): for comparing the two, or for a kernel whose stamps are wrong.
+KERNEL_STAMPS_ENV = "AIS_BENCH_KERNEL_STAMPS"
+
+
+def kernel_stamps_supported() -> bool:
+    """True when sockets here can carry kernel receive stamps (Linux with ``recvmsg``)."""
+    return sys.platform.startswith("linux") and hasattr(socket.socket, "recvmsg_into") and _ANCILLARY_BYTES > 0
+
+
+def kernel_stamps_enabled() -> bool:
+    """True when the client's connections will be kernel-stamped (supported and not turned off)."""
+    return kernel_stamps_supported() and os.environ.get(KERNEL_STAMPS_ENV, "1").strip() != "0"
+
+
+class KernelStampedTransport(asyncio.Transport):
+    """A plain-TCP transport over a non-blocking socket that reads with ``recvmsg`` and keeps the
+    connection's stamps (``perf_counter`` seconds, 0.0 until known):
+
+    - ``read_s``: the kernel's arrival stamp of the newest bytes read;
+    - ``message_read_s``: that of the first read after a write (a server: a request's first bytes);
+    - ``write_s``: taken just before the first write after a read (a client: a request's first bytes).
+
+    It serves any protocol: aiohttp's client connections (:class:`KernelStampLoop`) and, in the
+    simulator's ground-truth mode, its server connections.
+
+    The stamp is CLOCK_REALTIME; it is moved to the ``perf_counter`` clock (CLOCK_MONOTONIC) with the
+    two clocks' offset read at the same moment, and never placed later than that moment (so a step
+    of the wall clock cannot produce a stamp from the future).
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, sock: socket.socket, protocol: Any):
+        super().__init__()
+        self._loop = loop
+        self._sock = sock
+        self._fd = sock.fileno()
+        self._protocol = protocol
+        self.read_s = 0.0
+        self.message_read_s = 0.0
+        self.write_s = 0.0
+        self._extra: dict[str, Any] = {"socket": sock, "sockname": sock.getsockname()}
+        try:
+            self._extra["peername"] = sock.getpeername()
+        except OSError:
+            self._extra["peername"] = None
+        self._write_buffer = bytearray()
+        self._high_water, self._low_water = WRITE_HIGH_WATER, WRITE_LOW_WATER
+        self._protocol_paused = False
+        self._closing = False
+        self._reading = False
+        self._lost = False
+        self._read_since_write = True
+        self._write_since_read = True
+
+    # --- set-up --------------------------------------------------------------------------------
+    def start(self) -> None:
+        """Tell the protocol and start reading (called once, by whoever made the transport)."""
+        self._protocol.connection_made(self)
+        if not self._closing:
+            self.resume_reading()
+
+    # --- reading -------------------------------------------------------------------------------
+    def _on_readable(self) -> None:
+        buffer = _read_buffer()
+        try:
+            nbytes, ancillary, _flags, _addr = self._sock.recvmsg_into([buffer], _ANCILLARY_BYTES)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError as exc:
+            self._fatal_error(exc)
+            return
+        if nbytes == 0:
+            self._on_eof()
+            return
+        self.read_s = arrival_s = _arrival_s(ancillary)
+        if self._write_since_read:
+            self._write_since_read = False
+            self.message_read_s = arrival_s
+        self._read_since_write = True
+        try:
+            self._protocol.data_received(bytes(buffer[:nbytes]))
+        except (SystemExit, KeyboardInterrupt):
+            raise
+        except BaseException as exc:  # as asyncio's transports do: the connection is lost, with why
+            self._fatal_error(exc)
+
+    def _on_eof(self) -> None:
+        self.pause_reading()
+        if not self._protocol.eof_received():
+            self.close()
+
+    def pause_reading(self) -> None:
+        if self._reading:
+            self._reading = False
+            self._loop.remove_reader(self._fd)
+
+    def resume_reading(self) -> None:
+        if not self._reading and not self._closing:
+            self._reading = True
+            self._loop.add_reader(self._fd, self._on_readable)
+
+    def is_reading(self) -> bool:
+        return self._reading
+
+    # --- writing -------------------------------------------------------------------------------
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        if not data or self._closing:
+            return
+        if self._read_since_write:
+            self._read_since_write = False
+            self.write_s = perf_counter()
+        self._write_since_read = True
+        if not self._write_buffer:
+            try:
+                sent = self._sock.send(data)
+            except (BlockingIOError, InterruptedError):
+                sent = 0
+            except OSError as exc:
+                self._fatal_error(exc)
+                return
+            if sent == len(data):
+                return
+            data = memoryview(data)[sent:]
+            self._loop.add_writer(self._fd, self._on_writable)
+        self._write_buffer.extend(data)
+        self._pause_protocol_if_full()
+
+    def writelines(self, list_of_data: Any) -> None:
+        self.write(b"".join(list_of_data))
+
+    def _on_writable(self) -> None:
+        try:
+            sent = self._sock.send(self._write_buffer)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError as exc:
+            self._fatal_error(exc)
+            return
+        del self._write_buffer[:sent]
+        if self._write_buffer:
+            return
+        self._loop.remove_writer(self._fd)
+        self._resume_protocol_if_drained()
+        if self._closing:
+            self._connection_lost_soon(None)
+
+    def _pause_protocol_if_full(self) -> None:
+        if not self._protocol_paused and len(self._write_buffer) > self._high_water:
+            self._protocol_paused = True
+            self._protocol.pause_writing()
+
+    def _resume_protocol_if_drained(self) -> None:
+        if self._protocol_paused and len(self._write_buffer) <= self._low_water:
+            self._protocol_paused = False
+            self._protocol.resume_writing()
+
+    def get_write_buffer_size(self) -> int:
+        return len(self._write_buffer)
+
+    def get_write_buffer_limits(self) -> tuple[int, int]:
+        return self._low_water, self._high_water
+
+    def set_write_buffer_limits(self, high: int | None = None, low: int | None = None) -> None:
+        self._high_water = WRITE_HIGH_WATER if high is None else high
+        self._low_water = self._high_water // 4 if low is None else low
+
+    def can_write_eof(self) -> bool:
+        return False
+
+    # --- closing -------------------------------------------------------------------------------
+    def is_closing(self) -> bool:
+        return self._closing
+
+    def close(self) -> None:
+        if self._closing:
+            return
+        self._closing = True
+        self.pause_reading()
+        if not self._write_buffer:
+            self._connection_lost_soon(None)
+
+    def abort(self) -> None:
+        self._force_close(None)
+
+    def _fatal_error(self, exc: BaseException) -> None:
+        self._force_close(exc)
+
+    def _force_close(self, exc: BaseException | None) -> None:
+        if self._lost:
+            return
+        self._closing = True
+        self.pause_reading()
+        if self._write_buffer:
+            self._write_buffer.clear()
+            self._loop.remove_writer(self._fd)
+        self._connection_lost_soon(exc)
+
+    def _connection_lost_soon(self, exc: BaseException | None) -> None:
+        if not self._lost:
+            self._lost = True
+            self._loop.call_soon(self._call_connection_lost, exc)
+
+    def _call_connection_lost(self, exc: BaseException | None) -> None:
+        try:
+            self._protocol.connection_lost(exc)
+        finally:
+            self._sock.close()
+
+    # --- the rest of the Transport interface ---------------------------------------------------
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        return self._extra.get(name, default)
+
+    def set_protocol(self, protocol: asyncio.BaseProtocol) -> None:
+        self._protocol = protocol  # type: ignore[assignment]
+
+    def get_protocol(self) -> asyncio.BaseProtocol:
+        return self._protocol
+
+
+_shared_read_buffer: memoryview | None = None
+
+
+def _read_buffer() -> memoryview:
+    """One read buffer for every transport of the process (reads never overlap: one loop thread)."""
+    global _shared_read_buffer
+    if _shared_read_buffer is None:
+        _shared_read_buffer = memoryview(bytearray(READ_BYTES))
+    return _shared_read_buffer
+
+
+class _ClockOffset:
+    """CLOCK_REALTIME minus the ``perf_counter`` clock, in ns, re-read every ``REFRESH_NS``.
+
+    One reading brackets ``time_ns()`` between two ``perf_counter_ns()`` and keeps the tightest of a
+    few tries: reading the two clocks one after the other would be off by however long the process
+    was interrupted in between (seen here: up to 15 µs). Re-reading follows the wall clock's slewing
+    (seen here: 13 µs in 5 s) and steps.
+    """
+
+    REFRESH_NS = 50_000_000
+    TRIES = 5
+
+    def __init__(self) -> None:
+        self.offset_ns = 0
+        self.read_at_ns = -self.REFRESH_NS
+
+    def refresh(self, now_ns: int) -> int:
+        best_width = None
+        for _ in range(self.TRIES):
+            before = perf_counter_ns()
+            wall = time_ns()
+            after = perf_counter_ns()
+            width = after - before
+            if best_width is None or width < best_width:
+                best_width = width
+                self.offset_ns = wall - (before + after) // 2
+        self.read_at_ns = now_ns
+        return self.offset_ns
+
+
+_clock_offset = _ClockOffset()
+
+
+def _arrival_s(ancillary: list[tuple[int, int, bytes]]) -> float:
+    """The kernel's arrival stamp of a read on the ``perf_counter`` clock (now, if there is none)."""
+    now_ns = perf_counter_ns()
+    for level, kind, data in ancillary:
+        if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS and len(data) >= _TIMESPEC.size:
+            clock = _clock_offset
+            offset_ns = clock.offset_ns if now_ns - clock.read_at_ns < clock.REFRESH_NS else clock.refresh(now_ns)
+            seconds, nanoseconds = _TIMESPEC.unpack_from(data)
+            arrival_ns = seconds * 1_000_000_000 + nanoseconds - offset_ns
+            return min(arrival_ns, now_ns) * 1e-9
+    return now_ns * 1e-9
+
+
+def _is_stamping_factory(factory: Callable[[], Any]) -> bool:
+    return isinstance(factory, functools.partial) and factory.func is StampingResponseHandler
+
+
+def enable_kernel_stamps(sock: socket.socket) -> bool:
+    """Ask the kernel to stamp what ``sock`` receives; False when it refuses."""
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+    except OSError:
+        return False
+    return True
+
+
+class _KernelStampMixin:
+    """``create_connection`` of a loop, answering aiohttp's plain-TCP connections with
+    :class:`KernelStampedTransport` (see the module doc)."""
+
+    async def create_connection(  # type: ignore[override]
+        self, protocol_factory: Callable[[], Any], host: Any = None, port: Any = None, **kwargs: Any
+    ) -> tuple[asyncio.Transport, Any]:
+        sock = kwargs.get("sock")
+        plain = sock is not None and not kwargs.get("ssl") and host is None and port is None
+        if plain and _is_stamping_factory(protocol_factory) and enable_kernel_stamps(sock):
+            sock.setblocking(False)
+            # aiohttp's own protocol: the transport stamps, so the stamping subclass has nothing to do.
+            protocol = ResponseHandler(*protocol_factory.args, **protocol_factory.keywords)  # type: ignore[attr-defined]
+            transport = KernelStampedTransport(self, sock, protocol)  # type: ignore[arg-type]
+            transport.start()
+            return transport, protocol
+        return await super().create_connection(protocol_factory, host, port, **kwargs)  # type: ignore[misc]
+
+
+def _loop_class() -> type[asyncio.AbstractEventLoop]:
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvloop is a dependency on Linux
+        base: type[asyncio.AbstractEventLoop] = asyncio.SelectorEventLoop
+    else:
+        base = uvloop.Loop
+    if not kernel_stamps_enabled():
+        return base
+    return type("KernelStampLoop", (_KernelStampMixin, base), {})
+
+
+def run_worker_loop(main: Coroutine[Any, Any, _T]) -> _T:
+    """Run ``main`` to completion on a new loop of this module's class (uvloop when available,
+    with kernel-stamped connections where the platform has them)."""
+    loop_class = _loop_class()
+    if sys.version_info >= (3, 11):
+        with asyncio.Runner(loop_factory=loop_class) as runner:
+            return runner.run(main)
+    loop = loop_class()  # pragma: no cover - Python 3.10
+    try:
+        asyncio.set_event_loop(loop)
+        return loop.run_until_complete(main)
+    finally:
+        asyncio.set_event_loop(None)
+        loop.close()
