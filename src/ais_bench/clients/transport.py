@@ -112,6 +112,12 @@ def kernel_stamps_supported() -> bool:
     return sys.platform.startswith("linux") and hasattr(socket.socket, "recvmsg_into") and _ANCILLARY_BYTES > 0
 
 
+def lean_client_supported() -> bool:
+    """True when the worker's loop can drive :class:`KernelStampedTransport` (it needs ``add_reader``
+    on sockets: every platform but Windows)."""
+    return sys.platform != "win32"
+
+
 def kernel_stamps_enabled() -> bool:
     """True when the client's connections will be kernel-stamped (supported and not turned off)."""
     return kernel_stamps_supported() and os.environ.get(KERNEL_STAMPS_ENV, "1").strip() != "0"
@@ -133,8 +139,10 @@ class KernelStampedTransport(asyncio.Transport):
     of the wall clock cannot produce a stamp from the future).
     """
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, sock: socket.socket, protocol: Any):
+    def __init__(self, loop: asyncio.AbstractEventLoop, sock: socket.socket, protocol: Any, kernel: bool = True):
         super().__init__()
+        #: False: the kernel is not asked for stamps; a read is stamped when the loop reads it.
+        self.kernel = kernel
         self._loop = loop
         self._sock = sock
         self._fd = sock.fileno()
@@ -167,7 +175,10 @@ class KernelStampedTransport(asyncio.Transport):
     def _on_readable(self) -> None:
         buffer = _read_buffer()
         try:
-            nbytes, ancillary, _flags, _addr = self._sock.recvmsg_into([buffer], _ANCILLARY_BYTES)
+            if self.kernel:
+                nbytes, ancillary, _flags, _addr = self._sock.recvmsg_into([buffer], _ANCILLARY_BYTES)
+            else:
+                nbytes, ancillary = self._sock.recv_into(buffer), []
         except (BlockingIOError, InterruptedError):
             return
         except OSError as exc:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from time import perf_counter
 from typing import Any
@@ -26,6 +27,7 @@ import orjson
 
 from ais_bench.clients.backends import BackendSpec
 from ais_bench.clients.errors import ResponseError
+from ais_bench.clients.http1 import ConnectionPool, Exchange, HTTPConnection, HTTPExchangeError
 from ais_bench.clients.response import ResponseState
 from ais_bench.clients.sse import SSEDecoder
 from ais_bench.clients.transport import stamps_of
@@ -50,7 +52,7 @@ class Attempt:
 
 
 async def send_request(
-    session: aiohttp.ClientSession,
+    session: aiohttp.ClientSession | ConnectionPool,
     spec: BackendSpec,
     url: str,
     body: bytes,
@@ -62,8 +64,10 @@ async def send_request(
 ) -> tuple[Attempt, int]:
     """Send ``body`` to ``url`` with up to ``retry`` extra attempts; returns (last attempt, attempts).
 
-    Each attempt is appended to ``started`` as it begins, so a caller that is cancelled can still
-    record what the interrupted attempt saw. ``headers``: extra headers of this request only.
+    ``session``: the worker's lean HTTP/1.1 connection pool (``clients/http1.py``, plain http) or an
+    aiohttp session (https, and the pre-flight request). Each attempt is appended to ``started`` as it
+    begins, so a caller that is cancelled can still record what the interrupted attempt saw.
+    ``headers``: extra headers of this request only.
     """
     attempts = 0
     while True:
@@ -71,7 +75,10 @@ async def send_request(
         attempt = Attempt([], ResponseState())
         if started is not None:
             started.append(attempt)
-        await _attempt(session, spec, url, body, stream, max_chunk_bytes, attempt, headers)
+        if isinstance(session, ConnectionPool):
+            await _lean_attempt(session, spec, url, body, stream, max_chunk_bytes, attempt, headers)
+        else:
+            await _attempt(session, spec, url, body, stream, max_chunk_bytes, attempt, headers)
         if attempt.error_kind is None or not attempt.retryable or attempts > retry:
             return attempt, attempts
 
@@ -117,6 +124,130 @@ async def _attempt(
     except aiohttp.ClientError as exc:
         _fail(attempt, "protocol", f"{type(exc).__name__}: {_reason(exc)}", retryable=True)
     return attempt
+
+
+async def _lean_attempt(
+    pool: ConnectionPool,
+    spec: BackendSpec,
+    url: str,
+    body: bytes,
+    stream: bool,
+    max_chunk_bytes: int,
+    attempt: Attempt,
+    headers: dict[str, str] | None,
+) -> None:
+    points = attempt.points
+    state = attempt.state
+    points.append(perf_counter())
+    loop = asyncio.get_running_loop()
+    timeout_s = pool.request_timeout_s
+    deadline = None if timeout_s is None else loop.time() + timeout_s
+    connection: HTTPConnection | None = None
+    exchange: Exchange | None = None
+    decoder = SSEDecoder(max_chunk_bytes) if stream else None
+    try:
+        connection = await pool.acquire()
+        exchange = Exchange(loop, None, None)
+        if decoder is not None:
+            exchange.sink = _event_sink(decoder, spec, attempt, exchange, connection)
+        connection.send(pool.endpoint.request(body, headers), exchange)
+        stamps = connection.transport
+        assert stamps is not None
+        attempt.queued_s = stamps.write_s - points[0]
+        points[0] = stamps.write_s
+        remaining = None if deadline is None else max(deadline - loop.time(), 0.0)
+        await asyncio.wait_for(exchange.done, remaining)
+    except asyncio.CancelledError:
+        if connection is not None:
+            connection.abort()
+        _fail(attempt, "cancelled", "request cancelled by user (run interrupted)")
+        raise
+    except asyncio.TimeoutError:
+        if connection is not None:
+            connection.abort()
+        kind = "connect_timeout" if exchange is None else "read_timeout"
+        _fail(attempt, kind, f"timed out after {len(points) - 1} events (REQUEST_TIME_OUT)", retryable=True)
+        return
+    except HTTPExchangeError as exc:
+        if exc.kind == "connect":
+            _fail(attempt, "connect", f"cannot reach {url}: {exc}", retryable=exc.retryable)
+        else:
+            message = f"stream ended early after {len(points) - 1} events: {exc}"
+            _fail(attempt, "protocol", message, retryable=exc.retryable)
+        return
+    except ResponseError as exc:
+        exc.received_bytes = exchange.body_bytes if exchange is not None else 0  # type: ignore[attr-defined]
+        _fail(attempt, exc.kind, _response_error_text(exc))
+        return
+    if exchange.error is not None:  # an event failed to parse after [DONE] had ended the exchange
+        _fail(attempt, exchange.error.kind, _response_error_text(exchange.error))
+    elif exchange.status != 200:
+        _lean_http_error(attempt, exchange, connection)
+    elif decoder is None:
+        points.append(connection.transport.read_s)  # type: ignore[union-attr]
+        try:
+            spec.parse_full_body(bytes(exchange.body), state)
+        except ResponseError as exc:
+            _fail(attempt, exc.kind, _response_error_text(exc))
+    elif exchange.sink is not None:  # the body ended without [DONE]
+        connection.drain_or_close()
+        if decoder.has_partial_event:
+            _fail(attempt, "protocol", f"stream ended early after {len(points) - 1} events (inside an event)")
+    else:
+        connection.drain_or_close()
+
+
+def _event_sink(
+    decoder: SSEDecoder, spec: BackendSpec, attempt: Attempt, exchange: Exchange, connection: HTTPConnection
+) -> Callable[[bytes], None]:
+    """The body callback of a streamed response. Inside the socket read it only splits events and
+    stamps each with the read's stamp; parsing the events' JSON waits for the loop's next turn
+    (``call_soon``), so when many sockets are ready at once they are all read (and stamped) before
+    any of them is parsed. ``[DONE]`` finishes the exchange (the rest of the body is dropped).
+    A parse error is kept on the exchange and ends it."""
+    feed = decoder.feed
+    parse = spec.parse_stream_event
+    points = attempt.points
+    state = attempt.state
+    stamps = connection.transport
+    call_soon = asyncio.get_running_loop().call_soon
+    pending: list[str] = []
+
+    def parse_pending() -> None:
+        try:
+            for data in pending:
+                parse(data, state)
+        except ResponseError as exc:
+            exc.received_bytes = exchange.body_bytes  # type: ignore[attr-defined]
+            exchange.error = exc
+            if not exchange.done.done():
+                exchange.done.set_exception(exc)
+            connection.abort()
+        finally:
+            pending.clear()
+
+    def sink(chunk: bytes) -> None:
+        if exchange.error is not None:
+            return
+        now = stamps.read_s  # type: ignore[union-attr]
+        for data in feed(chunk):
+            if data == "[DONE]":
+                exchange.finish()
+                return
+            points.append(now)
+            if not pending:
+                call_soon(parse_pending)
+            pending.append(data)
+
+    return sink
+
+
+def _lean_http_error(attempt: Attempt, exchange: Exchange, connection: HTTPConnection) -> None:
+    attempt.points.append(connection.transport.read_s if connection.transport is not None else perf_counter())
+    attempt.http_status = exchange.status
+    detail = _server_message(bytes(exchange.body))
+    message = f"HTTP {exchange.status} {exchange.reason}".rstrip()
+    _fail(attempt, "http_status", f"{message}: {detail}" if detail else message)
 
 
 def _stamp_send_at_first_write(resp: aiohttp.ClientResponse, attempt: Attempt) -> None:

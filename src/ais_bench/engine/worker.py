@@ -9,18 +9,26 @@ is a *client*: lanes are added on the client schedule and each sends back-to-bac
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import os
 import signal
 import time
 import traceback
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from time import perf_counter
 
 import aiohttp
 
 from ais_bench.clients.backends import BACKENDS, BackendSpec
-from ais_bench.clients.transport import build_connector, run_worker_loop
+from ais_bench.clients.http1 import ConnectionPool, Endpoint
+from ais_bench.clients.transport import (
+    build_connector,
+    kernel_stamps_enabled,
+    lean_client_supported,
+    run_worker_loop,
+)
 from ais_bench.engine.health import LagHistogram, monitor_loop_lag
 from ais_bench.engine.plan import EnginePlan
 from ais_bench.engine.request import Attempt, build_record, send_request
@@ -38,7 +46,7 @@ class WorkerContext:
     worker_id: int
     slots: int
     spec: BackendSpec
-    session: aiohttp.ClientSession
+    session: aiohttp.ClientSession | ConnectionPool
     writer: RecordWriter
     bodies: list[bytes]
 
@@ -76,12 +84,8 @@ def _tune_gc() -> None:
 async def _run(plan: EnginePlan, shared: SharedState, worker_id: int, slots: int, tune_gc: bool = False) -> None:
     spec = BACKENDS[plan.template.backend_type]
     bodies = plan.bodies
-    timeout = aiohttp.ClientTimeout(total=plan.request_timeout_s)
-    connector = build_connector(slots + 8)
     path = worker_record_path(plan.record_dir, plan.data_abbr, worker_id)
-    async with aiohttp.ClientSession(
-        connector=connector, timeout=timeout, headers=plan.template.headers, trust_env=False
-    ) as session:
+    async with _http_client(plan, slots) as session:
         with RecordWriter(path) as writer:
             ctx = WorkerContext(plan, shared, worker_id, slots, spec, session, writer, bodies)
             if tune_gc:
@@ -100,6 +104,27 @@ async def _run(plan: EnginePlan, shared: SharedState, worker_id: int, slots: int
                 shared.messages.put(("loop_lag", worker_id, lag.to_sparse()))
                 usage = (time.process_time() - cpu0_s, perf_counter() - wall0_s)
                 shared.messages.put(("cpu", worker_id, usage))
+
+
+@contextlib.asynccontextmanager
+async def _http_client(plan: EnginePlan, slots: int) -> AsyncIterator[aiohttp.ClientSession | ConnectionPool]:
+    """The worker's HTTP client: the lean HTTP/1.1 pool for ``http://`` URLs where the loop can
+    watch sockets (``clients/http1.py``), else an aiohttp session (``https://``)."""
+    template = plan.template
+    if template.url.startswith("http://") and lean_client_supported():
+        pool = ConnectionPool(
+            Endpoint.of(template.url, template.headers), kernel_stamps_enabled(), plan.request_timeout_s
+        )
+        try:
+            yield pool
+        finally:
+            pool.close()
+        return
+    timeout = aiohttp.ClientTimeout(total=plan.request_timeout_s)
+    async with aiohttp.ClientSession(
+        connector=build_connector(slots + 8), timeout=timeout, headers=template.headers, trust_env=False
+    ) as session:
+        yield session
 
 
 async def _wait_for_go(shared: SharedState) -> None:
