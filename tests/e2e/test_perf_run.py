@@ -10,6 +10,7 @@ import orjson
 import pytest
 
 from ais_bench.cli.main import main
+from ais_bench.clients.transport import kernel_stamps_supported
 from tests.support.configs import only_run_dir, write_model_config, write_synthetic_dataset
 from tests.support.fixed_server import FixedServer, FixedTiming
 
@@ -75,6 +76,9 @@ def test_stream_chat_metrics_match_known_delays(tmp_path: Path) -> None:
     details = [orjson.loads(line) for line in (perf / "tiny_details.jsonl").read_bytes().splitlines()]
     assert len(details) == 6 and all(d["success"] for d in details)
     assert {d["output_tokens_source"] for d in details} == {"usage"}
+    facts = json.loads((perf / "records" / "tiny.run_facts.json").read_text())
+    expected = "kernel" if kernel_stamps_supported() else "loop"
+    assert facts["client_self_check"]["stamping"] == expected
 
 
 def test_request_bodies_and_headers_at_the_server(tmp_path: Path) -> None:

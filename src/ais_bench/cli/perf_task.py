@@ -203,7 +203,10 @@ def _client_self_check(outcome: RunOutcome, columns: RecordColumns) -> dict[str,
     check = build_self_check(outcome, columns)
     warnings = check.pop("warnings")
     loop, schedule = check["loop_lag"], check["schedule_lag"]
-    text = f"Client self-check: event-loop lag p99 {loop['p99_ms']:.3f} ms (max {loop['max_ms']:.1f} ms)"
+    text = (
+        f"Client self-check: {check['stamping']} time stamps, event-loop lag p99 {loop['p99_ms']:.3f} ms "
+        f"(max {loop['max_ms']:.1f} ms)"
+    )
     if schedule["samples"]:
         text += f", send-schedule lag p99 {schedule['p99_ms']:.1f} ms"
     log.info(text + (" -- see the warnings below" if warnings else ": the client kept up"))

@@ -123,6 +123,7 @@ class _OutcomeLike(Protocol):
 
     loop_lag: LagHistogram
     worker_cpu_s: dict[int, tuple[float, float]]
+    stamping: str
 
 
 def schedule_lags_s(records: Any) -> np.ndarray:
@@ -149,7 +150,10 @@ def schedule_lags_s(records: Any) -> np.ndarray:
 
 
 def build_self_check(outcome: _OutcomeLike, records: Any) -> dict[str, Any]:
-    """The client self-check of one run: ``{loop_lag, schedule_lag, client_cpu, warnings}``.
+    """The client self-check of one run: ``{stamping, loop_lag, schedule_lag, client_cpu, warnings}``.
+
+    ``stamping``: how events were stamped (``kernel``: the kernel's receive stamps; ``loop``: when
+    the worker's event loop read the bytes; ``mixed``).
 
     ``loop_lag`` / ``schedule_lag``: ``{samples, p50_ms, p99_ms, max_ms}`` (schedule lag has 0
     samples when the load was not paced); ``client_cpu``: per worker, CPU seconds of its process
@@ -165,11 +169,17 @@ def build_self_check(outcome: _OutcomeLike, records: Any) -> dict[str, Any]:
         "core) or lower the concurrency (batch_size); see docs/troubleshooting.md#client-overload-warnings"
     )
     warnings: list[str] = []
+    stamping = getattr(outcome, "stamping", "loop")
     if loop.p99_s > LOOP_LAG_P99_WARN_S:
+        effect = (
+            "events carry the kernel's arrival stamps, but requests may have gone out late and events of "
+            "one stream that arrived within the lag share one stamp"
+            if stamping == "kernel"
+            else "the client may have stamped events late and shaped TTFT/ITL"
+        )
         warnings.append(
             f"client event-loop lag p99 {loop.p99_s * 1000:.2f} ms (max {loop.max_s * 1000:.1f} ms) is over "
-            f"{LOOP_LAG_P99_WARN_S * 1000:g} ms: the client may have stamped events late and shaped TTFT/ITL; "
-            f"{remedy}"
+            f"{LOOP_LAG_P99_WARN_S * 1000:g} ms: {effect}; {remedy}"
         )
     if schedule.p99_s > SCHEDULE_LAG_P99_WARN_S:
         warnings.append(
@@ -185,6 +195,7 @@ def build_self_check(outcome: _OutcomeLike, records: Any) -> dict[str, Any]:
             f"the bottleneck; {remedy}"
         )
     return {
+        "stamping": stamping,
         "loop_lag": loop.as_ms_dict(),
         "schedule_lag": schedule.as_ms_dict(),
         "client_cpu": {str(w): round(share, 3) for w, share in busy.items()},

@@ -45,6 +45,9 @@ class RunOutcome:
     #: Per worker: (CPU seconds, wall seconds) of its process from the go signal to its last request.
     #: CPU close to wall means the worker was saturated (see ``engine.health.build_self_check``).
     worker_cpu_s: dict[int, tuple[float, float]] = field(default_factory=dict)
+    #: How the workers stamped events: ``kernel`` (receive stamps of the kernel), ``loop`` (when the
+    #: event loop read the bytes), or ``mixed``; see ``clients/transport.py``.
+    stamping: str = "loop"
 
 
 class WorkerCrashed(AisBenchError):
@@ -87,6 +90,7 @@ def run_benchmark(plan: EnginePlan, *, debug: bool, progress: ProgressCallback |
         record_dir=plan.record_dir,
         loop_lag=messages.loop_lag,
         worker_cpu_s=dict(sorted(messages.worker_cpu_s.items())),
+        stamping=messages.stamping.pop() if len(messages.stamping) == 1 else ("mixed" if messages.stamping else "loop"),
     )
 
 
@@ -151,6 +155,7 @@ class WorkerMessages:
     crashes: list[str] = field(default_factory=list)
     loop_lag: LagHistogram = field(default_factory=LagHistogram)
     worker_cpu_s: dict[int, tuple[float, float]] = field(default_factory=dict)
+    stamping: set[str] = field(default_factory=set)
 
     def drain(self, shared: SharedState) -> WorkerMessages:
         while True:
@@ -162,5 +167,7 @@ class WorkerMessages:
                 self.loop_lag.merge(LagHistogram.from_sparse(payload))
             elif kind == "cpu":
                 self.worker_cpu_s[worker] = (float(payload[0]), float(payload[1]))
+            elif kind == "stamping":
+                self.stamping.add(str(payload))
             else:
                 (self.crashes if kind == "crash" else self.warnings).append(payload)

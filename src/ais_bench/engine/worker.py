@@ -85,7 +85,7 @@ async def _run(plan: EnginePlan, shared: SharedState, worker_id: int, slots: int
     spec = BACKENDS[plan.template.backend_type]
     bodies = plan.bodies
     path = worker_record_path(plan.record_dir, plan.data_abbr, worker_id)
-    async with _http_client(plan, slots) as session:
+    async with _http_client(plan, shared, worker_id, slots) as session:
         with RecordWriter(path) as writer:
             ctx = WorkerContext(plan, shared, worker_id, slots, spec, session, writer, bodies)
             if tune_gc:
@@ -107,19 +107,22 @@ async def _run(plan: EnginePlan, shared: SharedState, worker_id: int, slots: int
 
 
 @contextlib.asynccontextmanager
-async def _http_client(plan: EnginePlan, slots: int) -> AsyncIterator[aiohttp.ClientSession | ConnectionPool]:
+async def _http_client(
+    plan: EnginePlan, shared: SharedState, worker_id: int, slots: int
+) -> AsyncIterator[aiohttp.ClientSession | ConnectionPool]:
     """The worker's HTTP client: the lean HTTP/1.1 pool for ``http://`` URLs where the loop can
     watch sockets (``clients/http1.py``), else an aiohttp session (``https://``)."""
     template = plan.template
     if template.url.startswith("http://") and lean_client_supported():
-        pool = ConnectionPool(
-            Endpoint.of(template.url, template.headers), kernel_stamps_enabled(), plan.request_timeout_s
-        )
+        kernel = kernel_stamps_enabled()
+        shared.messages.put(("stamping", worker_id, "kernel" if kernel else "loop"))
+        pool = ConnectionPool(Endpoint.of(template.url, template.headers), kernel, plan.request_timeout_s)
         try:
             yield pool
         finally:
             pool.close()
         return
+    shared.messages.put(("stamping", worker_id, "loop"))
     timeout = aiohttp.ClientTimeout(total=plan.request_timeout_s)
     async with aiohttp.ClientSession(
         connector=build_connector(slots + 8), timeout=timeout, headers=template.headers, trust_env=False

@@ -21,6 +21,7 @@ from ais_bench.records.record import RequestRecord
 class FakeOutcome:
     loop_lag: LagHistogram = field(default_factory=LagHistogram)
     worker_cpu_s: dict[int, tuple[float, float]] = field(default_factory=dict)
+    stamping: str = "loop"
 
 
 def _record(request_id: int, scheduled_s: float | None, start_s: float, attempts: int = 1) -> RequestRecord:
@@ -68,6 +69,16 @@ def test_loop_lag_over_1ms_warns_with_the_remedy():
     warning = check["warnings"][0]
     assert "event-loop lag p99" in warning and "WORKERS_NUM" in warning and "2 worker" in warning
     assert "concurrency" in warning
+    assert "stamped events late" in warning and check["stamping"] == "loop"
+
+
+def test_loop_lag_with_kernel_stamps_warns_about_late_sends_and_shared_stamps_not_late_stamps():
+    outcome = FakeOutcome(_histogram([20e-6] * 90 + [5e-3] * 10), {0: (1.0, 10.0)}, stamping="kernel")
+    check = build_self_check(outcome, [])
+    assert check["stamping"] == "kernel"
+    (warning,) = check["warnings"]
+    assert "kernel's arrival stamps" in warning and "gone out late" in warning and "share one stamp" in warning
+    assert "stamped events late" not in warning and "WORKERS_NUM" in warning
 
 
 def test_schedule_lag_over_10ms_warns():
