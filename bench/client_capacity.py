@@ -15,6 +15,9 @@ Clients, each run in turn against the same server, for every (concurrency, WORKE
 - ``raw``: the physical floor on this machine: WORKERS_NUM processes of aiohttp + uvloop, the same
   bodies, ``concurrency`` closed-loop lanes in all, ``readany()`` and ``bytes.count(b"\\n\\n")`` per read;
   no SSE decoding, no JSON, no time stamps, no records;
+- ``raw-socket``: a stricter floor: the same processes with uvloop and a bare ``asyncio.Protocol``
+  per connection, each request written as one pre-built byte string, ``bytes.count(b"\\n\\n")``
+  per read and the end of the response found by its chunked terminator: no HTTP parsing at all;
 - ``ais_bench``: the real engine (``engine.runner.run_benchmark``: worker processes, shared counters,
   stamping, SSE decoder, backend JSON parser, record files).
 With one worker the client processes share CPU 1 (the sim keeps CPU 0); with two they may use both.
@@ -23,7 +26,7 @@ Printed per client: events (SSE events except ``[DONE]``), wall seconds of the l
 seconds (``time.process_time`` of every client process over its load), events per CPU-second, events
 per wall-second, events per read (how many events the client found per socket read: a slower client
 finds more, which flatters it), and the ratio ais_bench / raw of events per CPU-second. The
-median of ``--repeat`` runs is printed last. A script that prints figures, not a test.
+median of ``--repeat`` runs is printed last (also ais_bench / raw-socket). A script that prints figures, not a test.
 """
 
 from __future__ import annotations
@@ -121,14 +124,70 @@ async def _raw_run(url: str, bodies: list[bytes], lanes: int, go: Any) -> tuple[
         return counts[0], counts[1], time.perf_counter() - wall0_s, time.process_time() - cpu0_s
 
 
-def run_raw(load: Load) -> Figures:
+# ---- raw socket floor: uvloop + a bare asyncio.Protocol, pre-built requests, no HTTP parsing ------
+
+
+class _CountingProtocol(asyncio.Protocol):
+    """Counts ``\n\n`` per read; the response ends with the chunked terminator (the sim's framing)."""
+
+    def __init__(self) -> None:
+        self.done: asyncio.Future[None] | None = None
+        self.events = self.reads = 0
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        self.reads += 1
+        self.events += data.count(b"\n\n")
+        if data.endswith(b"0\r\n\r\n") and self.done is not None and not self.done.done():
+            self.done.set_result(None)
+
+
+def _raw_socket_main(url: str, bodies: list[bytes], lanes: int, results: Any, go: Any) -> None:
+    import uvloop
+
+    uvloop.install()
+    results.put(asyncio.run(_raw_socket_run(url, bodies, lanes, go)))
+
+
+async def _raw_socket_run(url: str, bodies: list[bytes], lanes: int, go: Any) -> tuple[int, int, float, float]:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    head = f"POST {parts.path} HTTP/1.1\r\nHost: {parts.netloc}\r\nContent-Type: application/json\r\n"
+    requests = [head.encode() + f"Content-Length: {len(b)}\r\n\r\n".encode() + b for b in bodies]
+    queue = list(reversed(requests))
+    loop = asyncio.get_running_loop()
+    counts = [0, 0]
+
+    async def lane() -> None:
+        _, proto = await loop.create_connection(_CountingProtocol, parts.hostname, parts.port)
+        while queue:
+            proto.done = loop.create_future()
+            proto.events = proto.reads = 0
+            proto.transport.write(queue.pop())
+            await proto.done
+            counts[0] += proto.events - 1  # [DONE]
+            counts[1] += proto.reads
+        proto.transport.close()
+
+    while not go.is_set():
+        await asyncio.sleep(0.002)
+    cpu0_s, wall0_s = time.process_time(), time.perf_counter()
+    await asyncio.gather(*(lane() for _ in range(lanes)))
+    return counts[0], counts[1], time.perf_counter() - wall0_s, time.process_time() - cpu0_s
+
+
+def run_raw(load: Load, target: Any = None) -> Figures:
+    target = target or _raw_main
     ctx = multiprocessing.get_context("spawn")
     results, go = ctx.Queue(), ctx.Event()
     processes = min(load.workers, load.concurrency)
     share = [load.concurrency // processes + (i < load.concurrency % processes) for i in range(processes)]
     parts = np.array_split(np.arange(len(load.bodies)), processes)
     procs = [
-        ctx.Process(target=_raw_main, args=(load.url, [load.bodies[i] for i in part], lanes, results, go))
+        ctx.Process(target=target, args=(load.url, [load.bodies[i] for i in part], lanes, results, go))
         for part, lanes in zip(parts, share, strict=True)
     ]
     for proc in procs:
@@ -175,6 +234,14 @@ def run_ais_bench(load: Load, record_root: Path) -> Figures:
     )
 
 
+def _run_client(name: str, load: Load, record_root: Path) -> Figures:
+    if name == "raw":
+        return run_raw(load)
+    if name == "raw-socket":
+        return run_raw(load, _raw_socket_main)
+    return run_ais_bench(load, record_root)
+
+
 # ---- driver --------------------------------------------------------------------------------------
 
 
@@ -210,7 +277,9 @@ def main() -> None:
         "--rate", type=float, default=0.0,
         help="events/s the sim writes in all (decode step = concurrency / rate); 0 = steps back to back",
     )
-    parser.add_argument("--clients", nargs="+", default=["raw", "ais_bench"], choices=["raw", "ais_bench"])
+    parser.add_argument(
+        "--clients", nargs="+", default=["raw", "raw-socket", "ais_bench"], choices=["raw", "raw-socket", "ais_bench"]
+    )
     args = parser.parse_args()
 
     sim_cpus, client_cpus = _split_cpus()
@@ -231,20 +300,26 @@ def main() -> None:
                 for workers in args.workers:
                     load = Load(url, bodies, concurrency, workers)
                     os.sched_setaffinity(0, client_cpus if workers == 1 else sim_cpus | client_cpus)
-                    ratios, per_cpu = [], {name: [] for name in args.clients}
+                    ratios, socket_ratios, per_cpu = [], [], {name: [] for name in args.clients}
                     print(f"== concurrency {concurrency}, WORKERS_NUM {workers}, {requests} requests")
                     for rep in range(args.repeat):
                         figs = {}
                         for name in args.clients:
-                            figs[name] = run_raw(load) if name == "raw" else run_ais_bench(load, Path(tmp))
+                            figs[name] = _run_client(name, load, Path(tmp))
                             per_cpu[name].append(figs[name].per_cpu_s)
-                            print(f"  run {rep + 1}" + _line(name, figs[name])[7:])
-                        if len(figs) == 2:
+                            print(f"  run {rep + 1} " + _line(name, figs[name])[4:])
+                        if "ais_bench" in figs and "raw" in figs:
                             ratio = figs["ais_bench"].per_cpu_s / figs["raw"].per_cpu_s
                             ratios.append(ratio)
                             print(f"    ratio ais_bench/raw (events per CPU-s): {ratio:.2f}")
+                        if "ais_bench" in figs and "raw-socket" in figs:
+                            ratio = figs["ais_bench"].per_cpu_s / figs["raw-socket"].per_cpu_s
+                            socket_ratios.append(ratio)
+                            print(f"    ratio ais_bench/raw-socket (events per CPU-s): {ratio:.2f}")
                     medians = "  ".join(f"{k} {statistics.median(v):,.0f} ev/CPU-s" for k, v in per_cpu.items())
                     ratio_text = f"  ratio {statistics.median(ratios):.2f}" if ratios else ""
+                    if socket_ratios:
+                        ratio_text += f"  vs raw-socket {statistics.median(socket_ratios):.2f}"
                     summary.append(f"  c={concurrency:5d} W={workers}: {medians}{ratio_text}")
     print("== medians")
     print("\n".join(summary))

@@ -100,7 +100,7 @@ class Exchange:
     ``[DONE]``), or with the exception that ended it.
     """
 
-    __slots__ = ("body", "body_bytes", "done", "error", "max_body", "reason", "sink", "stamps", "status")
+    __slots__ = ("body", "body_bytes", "done", "error", "max_body", "reason", "sink", "status")
 
     def __init__(self, loop: asyncio.AbstractEventLoop, sink: Callable[[bytes], None] | None, max_body: int | None):
         self.done: asyncio.Future[None] = loop.create_future()
@@ -110,7 +110,6 @@ class Exchange:
         self.reason = ""
         self.body = bytearray()
         self.body_bytes = 0
-        self.stamps: KernelStampedTransport | None = None
         #: Set by a consumer whose own processing failed after the body was read (it ends the exchange).
         self.error: Exception | None = None
 
@@ -168,8 +167,8 @@ class HTTPConnection(asyncio.Protocol):
 
     # --- httptools callbacks -------------------------------------------------------------------
     def on_status(self, reason: bytes) -> None:
-        if self._exchange is not None:
-            self._exchange.reason = reason.decode("latin-1").strip()
+        if self._exchange is not None:  # called once per read that holds a piece of the phrase
+            self._exchange.reason += reason.decode("latin-1")
 
     def on_header(self, name: bytes, value: bytes) -> None:
         lowered = name.lower()
@@ -206,7 +205,6 @@ class HTTPConnection(asyncio.Protocol):
     def send(self, request: bytes, exchange: Exchange) -> None:
         self._exchange = exchange
         self._length_known = False
-        exchange.stamps = self.transport
         assert self.transport is not None
         self.transport.write(request)
 
@@ -232,11 +230,17 @@ class HTTPConnection(asyncio.Protocol):
             exchange.done.set_exception(exc)
         self.close()
 
-    def drain_or_close(self) -> None:
-        """The consumer left before the response ended: reuse the connection if the response ends
-        soon (it normally does: ``[DONE]`` is followed by the end of the body), else close it."""
-        if self._exchange is not None and self._drain_timer is None:
-            self._drain_timer = asyncio.get_running_loop().call_later(DRAIN_GRACE_S, self.close)
+    def drain_or_close(self, exchange: Exchange) -> None:
+        """The consumer of ``exchange`` left before its response ended: reuse the connection if the
+        response ends soon (it normally does: ``[DONE]`` is followed by the end of the body), else
+        close it. A no-op once the response has ended (the connection may already serve another)."""
+        if self._exchange is exchange and self._drain_timer is None:
+            self._drain_timer = asyncio.get_running_loop().call_later(DRAIN_GRACE_S, self._close_if_serving, exchange)
+
+    def _close_if_serving(self, exchange: Exchange) -> None:
+        self._drain_timer = None
+        if self._exchange is exchange:
+            self.close()
 
     def abort(self) -> None:
         """Drop the exchange and the connection now (cancellation, timeout)."""
@@ -291,7 +295,7 @@ class ConnectionPool:
 
     async def _connect(self) -> HTTPConnection:
         loop = asyncio.get_running_loop()
-        last_error: OSError | None = None
+        last_error: BaseException | None = None
         for family, address in await self._resolve(loop):
             sock = socket.socket(family, socket.SOCK_STREAM)
             try:
@@ -301,7 +305,7 @@ class ConnectionPool:
                 await asyncio.wait_for(loop.sock_connect(sock, address), self.request_timeout_s)
             except (OSError, asyncio.TimeoutError) as exc:
                 sock.close()
-                last_error = exc if isinstance(exc, OSError) else TimeoutError("connection timed out")
+                last_error = exc
                 continue
             except BaseException:
                 sock.close()
@@ -310,6 +314,8 @@ class ConnectionPool:
             KernelStampedTransport(loop, sock, connection, kernel=kernel).start()
             self._open.add(connection)
             return connection
+        if isinstance(last_error, asyncio.TimeoutError):
+            raise last_error  # REQUEST_TIME_OUT ran out while connecting
         raise HTTPExchangeError("connect", _reason(last_error) if last_error else "no address to connect to")
 
     async def _resolve(self, loop: asyncio.AbstractEventLoop) -> list[tuple]:

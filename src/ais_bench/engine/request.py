@@ -190,11 +190,11 @@ async def _lean_attempt(
         except ResponseError as exc:
             _fail(attempt, exc.kind, _response_error_text(exc))
     elif exchange.sink is not None:  # the body ended without [DONE]
-        connection.drain_or_close()
+        connection.drain_or_close(exchange)
         if decoder.has_partial_event:
             _fail(attempt, "protocol", f"stream ended early after {len(points) - 1} events (inside an event)")
     else:
-        connection.drain_or_close()
+        connection.drain_or_close(exchange)
 
 
 def _event_sink(
@@ -246,7 +246,7 @@ def _lean_http_error(attempt: Attempt, exchange: Exchange, connection: HTTPConne
     attempt.points.append(connection.transport.read_s if connection.transport is not None else perf_counter())
     attempt.http_status = exchange.status
     detail = _server_message(bytes(exchange.body))
-    message = f"HTTP {exchange.status} {exchange.reason}".rstrip()
+    message = f"HTTP {exchange.status} {exchange.reason.strip()}".rstrip()
     _fail(attempt, "http_status", f"{message}: {detail}" if detail else message)
 
 

@@ -1,0 +1,800 @@
+"""The lean HTTP/1.1 client (``clients/http1.py``) as the engine drives it (``engine/request.py``).
+
+Real HTTP on 127.0.0.1: a raw ``asyncio`` server when the exact bytes on the wire matter (what the
+client writes, odd framings, closes and stalls at chosen moments), or a small ``aiohttp.web`` app.
+Every test runs its server and its client in one coroutine on the workers' loop (``run_worker_loop``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import orjson
+import pytest
+from aiohttp import web
+
+from ais_bench.clients import http1
+from ais_bench.clients.backends import VLLMCustomAPIChatStream, backend_for
+from ais_bench.clients.http1 import ERROR_BODY_LIMIT, ConnectionPool, Endpoint, Exchange
+from ais_bench.clients.transport import kernel_stamps_enabled, lean_client_supported, run_worker_loop
+from ais_bench.engine.request import Attempt, send_request
+
+pytestmark = pytest.mark.skipif(
+    not lean_client_supported(), reason="the lean client needs add_reader on sockets"
+)
+
+SPEC = backend_for(VLLMCustomAPIChatStream)
+MAX_CHUNK = 65536
+PATH = "/v1/chat/completions"
+USAGE = {"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5}
+STREAM_BODY = orjson.dumps(
+    {
+        "model": "m",
+        "messages": [{"role": "user", "content": "hi"}],
+        "max_tokens": 2,
+        "stream": True,
+        "stream_options": {"include_usage": True},
+    }
+)
+FULL_REQUEST_BODY = orjson.dumps(
+    {"model": "m", "messages": [{"role": "user", "content": "hi"}], "stream": False}
+)
+
+
+def _chat_event(
+    content: str | None = None, *, role: bool = False, usage: dict[str, int] | None = None
+) -> bytes:
+    """One SSE event carrying an OpenAI ``chat.completion.chunk`` (as vLLM sends them)."""
+    payload: dict[str, Any] = {
+        "id": "chatcmpl-1",
+        "object": "chat.completion.chunk",
+        "created": 1,
+        "model": "m",
+    }
+    if usage is not None:
+        payload.update(choices=[], usage=usage)
+    else:
+        delta = {"role": "assistant", "content": ""} if role else {"content": content}
+        payload["choices"] = [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": None}]
+    return b"data: " + orjson.dumps(payload) + b"\n\n"
+
+
+#: The role chunk, two tokens ("Hel", "lo") and the usage chunk: 4 events, then ``[DONE]``.
+EVENTS = [_chat_event(role=True), _chat_event("Hel"), _chat_event("lo"), _chat_event(usage=USAGE)]
+DONE = b"data: [DONE]\n\n"
+FULL_BODY = orjson.dumps(
+    {
+        "id": "chatcmpl-1",
+        "object": "chat.completion",
+        "created": 1,
+        "model": "m",
+        "choices": [
+            {"index": 0, "message": {"role": "assistant", "content": "Hello"}, "finish_reason": "stop"}
+        ],
+        "usage": USAGE,
+    }
+)
+TERMINATOR = b"0\r\n\r\n"
+
+
+def _chunk(data: bytes) -> bytes:
+    return b"%x\r\n%s\r\n" % (len(data), data)
+
+
+def _head(status: str, *headers: str) -> bytes:
+    return "".join(line + "\r\n" for line in (f"HTTP/1.1 {status}", *headers)).encode() + b"\r\n"
+
+
+SSE_HEAD = _head("200 OK", "Content-Type: text/event-stream", "Transfer-Encoding: chunked")
+#: A whole chunked stream in one write: the events, [DONE] and the body's end arrive together.
+SSE_RESPONSE = SSE_HEAD + b"".join(map(_chunk, [*EVENTS, DONE])) + TERMINATOR
+
+
+def _json_response(status: str, body: bytes, *headers: str) -> bytes:
+    return _head(status, "Content-Type: application/json", f"Content-Length: {len(body)}", *headers) + body
+
+
+def _header(head: bytes, name: str) -> str | None:
+    for line in head.decode("latin-1").split("\r\n")[1:]:
+        key, _, value = line.partition(":")
+        if key.strip().lower() == name.lower():
+            return value.strip()
+    return None
+
+
+Handler = Callable[["RawServer", asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
+
+
+class RawServer:
+    """An ``asyncio`` server on 127.0.0.1: each accepted connection goes to ``handler``; it keeps the
+    number of connections accepted and every request read (head bytes, body bytes)."""
+
+    def __init__(self, handler: Handler) -> None:
+        self.handler = handler
+        self.connections = 0
+        self.requests: list[tuple[bytes, bytes]] = []
+        self.port = 0
+        self._writers: list[asyncio.StreamWriter] = []
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}{PATH}"
+
+    async def __aenter__(self) -> RawServer:
+        self._server = await asyncio.start_server(self._accept, "127.0.0.1", 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self._server.close()
+        for writer in self._writers:
+            writer.close()
+
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        self._writers.append(writer)
+        try:
+            await self.handler(self, reader, writer)
+        except (ConnectionError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            writer.close()
+
+    async def read_request(self, reader: asyncio.StreamReader) -> tuple[bytes, bytes] | None:
+        """The next request of the connection (head with its blank line, body); None at its end."""
+        try:
+            head = await reader.readuntil(b"\r\n\r\n")
+        except asyncio.IncompleteReadError:
+            return None
+        body = await reader.readexactly(int(_header(head, "Content-Length") or 0))
+        self.requests.append((head, body))
+        return head, body
+
+
+def _answer_each(response: bytes) -> Handler:
+    """A keep-alive server answering every request of a connection with ``response``."""
+
+    async def handler(server: RawServer, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while await server.read_request(reader) is not None:
+            writer.write(response)
+            await writer.drain()
+
+    return handler
+
+
+def _pool(url: str, headers: dict[str, str] | None = None, timeout_s: float | None = None) -> ConnectionPool:
+    return ConnectionPool(Endpoint.of(url, headers or {}), kernel_stamps_enabled(), timeout_s)
+
+
+async def _send(
+    pool: ConnectionPool,
+    url: str,
+    *,
+    stream: bool = True,
+    retry: int = 0,
+    headers: dict[str, str] | None = None,
+    started: list[Attempt] | None = None,
+) -> tuple[Attempt, int]:
+    body = STREAM_BODY if stream else FULL_REQUEST_BODY
+    return await send_request(pool, SPEC, url, body, stream, retry, MAX_CHUNK, started, headers)
+
+
+def _assert_hello_stream(attempt: Attempt) -> None:
+    assert attempt.error_kind is None, attempt.error_message
+    assert len(attempt.points) - 1 == len(EVENTS)
+    assert attempt.points == sorted(attempt.points)
+    assert attempt.state.text == "Hello"
+    assert attempt.state.content_events == 2
+    assert (attempt.state.usage_input_tokens, attempt.state.usage_output_tokens) == (3, 2)
+
+
+# --- 1. the request on the wire ------------------------------------------------------------------
+
+
+def test_the_request_on_the_wire_has_the_expected_line_headers_and_body():
+    async def run() -> tuple[RawServer, list[Attempt]]:
+        async with RawServer(_answer_each(_json_response("200 OK", FULL_BODY))) as server:
+            url = server.url + "?x=1"
+            plain = _pool(url, {"Authorization": "Bearer k"})
+            overriding = _pool(
+                url,
+                {
+                    "Authorization": "Bearer k",
+                    "content-type": "application/json; charset=utf-8",
+                    "Host": "evil.example",
+                    "Content-Length": "999",
+                    "Connection": "close",
+                    "Transfer-Encoding": "chunked",
+                    "User-Agent": "probe/1",
+                },
+            )
+            try:
+                first, _ = await _send(plain, url, stream=False, headers={"X-Request-Id": "r1"})
+                second, _ = await _send(overriding, url, stream=False, headers={"X-Request-Id": "r2"})
+            finally:
+                plain.close()
+                overriding.close()
+        return server, [first, second]
+
+    server, attempts = run_worker_loop(run())
+    for attempt in attempts:
+        assert attempt.error_kind is None, attempt.error_message
+        assert attempt.state.text == "Hello" and attempt.state.finish_reason == "stop"
+    port = server.port
+    n = len(FULL_REQUEST_BODY)
+    (head1, body1), (head2, body2) = server.requests
+    line = "POST /v1/chat/completions?x=1 HTTP/1.1"
+    host = f"Host: 127.0.0.1:{port}"
+    assert head1.decode().split("\r\n") == [
+        line,
+        host,
+        "User-Agent: ais_bench",
+        "Accept: */*",
+        "Content-Type: application/json",
+        "Authorization: Bearer k",
+        f"Content-Length: {n}",
+        "X-Request-Id: r1",
+        "",
+        "",
+    ]
+    # The user's Content-Type (and User-Agent) replace the defaults; Host, Content-Length, Connection
+    # and Transfer-Encoding from the user's dict are not written: the client writes the framing itself.
+    assert head2.decode().split("\r\n") == [
+        line,
+        host,
+        "Accept: */*",
+        "Authorization: Bearer k",
+        "content-type: application/json; charset=utf-8",
+        "User-Agent: probe/1",
+        f"Content-Length: {n}",
+        "X-Request-Id: r2",
+        "",
+        "",
+    ]
+    names = [line.split(":")[0].lower() for line in head2.decode().split("\r\n")[1:] if line]
+    for name in ("host", "content-length", "content-type"):
+        assert names.count(name) == 1
+    assert "connection" not in names and "transfer-encoding" not in names
+    assert body1 == body2 == FULL_REQUEST_BODY
+    assert server.connections == 2  # one per pool
+
+
+# --- 2. keep-alive ------------------------------------------------------------------------------
+
+
+def test_sequential_streamed_requests_reuse_one_keep_alive_connection():
+    transports: list[object] = []
+    seen_ids: list[str] = []
+
+    async def stream(request: web.Request) -> web.StreamResponse:
+        transports.append(request.transport)
+        seen_ids.append(request.headers["X-Request-Id"])
+        assert (await request.json())["stream"] is True
+        resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await resp.prepare(request)
+        for event in EVENTS:
+            await resp.write(event)
+        await resp.write_eof(DONE)  # [DONE] and the chunked terminator in one write
+        return resp
+
+    async def run() -> list[tuple[Attempt, int]]:
+        app = web.Application()
+        app.router.add_post(PATH, stream)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        url = f"http://127.0.0.1:{runner.addresses[0][1]}{PATH}"
+        pool = _pool(url)
+        try:
+            return [await _send(pool, url, headers={"X-Request-Id": f"k{i}"}) for i in range(5)]
+        finally:
+            pool.close()
+            await runner.cleanup()
+
+    results = run_worker_loop(run())
+    for attempt, attempts in results:
+        _assert_hello_stream(attempt)
+        assert attempts == 1
+    assert seen_ids == ["k0", "k1", "k2", "k3", "k4"]
+    assert len(transports) == 5
+    assert len({id(transport) for transport in transports}) == 1  # one TCP connection for all five
+
+
+# --- 3. response framings -----------------------------------------------------------------------
+
+
+def _framed(pieces: list[bytes], framing: str, content_type: str) -> bytes:
+    if framing == "chunked":
+        return (
+            _head("200 OK", content_type, "Transfer-Encoding: chunked")
+            + b"".join(map(_chunk, pieces))
+            + TERMINATOR
+        )
+    body = b"".join(pieces)
+    if framing == "content-length":
+        return _head("200 OK", content_type, f"Content-Length: {len(body)}") + body
+    return _head("200 OK", content_type, "Connection: close") + body  # delimited by the end of the connection
+
+
+@pytest.mark.parametrize("stream", [True, False], ids=["sse", "json"])
+@pytest.mark.parametrize("framing", ["chunked", "content-length", "close"])
+def test_every_response_framing_parses(framing: str, stream: bool):
+    if stream:
+        response = _framed([*EVENTS, DONE], framing, "Content-Type: text/event-stream")
+    else:
+        response = _framed([FULL_BODY], framing, "Content-Type: application/json")
+
+    async def handler(server: RawServer, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while await server.read_request(reader) is not None:
+            writer.write(response)
+            await writer.drain()
+            if framing == "close":
+                return  # the body ends with the connection
+
+    async def run() -> tuple[RawServer, list[Attempt]]:
+        async with RawServer(handler) as server:
+            pool = _pool(server.url)
+            try:
+                results = [(await _send(pool, server.url, stream=stream))[0] for _ in range(2)]
+            finally:
+                pool.close()
+        return server, results
+
+    server, results = run_worker_loop(run())
+    for attempt in results:
+        if stream:
+            _assert_hello_stream(attempt)
+        else:
+            assert attempt.error_kind is None, attempt.error_message
+            assert len(attempt.points) == 2 and attempt.points[1] >= attempt.points[0]
+            assert attempt.state.text == "Hello" and attempt.state.finish_reason == "stop"
+            assert attempt.state.content_events == 1
+            assert (attempt.state.usage_input_tokens, attempt.state.usage_output_tokens) == (3, 2)
+    assert len(server.requests) == 2
+    assert server.connections == (2 if framing == "close" else 1)
+
+
+# --- 4. a keep-alive connection the server closes -------------------------------------------------
+
+
+def test_a_connection_the_server_closed_while_idle_is_not_reused():
+    """The server closes an idle connection after 30 ms; the client noticed (the loop read the end of
+    the connection) and opens a new one: no retry needed."""
+
+    async def handler(server: RawServer, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while True:
+            try:
+                request = await asyncio.wait_for(server.read_request(reader), 0.03)
+            except asyncio.TimeoutError:
+                return  # idle timeout: close
+            if request is None:
+                return
+            writer.write(SSE_RESPONSE)
+            await writer.drain()
+
+    async def run() -> tuple[RawServer, list[tuple[Attempt, int]]]:
+        async with RawServer(handler) as server:
+            pool = _pool(server.url)
+            try:
+                first = await _send(pool, server.url)
+                await asyncio.sleep(0.1)
+                second = await _send(pool, server.url, retry=0)
+            finally:
+                pool.close()
+        return server, [first, second]
+
+    server, results = run_worker_loop(run())
+    for attempt, attempts in results:
+        _assert_hello_stream(attempt)
+        assert attempts == 1
+    assert server.connections == 2
+
+
+def test_a_request_on_a_connection_the_server_is_closing_fails_as_protocol_or_is_retried():
+    """The keep-alive race: the server answers one request per connection, then reads the next one
+    and closes without answering. retry=0: a ``protocol`` error naming the close; retry=1: the second
+    attempt goes out on a new connection and succeeds."""
+
+    async def handler(server: RawServer, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if await server.read_request(reader) is None:
+            return
+        writer.write(SSE_RESPONSE)
+        await writer.drain()
+        await server.read_request(reader)  # read whole (a close then sends FIN, not RST) and drop it
+
+    async def run() -> tuple[RawServer, list[tuple[Attempt, int]]]:
+        async with RawServer(handler) as server:
+            pool = _pool(server.url)
+            try:
+                results = [
+                    await _send(pool, server.url, retry=0),  # connection 1
+                    await _send(pool, server.url, retry=0),  # connection 1 again: dropped
+                    await _send(pool, server.url, retry=0),  # connection 2
+                    await _send(pool, server.url, retry=1),  # connection 2 dropped, then connection 3
+                ]
+            finally:
+                pool.close()
+        return server, results
+
+    server, results = run_worker_loop(run())
+    (ok1, n1), (dropped, n2), (ok2, n3), (retried, n4) = results
+    _assert_hello_stream(ok1)
+    _assert_hello_stream(ok2)
+    assert (n1, n2, n3) == (1, 1, 1)
+    assert dropped.error_kind == "protocol"
+    assert (
+        dropped.error_message
+        == "stream ended early after 0 events: server closed the connection before the response"
+    )
+    assert dropped.retryable is True
+    assert len(dropped.points) == 1
+    _assert_hello_stream(retried)
+    assert n4 == 2
+    assert server.connections == 3
+    assert len(server.requests) == 5
+
+
+# --- 5. non-200 responses -----------------------------------------------------------------------
+
+
+def test_a_503_is_an_http_status_error_with_the_server_message_and_the_connection_is_kept():
+    error_body = orjson.dumps({"error": {"message": "overloaded"}})
+
+    async def handler(server: RawServer, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while (request := await server.read_request(reader)) is not None:
+            if _header(request[0], "X-Request-Id") == "fail":
+                writer.write(_json_response("503 Service Unavailable", error_body))
+            else:
+                writer.write(SSE_RESPONSE)
+            await writer.drain()
+
+    async def run() -> tuple[RawServer, list[tuple[Attempt, int]]]:
+        async with RawServer(handler) as server:
+            pool = _pool(server.url)
+            try:
+                failed = await _send(pool, server.url, retry=2, headers={"X-Request-Id": "fail"})
+                ok = await _send(pool, server.url, headers={"X-Request-Id": "ok"})
+            finally:
+                pool.close()
+        return server, [failed, ok]
+
+    server, ((failed, attempts), (ok, _)) = run_worker_loop(run())
+    assert failed.error_kind == "http_status"
+    assert failed.http_status == 503
+    assert failed.error_message == "HTTP 503 Service Unavailable: overloaded"
+    assert "HTTP 503 Service Unavailable" in failed.error_message and "overloaded" in failed.error_message
+    assert failed.retryable is False and attempts == 1  # not retried despite retry=2
+    assert len(failed.points) == 2 and failed.points[1] >= failed.points[0]
+    _assert_hello_stream(ok)
+    assert server.connections == 1
+
+
+def test_a_huge_error_body_is_cut_to_the_limit_and_the_connection_still_serves():
+    big = b'{"error": {"message": "' + b"x" * (1 << 20) + b'"}}'
+
+    async def handler(server: RawServer, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while (request := await server.read_request(reader)) is not None:
+            if _header(request[0], "X-Request-Id") == "big":
+                writer.write(_json_response("503 Service Unavailable", big))
+            else:
+                writer.write(SSE_RESPONSE)
+            await writer.drain()
+
+    async def run() -> tuple[RawServer, Exchange, list[tuple[Attempt, int]]]:
+        async with RawServer(handler) as server:
+            pool = _pool(server.url)
+            try:
+                connection = await pool.acquire()
+                exchange = Exchange(asyncio.get_running_loop(), None, None)
+                connection.send(pool.endpoint.request(STREAM_BODY, {"X-Request-Id": "big"}), exchange)
+                await asyncio.wait_for(exchange.done, 2.0)
+                failed = await _send(pool, server.url, headers={"X-Request-Id": "big"})
+                ok = await _send(pool, server.url, headers={"X-Request-Id": "ok"})
+            finally:
+                pool.close()
+        return server, exchange, [failed, ok]
+
+    server, exchange, ((failed, _), (ok, _)) = run_worker_loop(run())
+    assert exchange.status == 503 and exchange.reason == "Service Unavailable"
+    assert exchange.body_bytes == len(big)  # all read ...
+    assert len(exchange.body) == ERROR_BODY_LIMIT == 4096  # ... the first 4096 bytes kept
+    assert bytes(exchange.body) == big[:4096]
+    assert failed.error_kind == "http_status" and failed.http_status == 503
+    # The kept part is not valid JSON: its first 200 characters are the message.
+    assert failed.error_message == "HTTP 503 Service Unavailable: " + big[:200].decode()
+    _assert_hello_stream(ok)
+    assert server.connections == 1  # the 1 MB was drained and the connection reused
+
+
+# --- 6. a stream cut short ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("framing", ["chunked", "content-length"])
+def test_a_server_that_stops_mid_stream_gives_a_protocol_error(framing: str):
+    whole = _framed([*EVENTS, DONE], framing, "Content-Type: text/event-stream")
+    first_two = _framed(EVENTS[:2], framing, "Content-Type: text/event-stream")
+    if framing == "chunked":
+        cut = first_two[: -len(TERMINATOR)]  # two chunks, no terminator
+    else:
+        cut = whole[: len(whole) - len(b"".join([*EVENTS[2:], DONE]))]  # Content-Length of all, 2 events sent
+
+    async def handler(server: RawServer, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if await server.read_request(reader) is not None:
+            writer.write(cut)
+            await writer.drain()
+
+    async def run() -> tuple[Attempt, int]:
+        async with RawServer(handler) as server:
+            pool = _pool(server.url)
+            try:
+                return await _send(pool, server.url)
+            finally:
+                pool.close()
+
+    attempt, attempts = run_worker_loop(run())
+    assert attempt.error_kind == "protocol"
+    assert attempt.error_message.startswith("stream ended early after 2 events")
+    assert attempt.error_message == (
+        "stream ended early after 2 events: server closed the connection before the response ended"
+    )
+    assert len(attempt.points) == 3
+    assert attempt.state.text == "Hel"
+    assert attempts == 1
+
+
+# --- 7. REQUEST_TIME_OUT and unreachable servers ---------------------------------------------------
+
+
+def test_a_stalled_response_times_out_as_read_timeout():
+    async def run() -> tuple[Attempt, int, float, bool]:
+        client_left = asyncio.Event()
+
+        async def handler(
+            server: RawServer, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+        ) -> None:
+            if await server.read_request(reader) is not None:
+                writer.write(SSE_HEAD + _chunk(EVENTS[1]))  # headers and one event, then nothing
+                await writer.drain()
+                await reader.read()  # until the client goes away
+                client_left.set()
+
+        async with RawServer(handler) as server:
+            pool = _pool(server.url, timeout_s=0.3)
+            try:
+                start = time.perf_counter()
+                attempt, attempts = await _send(pool, server.url, retry=0)
+                elapsed = time.perf_counter() - start
+                await asyncio.wait_for(client_left.wait(), 1.0)
+            finally:
+                pool.close()
+        return attempt, attempts, elapsed, client_left.is_set()
+
+    attempt, attempts, elapsed, client_left = run_worker_loop(run())
+    assert attempt.error_kind == "read_timeout"
+    assert attempt.error_message == "timed out after 1 events (REQUEST_TIME_OUT)"
+    assert attempt.retryable is True and attempts == 1
+    assert attempt.state.text == "Hel" and len(attempt.points) == 2
+    assert 0.29 <= elapsed < 0.8
+    assert client_left  # the client closed the connection it gave up on
+
+
+def test_a_port_with_nothing_listening_is_a_connect_error():
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))  # bound, not listening: connections are refused
+    url = f"http://127.0.0.1:{closed.getsockname()[1]}{PATH}"
+
+    async def run() -> tuple[Attempt, int, float]:
+        pool = _pool(url, timeout_s=1.0)
+        start = time.perf_counter()
+        try:
+            attempt, attempts = await _send(pool, url, retry=1)
+        finally:
+            pool.close()
+        return attempt, attempts, time.perf_counter() - start
+
+    try:
+        attempt, attempts, elapsed = run_worker_loop(run())
+    finally:
+        closed.close()
+    assert attempt.error_kind == "connect"
+    assert "cannot reach" in attempt.error_message and "connection refused" in attempt.error_message
+    assert attempt.error_message == f"cannot reach {url}: connection refused"
+    assert attempt.retryable is True and attempts == 2  # a connect error is retried
+    assert len(attempt.points) == 1
+    assert elapsed < 0.5
+
+
+def test_a_connect_that_runs_out_of_time_is_a_connect_timeout():
+    """REQUEST_TIME_OUT covers the connect: a handshake that gets no answer ends after 0.3 s as
+    ``connect_timeout`` (not ``connect``, not ``read_timeout``)."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(0)  # never accepted: once its queue is full, further handshakes get no answer
+    port = listener.getsockname()[1]
+    fillers = []
+    for _ in range(3):
+        filler = socket.socket()
+        filler.setblocking(False)
+        filler.connect_ex(("127.0.0.1", port))
+        fillers.append(filler)
+    url = f"http://127.0.0.1:{port}{PATH}"
+
+    async def run() -> tuple[Attempt, float]:
+        await asyncio.sleep(0.02)
+        pool = _pool(url, timeout_s=0.3)
+        start = time.perf_counter()
+        try:
+            attempt, _ = await _send(pool, url)
+        finally:
+            pool.close()
+        return attempt, time.perf_counter() - start
+
+    try:
+        attempt, elapsed = run_worker_loop(run())
+    finally:
+        for sock in [*fillers, listener]:
+            sock.close()
+    assert 0.29 <= elapsed < 0.8
+    assert attempt.error_kind == "connect_timeout"
+    assert attempt.error_message == "timed out after 0 events (REQUEST_TIME_OUT)"
+    assert attempt.retryable is True and len(attempt.points) == 1
+
+
+# --- 8. a response split in awkward places ---------------------------------------------------------
+
+
+async def _trickle(writer: asyncio.StreamWriter, data: bytes, piece: int = 1) -> None:
+    """Write ``data`` ``piece`` bytes at a time, letting the client read between writes."""
+    for i in range(0, len(data), piece):
+        writer.write(data[i : i + piece])
+        await writer.drain()
+        await asyncio.sleep(0.0002)
+
+
+def test_a_response_written_byte_by_byte_decodes_every_event():
+    async def handler(server: RawServer, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while await server.read_request(reader) is not None:
+            await _trickle(writer, SSE_RESPONSE, 1)
+
+    async def run() -> tuple[Attempt, int]:
+        async with RawServer(handler) as server:
+            pool = _pool(server.url)
+            try:
+                return await _send(pool, server.url)
+            finally:
+                pool.close()
+
+    attempt, attempts = run_worker_loop(run())
+    _assert_hello_stream(attempt)
+    assert attempts == 1
+    assert len(attempt.points) - 1 == 4
+    assert len(set(attempt.points[1:])) == 4  # each event completed in a read of its own
+
+
+def test_a_response_written_in_three_byte_pieces_decodes_every_event():
+    async def handler(server: RawServer, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while await server.read_request(reader) is not None:
+            await _trickle(writer, SSE_RESPONSE, 3)
+
+    async def run() -> tuple[Attempt, int]:
+        async with RawServer(handler) as server:
+            pool = _pool(server.url)
+            try:
+                return await _send(pool, server.url)
+            finally:
+                pool.close()
+
+    attempt, _ = run_worker_loop(run())
+    _assert_hello_stream(attempt)
+    assert len(attempt.points) - 1 == len(EVENTS)
+
+
+def test_a_reason_phrase_split_across_reads_is_kept_whole():
+    response = _json_response("503 Service Unavailable", orjson.dumps({"error": {"message": "overloaded"}}))
+
+    async def handler(server: RawServer, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while await server.read_request(reader) is not None:
+            await _trickle(writer, response, 1)
+
+    async def run() -> tuple[Attempt, int]:
+        async with RawServer(handler) as server:
+            pool = _pool(server.url)
+            try:
+                return await _send(pool, server.url)
+            finally:
+                pool.close()
+
+    attempt, _ = run_worker_loop(run())
+    assert attempt.error_kind == "http_status" and attempt.http_status == 503
+    assert attempt.error_message == "HTTP 503 Service Unavailable: overloaded"
+
+
+# --- 9. [DONE] before the end of the body -------------------------------------------------------------
+
+
+def test_done_returns_at_once_and_the_connection_is_reused_once_the_body_ends():
+    times: dict[str, list[float]] = {"done": [], "end": []}
+
+    async def handler(server: RawServer, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while await server.read_request(reader) is not None:
+            writer.write(SSE_HEAD + b"".join(map(_chunk, [*EVENTS, DONE])))
+            await writer.drain()
+            times["done"].append(time.perf_counter())
+            await asyncio.sleep(0.2)
+            writer.write(TERMINATOR)
+            await writer.drain()
+            times["end"].append(time.perf_counter())
+
+    async def run() -> tuple[RawServer, list[tuple[Attempt, int, float]]]:
+        async with RawServer(handler) as server:
+            pool = _pool(server.url)
+            results = []
+            try:
+                for _ in range(2):
+                    attempt, attempts = await _send(pool, server.url)
+                    results.append((attempt, attempts, time.perf_counter()))
+                    await asyncio.sleep(0.3)  # the terminator arrives meanwhile
+            finally:
+                pool.close()
+        return server, results
+
+    server, results = run_worker_loop(run())
+    for (attempt, attempts, returned), done_s, end_s in zip(
+        results, times["done"], times["end"], strict=True
+    ):
+        _assert_hello_stream(attempt)
+        assert attempts == 1
+        assert returned - done_s < 0.05  # right after [DONE] ...
+        assert end_s - returned > 0.15  # ... well before the body's end
+        assert attempt.points[-1] <= done_s + 0.01
+    assert server.connections == 1  # the connection was reused once the body ended
+
+
+# --- a bug: the drain of a finished exchange hits the next one ----------------------------------------
+
+
+def test_a_finished_request_does_not_close_the_connection_another_request_took_over(
+    monkeypatch: pytest.MonkeyPatch,
+):
+    monkeypatch.setattr(http1, "DRAIN_GRACE_S", 0.2)  # 5 s in production; the same with a shorter stream
+
+    async def handler(server: RawServer, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while (request := await server.read_request(reader)) is not None:
+            if _header(request[0], "X-Request-Id") == "a":
+                writer.write(SSE_RESPONSE)  # events, [DONE] and the body's end in one read
+            else:  # "b": a longer stream (longer than the drain grace)
+                writer.write(SSE_HEAD + b"".join(map(_chunk, EVENTS[:2])))
+                await writer.drain()
+                await asyncio.sleep(0.5)
+                writer.write(b"".join(map(_chunk, [*EVENTS[2:], DONE])) + TERMINATOR)
+            await writer.drain()
+
+    async def run() -> tuple[RawServer, tuple[Attempt, int], tuple[Attempt, int]]:
+        async with RawServer(handler) as server:
+            pool = _pool(server.url)
+            started_a: list[Attempt] = []
+
+            async def request_b() -> tuple[Attempt, int]:
+                # Another lane starts a request as soon as A's response has been read, before A's
+                # coroutine resumes: it gets A's connection, which is back in the pool.
+                while not (started_a and len(started_a[0].points) > 1):
+                    await asyncio.sleep(0)
+                return await _send(pool, server.url, headers={"X-Request-Id": "b"})
+
+            try:
+                task_b = asyncio.create_task(request_b())
+                a = await _send(pool, server.url, headers={"X-Request-Id": "a"}, started=started_a)
+                b = await task_b
+            finally:
+                pool.close()
+        return server, a, b
+
+    server, (a, _), (b, _) = run_worker_loop(run())
+    _assert_hello_stream(a)
+    assert server.connections == 1  # B went out on A's connection
+    _assert_hello_stream(b)
