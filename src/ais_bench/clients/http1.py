@@ -242,8 +242,12 @@ class HTTPConnection(asyncio.Protocol):
         if self._exchange is exchange:
             self.close()
 
-    def abort(self) -> None:
-        """Drop the exchange and the connection now (cancellation, timeout)."""
+    def abort(self, exchange: Exchange) -> None:
+        """Drop ``exchange`` and the connection now (cancellation, timeout, a consumer's error), if
+        the connection still serves it: once its response has ended, the connection may already
+        carry another request, which must not be touched."""
+        if self._exchange is not exchange:
+            return
         self._exchange = None
         if self.transport is not None:
             self.transport.abort()

@@ -173,31 +173,37 @@ class KernelStampedTransport(asyncio.Transport):
 
     # --- reading -------------------------------------------------------------------------------
     def _on_readable(self) -> None:
+        # Read until the socket has nothing more. uvloop (libuv) reports a socket whose peer reset it
+        # (EPOLLERR) by calling this once and then dropping the reader for good: if that one read
+        # returned data queued ahead of the reset, stopping there would never see the reset, and the
+        # request would wait forever. Reading on until EAGAIN sees it (one extra system call per wake).
         buffer = _read_buffer()
-        try:
-            if self.kernel:
-                nbytes, ancillary, _flags, _addr = self._sock.recvmsg_into([buffer], _ANCILLARY_BYTES)
-            else:
-                nbytes, ancillary = self._sock.recv_into(buffer), []
-        except (BlockingIOError, InterruptedError):
-            return
-        except OSError as exc:
-            self._fatal_error(exc)
-            return
-        if nbytes == 0:
-            self._on_eof()
-            return
-        self.read_s = arrival_s = _arrival_s(ancillary)
-        if self._write_since_read:
-            self._write_since_read = False
-            self.message_read_s = arrival_s
-        self._read_since_write = True
-        try:
-            self._protocol.data_received(bytes(buffer[:nbytes]))
-        except (SystemExit, KeyboardInterrupt):
-            raise
-        except BaseException as exc:  # as asyncio's transports do: the connection is lost, with why
-            self._fatal_error(exc)
+        while self._reading:
+            try:
+                if self.kernel:
+                    nbytes, ancillary, _flags, _addr = self._sock.recvmsg_into([buffer], _ANCILLARY_BYTES)
+                else:
+                    nbytes, ancillary = self._sock.recv_into(buffer), []
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as exc:
+                self._fatal_error(exc)
+                return
+            if nbytes == 0:
+                self._on_eof()
+                return
+            self.read_s = arrival_s = _arrival_s(ancillary)
+            if self._write_since_read:
+                self._write_since_read = False
+                self.message_read_s = arrival_s
+            self._read_since_write = True
+            try:
+                self._protocol.data_received(bytes(buffer[:nbytes]))
+            except (SystemExit, KeyboardInterrupt):
+                raise
+            except BaseException as exc:  # as asyncio's transports do: the connection is lost, with why
+                self._fatal_error(exc)
+                return
 
     def _on_eof(self) -> None:
         self.pause_reading()

@@ -158,13 +158,13 @@ async def _lean_attempt(
         remaining = None if deadline is None else max(deadline - loop.time(), 0.0)
         await asyncio.wait_for(exchange.done, remaining)
     except asyncio.CancelledError:
-        if connection is not None:
-            connection.abort()
+        if connection is not None and exchange is not None:
+            connection.abort(exchange)
         _fail(attempt, "cancelled", "request cancelled by user (run interrupted)")
         raise
     except asyncio.TimeoutError:
-        if connection is not None:
-            connection.abort()
+        if connection is not None and exchange is not None:
+            connection.abort(exchange)
         kind = "connect_timeout" if exchange is None else "read_timeout"
         _fail(attempt, kind, f"timed out after {len(points) - 1} events (REQUEST_TIME_OUT)", retryable=True)
         return
@@ -222,7 +222,7 @@ def _event_sink(
             exchange.error = exc
             if not exchange.done.done():
                 exchange.done.set_exception(exc)
-            connection.abort()
+            connection.abort(exchange)
         finally:
             pending.clear()
 
