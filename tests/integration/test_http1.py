@@ -883,3 +883,49 @@ def test_malformed_events_never_leave_a_request_waiting(tmp_path):
     assert len(records) == outcome.totals["finished"] == 240
     kinds = [rec.error_kind for rec in records if not rec.success]
     assert kinds and set(kinds) == {"decode"}  # the cut JSON of the event; never a timeout
+
+
+# --- 11. a reset that arrives together with data -----------------------------------------------------
+
+
+def test_a_reset_that_arrives_together_with_the_last_data_ends_the_request():
+    """The server sends two events and resets the connection while the client's loop is busy, so the
+    loop learns of the data and the reset at once (libuv then calls the reader once and drops it)."""
+    import struct
+    import threading
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    port = listener.getsockname()[1]
+
+    def serve_and_reset() -> None:
+        conn, _ = listener.accept()
+        data = b""
+        while b"\r\n\r\n" not in data:
+            data += conn.recv(65536)
+        head = _head("200 OK", "Content-Type: text/event-stream", "Transfer-Encoding: chunked")
+        time.sleep(0.1)  # the client's loop is busy by now
+        conn.sendall(head + _chunk(EVENTS[0]) + _chunk(EVENTS[1]))
+        conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        conn.close()  # RST
+        listener.close()
+
+    server = threading.Thread(target=serve_and_reset, daemon=True)
+    server.start()
+    url = f"http://127.0.0.1:{port}{PATH}"
+
+    async def run() -> tuple[Attempt, float]:
+        pool = _pool(url, timeout_s=3.0)
+        asyncio.get_running_loop().call_later(0.01, time.sleep, 0.3)  # busy while data and reset arrive
+        began = time.perf_counter()
+        attempt, _ = await _send(pool, url)
+        pool.close()
+        return attempt, time.perf_counter() - began
+
+    attempt, took_s = run_worker_loop(run())
+    server.join(2)
+    assert attempt.error_kind == "protocol", attempt.error_message
+    assert attempt.error_message.startswith("stream ended early after")
+    assert "reset" in attempt.error_message
+    assert took_s < 2.0  # seen at once, not at REQUEST_TIME_OUT
