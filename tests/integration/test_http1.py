@@ -183,6 +183,20 @@ async def _send(
     return await send_request(pool, SPEC, url, body, stream, retry, MAX_CHUNK, started, headers)
 
 
+def _one_request(handler: Handler) -> tuple[Attempt, int]:
+    """One streamed request, through a fresh pool, to a :class:`RawServer` running ``handler``."""
+
+    async def run() -> tuple[Attempt, int]:
+        async with RawServer(handler) as server:
+            pool = _pool(server.url)
+            try:
+                return await _send(pool, server.url)
+            finally:
+                pool.close()
+
+    return run_worker_loop(run())
+
+
 def _assert_hello_stream(attempt: Attempt) -> None:
     assert attempt.error_kind is None, attempt.error_message
     assert len(attempt.points) - 1 == len(EVENTS)
@@ -528,15 +542,7 @@ def test_a_server_that_stops_mid_stream_gives_a_protocol_error(framing: str):
             writer.write(cut)
             await writer.drain()
 
-    async def run() -> tuple[Attempt, int]:
-        async with RawServer(handler) as server:
-            pool = _pool(server.url)
-            try:
-                return await _send(pool, server.url)
-            finally:
-                pool.close()
-
-    attempt, attempts = run_worker_loop(run())
+    attempt, attempts = _one_request(handler)
     assert attempt.error_kind == "protocol"
     assert attempt.error_message.startswith("stream ended early after 2 events")
     assert attempt.error_message == (
@@ -656,42 +662,18 @@ async def _trickle(writer: asyncio.StreamWriter, data: bytes, piece: int = 1) ->
         await asyncio.sleep(0.0002)
 
 
-def test_a_response_written_byte_by_byte_decodes_every_event():
+@pytest.mark.parametrize("piece", [1, 3])
+def test_a_response_written_in_small_pieces_decodes_every_event(piece: int):
     async def handler(server: RawServer, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         while await server.read_request(reader) is not None:
-            await _trickle(writer, SSE_RESPONSE, 1)
+            await _trickle(writer, SSE_RESPONSE, piece)
 
-    async def run() -> tuple[Attempt, int]:
-        async with RawServer(handler) as server:
-            pool = _pool(server.url)
-            try:
-                return await _send(pool, server.url)
-            finally:
-                pool.close()
-
-    attempt, attempts = run_worker_loop(run())
+    attempt, attempts = _one_request(handler)
     _assert_hello_stream(attempt)
     assert attempts == 1
-    assert len(attempt.points) - 1 == 4
-    assert len(set(attempt.points[1:])) == 4  # each event completed in a read of its own
-
-
-def test_a_response_written_in_three_byte_pieces_decodes_every_event():
-    async def handler(server: RawServer, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        while await server.read_request(reader) is not None:
-            await _trickle(writer, SSE_RESPONSE, 3)
-
-    async def run() -> tuple[Attempt, int]:
-        async with RawServer(handler) as server:
-            pool = _pool(server.url)
-            try:
-                return await _send(pool, server.url)
-            finally:
-                pool.close()
-
-    attempt, _ = run_worker_loop(run())
-    _assert_hello_stream(attempt)
     assert len(attempt.points) - 1 == len(EVENTS)
+    if piece == 1:
+        assert len(set(attempt.points[1:])) == len(EVENTS)  # each event completed in a read of its own
 
 
 def test_a_reason_phrase_split_across_reads_is_kept_whole():
@@ -701,15 +683,7 @@ def test_a_reason_phrase_split_across_reads_is_kept_whole():
         while await server.read_request(reader) is not None:
             await _trickle(writer, response, 1)
 
-    async def run() -> tuple[Attempt, int]:
-        async with RawServer(handler) as server:
-            pool = _pool(server.url)
-            try:
-                return await _send(pool, server.url)
-            finally:
-                pool.close()
-
-    attempt, _ = run_worker_loop(run())
+    attempt, _ = _one_request(handler)
     assert attempt.error_kind == "http_status" and attempt.http_status == 503
     assert attempt.error_message == "HTTP 503 Service Unavailable: overloaded"
 
