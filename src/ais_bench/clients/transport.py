@@ -1,23 +1,18 @@
-"""The HTTP connections of a worker: aiohttp over sockets whose reads the kernel time-stamps.
+"""The sockets of a worker: read with the kernel's receive time stamps.
 
 Why: a Python client learns that bytes arrived only when its event loop gets round to the socket.
 When hundreds of streams are busy that can be milliseconds after the fact, and every TTFT and ITL
 would carry the client's own delay. Linux stamps each received packet as it enters the network stack
 (``SO_TIMESTAMPNS``) and hands the stamp over with ``recvmsg``. :class:`KernelStampedTransport` reads
 that way, so a read's stamp is the arrival time of its newest bytes however late the loop reads
-them: the client's load no longer shapes the numbers (``bench/timing_error.py`` measures it).
+them: the client's load no longer shapes the numbers (``bench/timing_error.py`` measures it). On the
+sending side it records the time the first byte of a request is handed to the kernel (``write_s``),
+so a request's send stamp does not include the time it waited in the client behind other requests.
 
-On the sending side the transport records the time the first byte of a request is handed to the
-kernel (``write_s``), so a request's send stamp does not include the time it waited in the client's
-queue behind other requests being built.
-
-Wiring: aiohttp has no public hook for transports; it opens the socket itself and asks the loop for a
-transport with ``loop.create_connection(factory, sock=sock)``. :class:`KernelStampLoop` (uvloop's loop,
-or asyncio's selector loop without uvloop) answers that call with a :class:`KernelStampedTransport`
-when the factory builds a :class:`StampingResponseHandler` and the connection is plain TCP. Anything
-else (TLS, other platforms, a socket option the kernel refuses) gets the loop's own transport, and the
-protocol then stamps in ``data_received``: the time the loop read the bytes, before aiohttp parses
-them. :func:`stamps_of` gives a response's stamps either way.
+The load's HTTP client (``clients/http1.py``) runs on this transport. aiohttp, which serves
+``https://``, keeps its own transports; its connections get :class:`StampingResponseHandler`, which
+stamps a read when the loop hands it over, before aiohttp parses it. :func:`stamps_of` gives an
+aiohttp response's stamps.
 """
 
 from __future__ import annotations
@@ -28,9 +23,9 @@ import os
 import socket
 import struct
 import sys
-from collections.abc import Callable, Coroutine
+from collections.abc import Coroutine
 from time import perf_counter, perf_counter_ns, time_ns
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
 import aiohttp
 from aiohttp.client_proto import ResponseHandler
@@ -49,23 +44,11 @@ WRITE_HIGH_WATER = 64 * 1024
 WRITE_LOW_WATER = WRITE_HIGH_WATER // 4
 
 
-class Stamps(Protocol):
-    """What a connection knows of its timing (``perf_counter`` seconds; 0.0 = not known).
-
-    ``read_s``: arrival of the newest bytes read. ``write_s``: when the first byte of the latest
-    outgoing message (the request, for a client) was handed to the kernel.
-    """
-
-    read_s: float
-    write_s: float
-
-
 class StampingResponseHandler(ResponseHandler):
-    """aiohttp's client connection protocol, stamping reads itself when its transport does not:
-    ``read_s`` is then the time the loop read the bytes, before aiohttp parsed them."""
+    """aiohttp's client connection protocol plus ``read_s``: the time the loop handed over the
+    latest bytes read (``perf_counter`` seconds), taken before aiohttp parses them."""
 
     read_s: float = 0.0
-    write_s: float = 0.0
 
     def data_received(self, data: bytes) -> None:
         if data:
@@ -89,16 +72,11 @@ def build_connector(limit: int) -> aiohttp.TCPConnector:
     return connector
 
 
-def stamps_of(resp: aiohttp.ClientResponse) -> Stamps | None:
-    """The stamps of the connection that carries ``resp``: its kernel-stamped transport, else its
-    stamping protocol, else None (then the reader stamps when it resumes)."""
+def stamps_of(resp: aiohttp.ClientResponse) -> StampingResponseHandler | None:
+    """The stamping protocol of the connection that carries ``resp``, or None (then the reader
+    stamps when it resumes)."""
     connection = resp.connection
     protocol = connection.protocol if connection is not None else None
-    if protocol is None:
-        return None
-    transport = protocol.transport
-    if isinstance(transport, KernelStampedTransport):
-        return transport
     return protocol if isinstance(protocol, StampingResponseHandler) else None
 
 
@@ -107,15 +85,15 @@ def stamps_of(resp: aiohttp.ClientResponse) -> Stamps | None:
 KERNEL_STAMPS_ENV = "AIS_BENCH_KERNEL_STAMPS"
 
 
-def kernel_stamps_supported() -> bool:
-    """True when sockets here can carry kernel receive stamps (Linux with ``recvmsg``)."""
-    return sys.platform.startswith("linux") and hasattr(socket.socket, "recvmsg_into") and _ANCILLARY_BYTES > 0
-
-
 def lean_client_supported() -> bool:
     """True when the worker's loop can drive :class:`KernelStampedTransport` (it needs ``add_reader``
     on sockets: every platform but Windows)."""
     return sys.platform != "win32"
+
+
+def kernel_stamps_supported() -> bool:
+    """True when sockets here can carry kernel receive stamps (Linux with ``recvmsg``)."""
+    return sys.platform.startswith("linux") and hasattr(socket.socket, "recvmsg_into") and _ANCILLARY_BYTES > 0
 
 
 def kernel_stamps_enabled() -> bool:
@@ -131,8 +109,8 @@ class KernelStampedTransport(asyncio.Transport):
     - ``message_read_s``: that of the first read after a write (a server: a request's first bytes);
     - ``write_s``: taken just before the first write after a read (a client: a request's first bytes).
 
-    It serves any protocol: aiohttp's client connections (:class:`KernelStampLoop`) and, in the
-    simulator's ground-truth mode, its server connections.
+    It serves any protocol: the load's HTTP client (``clients/http1.py``) and, in the simulator's
+    ground-truth mode, its server connections.
 
     The stamp is CLOCK_REALTIME; it is moved to the ``perf_counter`` clock (CLOCK_MONOTONIC) with the
     two clocks' offset read at the same moment, and never placed later than that moment (so a step
@@ -395,10 +373,6 @@ def _arrival_s(ancillary: list[tuple[int, int, bytes]]) -> float:
     return now_ns * 1e-9
 
 
-def _is_stamping_factory(factory: Callable[[], Any]) -> bool:
-    return isinstance(factory, functools.partial) and factory.func is StampingResponseHandler
-
-
 def enable_kernel_stamps(sock: socket.socket) -> bool:
     """Ask the kernel to stamp what ``sock`` receives; False when it refuses."""
     try:
@@ -408,40 +382,17 @@ def enable_kernel_stamps(sock: socket.socket) -> bool:
     return True
 
 
-class _KernelStampMixin:
-    """``create_connection`` of a loop, answering aiohttp's plain-TCP connections with
-    :class:`KernelStampedTransport` (see the module doc)."""
-
-    async def create_connection(  # type: ignore[override]
-        self, protocol_factory: Callable[[], Any], host: Any = None, port: Any = None, **kwargs: Any
-    ) -> tuple[asyncio.Transport, Any]:
-        sock = kwargs.get("sock")
-        plain = sock is not None and not kwargs.get("ssl") and host is None and port is None
-        if plain and _is_stamping_factory(protocol_factory) and enable_kernel_stamps(sock):
-            sock.setblocking(False)
-            # aiohttp's own protocol: the transport stamps, so the stamping subclass has nothing to do.
-            protocol = ResponseHandler(*protocol_factory.args, **protocol_factory.keywords)  # type: ignore[attr-defined]
-            transport = KernelStampedTransport(self, sock, protocol)  # type: ignore[arg-type]
-            transport.start()
-            return transport, protocol
-        return await super().create_connection(protocol_factory, host, port, **kwargs)  # type: ignore[misc]
-
-
 def _loop_class() -> type[asyncio.AbstractEventLoop]:
     try:
         import uvloop
     except ImportError:  # pragma: no cover - uvloop is a dependency on Linux
-        base: type[asyncio.AbstractEventLoop] = asyncio.SelectorEventLoop
-    else:
-        base = uvloop.Loop
-    if not kernel_stamps_enabled():
-        return base
-    return type("KernelStampLoop", (_KernelStampMixin, base), {})
+        return asyncio.SelectorEventLoop
+    return uvloop.Loop
 
 
 def run_worker_loop(main: Coroutine[Any, Any, _T]) -> _T:
-    """Run ``main`` to completion on a new loop of this module's class (uvloop when available,
-    with kernel-stamped connections where the platform has them)."""
+    """Run ``main`` to completion on a new loop: uvloop when available, else asyncio's selector loop
+    (both can watch sockets for :class:`KernelStampedTransport`)."""
     loop_class = _loop_class()
     if sys.version_info >= (3, 11):
         with asyncio.Runner(loop_factory=loop_class) as runner:

@@ -47,8 +47,6 @@ class Attempt:
     error_message: str | None = None
     http_status: int | None = None
     retryable: bool = False
-    #: Seconds between the stamp before ``post()`` and the first byte sent (client queueing).
-    queued_s: float | None = None
 
 
 async def send_request(
@@ -98,7 +96,6 @@ async def _attempt(
     try:
         points.append(perf_counter())
         async with session.post(url, data=body, headers=headers) as resp:
-            _stamp_send_at_first_write(resp, attempt)
             if resp.status != 200:
                 return await _http_error(attempt, resp)
             if stream:
@@ -153,8 +150,7 @@ async def _lean_attempt(
         connection.send(pool.endpoint.request(body, headers), exchange)
         stamps = connection.transport
         assert stamps is not None
-        attempt.queued_s = stamps.write_s - points[0]
-        points[0] = stamps.write_s
+        points[0] = stamps.write_s  # the request's first byte went to the kernel then
         remaining = None if deadline is None else max(deadline - loop.time(), 0.0)
         await asyncio.wait_for(exchange.done, remaining)
     except asyncio.CancelledError:
@@ -248,18 +244,6 @@ def _lean_http_error(attempt: Attempt, exchange: Exchange, connection: HTTPConne
     detail = _server_message(bytes(exchange.body))
     message = f"HTTP {exchange.status} {exchange.reason.strip()}".rstrip()
     _fail(attempt, "http_status", f"{message}: {detail}" if detail else message)
-
-
-def _stamp_send_at_first_write(resp: aiohttp.ClientResponse, attempt: Attempt) -> None:
-    """Move the send stamp to the moment the request's first byte went to the kernel, when the
-    connection recorded it (``clients/transport.py``): the time the request spent being built behind
-    others in the client is the client's delay, not the server's. A ``write_s`` earlier than the
-    stamp taken before ``post()`` belongs to an earlier request on the connection and is ignored."""
-    stamps = stamps_of(resp)
-    points = attempt.points
-    if stamps is not None and stamps.write_s >= points[0]:
-        attempt.queued_s = stamps.write_s - points[0]
-        points[0] = stamps.write_s
 
 
 async def _read_stream(
