@@ -183,6 +183,16 @@ async def _send(
     return await send_request(pool, SPEC, url, body, stream, retry, MAX_CHUNK, started, headers)
 
 
+async def _start_web(handler: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> tuple[web.AppRunner, str]:
+    """A small ``aiohttp.web`` server answering ``POST PATH`` with ``handler``: (runner, url)."""
+    app = web.Application()
+    app.router.add_post(PATH, handler)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    return runner, f"http://127.0.0.1:{runner.addresses[0][1]}{PATH}"
+
+
 def _one_request(handler: Handler) -> tuple[Attempt, int]:
     """One streamed request, through a fresh pool, to a :class:`RawServer` running ``handler``."""
 
@@ -296,13 +306,7 @@ def test_sequential_streamed_requests_reuse_one_keep_alive_connection():
         return resp
 
     async def run() -> list[tuple[Attempt, int]]:
-        app = web.Application()
-        app.router.add_post(PATH, stream)
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        url = f"http://127.0.0.1:{runner.addresses[0][1]}{PATH}"
+        runner, url = await _start_web(stream)
         pool = _pool(url)
         try:
             return [await _send(pool, url, headers={"X-Request-Id": f"k{i}"}) for i in range(5)]
@@ -792,13 +796,7 @@ def test_aborting_a_finished_exchange_leaves_the_next_request_on_the_connection_
         return resp
 
     async def run() -> tuple[bool, Exchange]:
-        app = web.Application()
-        app.router.add_post(PATH, stream)
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        url = f"http://127.0.0.1:{runner.addresses[0][1]}{PATH}"
+        runner, url = await _start_web(stream)
         pool = _pool(url)
         loop = asyncio.get_running_loop()
         try:

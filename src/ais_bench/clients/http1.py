@@ -130,7 +130,6 @@ class HTTPConnection(asyncio.Protocol):
         self.transport: KernelStampedTransport | None = None
         self._exchange: Exchange | None = None
         self._length_known = False
-        self._lost: BaseException | None = None
         self._closed = False
         self._drain_timer: asyncio.TimerHandle | None = None
 
@@ -158,7 +157,6 @@ class HTTPConnection(asyncio.Protocol):
         self._closed = True
         self._pool.forget(self)
         reason = _reason(exc) if exc is not None else "server closed the connection"
-        self._lost = exc or ConnectionError(reason)
         exchange = self._exchange
         if exchange is not None and not exchange.done.done():
             where = "before the response" if not exchange.status else "before the response ended"
