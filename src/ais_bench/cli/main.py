@@ -15,6 +15,7 @@ from ais_bench.errors import AisBenchError, ConfigError, RunInterrupted
 
 if TYPE_CHECKING:
     from ais_bench.cli.configs import RunConfigs
+    from ais_bench.cli.perf_task import TaskOptions
 
 log = logging.getLogger("ais_bench")
 
@@ -59,11 +60,12 @@ def _setup_logging(debug: bool) -> None:
     log.propagate = False
 
 
-def _log_to_file(path: Path) -> None:
+def _log_to_file(path: Path) -> logging.Handler:
     handler = logging.FileHandler(path, encoding="utf-8")
     handler.setFormatter(logging.Formatter("%(asctime)s - AISBench - %(levelname)s - %(message)s"))
     handler.setLevel(logging.DEBUG)
     log.addHandler(handler)
+    return handler
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -100,9 +102,8 @@ def _search(args: argparse.Namespace) -> int:
 
 
 def _run_tasks(args: argparse.Namespace, configs: RunConfigs) -> int:
-    from ais_bench.cli.perf_task import TaskOptions, run_perf_task
-    from ais_bench.cli.simulator import simulator_for
-    from ais_bench.cli.workdir import create_run_dir, display
+    from ais_bench.cli.perf_task import TaskOptions
+    from ais_bench.cli.workdir import create_run_dir, display, has_records
     from ais_bench.config import dump_config
 
     pressure_time_s = None
@@ -110,9 +111,35 @@ def _run_tasks(args: argparse.Namespace, configs: RunConfigs) -> int:
         pressure_time_s = configs.consts.pressure_time_s or args.pressure_time
     options = TaskOptions(args.debug, args.num_prompts, args.num_warmups, pressure_time_s, args.dump_text)
     run_dir = create_run_dir(args.work_dir)
-    _log_to_file(run_dir / "logs" / "ais_bench.log")
+    log_handler = _log_to_file(run_dir / "logs" / "ais_bench.log")
     log.info("Current exp folder: %s", display(run_dir))
-    dump_config(run_dir, configs.models, configs.datasets, configs.summarizer, _cli_args(args))
+    try:
+        dump_config(run_dir, configs.models, configs.datasets, configs.summarizer, _cli_args(args))
+        return _run_models(run_dir, configs, options)
+    except BaseException:
+        if not has_records(run_dir):
+            _remove_unused_run_dir(run_dir, log_handler)
+        raise
+
+
+def _remove_unused_run_dir(run_dir: Path, log_handler: logging.Handler) -> None:
+    """A run that failed before any request was sent (config, data, server check, warm-up) leaves
+    no folder behind, so that a later bare ``--reuse`` does not pick it as the latest run."""
+    import shutil
+
+    from ais_bench.cli.workdir import display
+
+    log.removeHandler(log_handler)
+    log_handler.close()
+    shutil.rmtree(run_dir, ignore_errors=True)
+    log.debug("removed %s: nothing was sent", display(run_dir))
+
+
+def _run_models(run_dir: Path, configs: RunConfigs, options: TaskOptions) -> int:
+    from ais_bench.cli.perf_task import run_perf_task
+    from ais_bench.cli.simulator import simulator_for
+    from ais_bench.cli.workdir import display
+
     exit_code = 0
     for model in configs.models:
         with simulator_for(model) as target:

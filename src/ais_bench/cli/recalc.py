@@ -17,7 +17,7 @@ from typing import Any
 
 from ais_bench.cli.configs import RunConfigs
 from ais_bench.cli.results import ResultJob, details_paths, summarise_dataset
-from ais_bench.cli.workdir import display
+from ais_bench.cli.workdir import display, has_records
 from ais_bench.config import DatasetConfig, ModelConfig
 from ais_bench.errors import ConfigError
 from ais_bench.records.store import RECORDS_DIRNAME, record_files
@@ -54,7 +54,8 @@ def run_recalculation(args: argparse.Namespace, configs: RunConfigs) -> int:
 
 
 def find_run_dir(work_dir: Path, reuse: str) -> Path:
-    """The run folder to recalculate: ``work_dir/reuse``, or the newest run folder for ``latest``."""
+    """The run folder to recalculate: ``work_dir/reuse``, or for ``latest`` the newest run folder
+    holding records (a folder whose run stopped before sending anything is skipped)."""
     if reuse != LATEST:
         candidate = Path(reuse) if Path(reuse).is_absolute() else work_dir / reuse
         if not candidate.is_dir():
@@ -75,7 +76,7 @@ def find_run_dir(work_dir: Path, reuse: str) -> Path:
 def _latest_run(work_dir: Path) -> Path | None:
     if not work_dir.is_dir():
         return None
-    runs = [p for p in work_dir.iterdir() if p.is_dir() and RUN_DIR_PATTERN.match(p.name)]
+    runs = [p for p in work_dir.iterdir() if p.is_dir() and RUN_DIR_PATTERN.match(p.name) and has_records(p)]
     if not runs:
         return None
     return max(runs, key=lambda p: (p.name[:15], int(RUN_DIR_PATTERN.match(p.name).group(1) or 0)))  # type: ignore[union-attr]

@@ -15,22 +15,21 @@ MIN_FREE_BYTES = 64 * 1024 * 1024
 
 
 def create_run_dir(work_dir: str | Path) -> Path:
-    """Create a new timestamped run folder, checking that it is writable and has free space."""
+    """Create a new timestamped run folder, checking that it is writable and has free space.
+
+    The folder is claimed by creating it (``mkdir`` fails when it exists), never by checking first:
+    two runs started in the same second in one work dir get ``<stamp>`` and ``<stamp>_1``.
+    """
     root = Path(work_dir)
-    stamp = time.strftime("%Y%m%d_%H%M%S")
-    run_dir = root / stamp
-    suffix = 1
-    while run_dir.exists():
-        run_dir = root / f"{stamp}_{suffix}"
-        suffix += 1
     try:
-        run_dir.mkdir(parents=True)
+        root.mkdir(parents=True, exist_ok=True)
+        run_dir = _claim_run_dir(root, time.strftime("%Y%m%d_%H%M%S"))
         (run_dir / "logs").mkdir()
         with tempfile.NamedTemporaryFile(dir=run_dir, prefix=".write_check"):
             pass
     except OSError as exc:
         raise OutputError(
-            f"cannot write the output folder {run_dir}: {exc.strerror or exc}",
+            f"cannot write the output folder {exc.filename or root}: {exc.strerror or exc}",
             hint="pass a writable folder with -w/--work-dir",
         ) from None
     free = shutil.disk_usage(run_dir).free
@@ -40,6 +39,24 @@ def create_run_dir(work_dir: str | Path) -> Path:
             hint="free some disk space or pass another folder with -w/--work-dir",
         )
     return run_dir
+
+
+def _claim_run_dir(root: Path, stamp: str) -> Path:
+    """Create ``root/stamp`` or, when another run has it, the first free ``root/stamp_N``."""
+    suffix = 0
+    while True:
+        run_dir = root / (stamp if suffix == 0 else f"{stamp}_{suffix}")
+        try:
+            run_dir.mkdir()
+            return run_dir
+        except FileExistsError:
+            suffix += 1
+
+
+def has_records(run_dir: Path) -> bool:
+    """True when a run folder holds any file under ``performances/`` (records or results)."""
+    performances = run_dir / "performances"
+    return performances.is_dir() and any(p.is_file() for p in performances.rglob("*"))
 
 
 def perf_dir(run_dir: Path, model_abbr: str) -> Path:
