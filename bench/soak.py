@@ -2,7 +2,9 @@
 
 Runs the real CLI as a subprocess (pressure mode, stable_stage), samples the resident memory (RSS)
 of the tool's process tree every few seconds from /proc, and at the end reports requests sent,
-failed by reason, records on disk, and RSS over time (first, middle, last, max).
+failed by reason, records on disk, and RSS over time (first, middle, last, max). The failed
+requests' error bodies hold a NUL byte and echo the api_key (as hostile servers do): the run must
+keep every result and the key must appear in no file of the run folder.
 
     .venv/bin/python bench/soak.py --minutes 10
 """
@@ -28,13 +30,17 @@ models = [
     dict(
         attr="service", type=VLLMCustomAPIChat, abbr="soak", path="", model="", stream=True,
         request_rate=50, retry=1, host_ip="127.0.0.1", host_port=0, max_out_len=32, batch_size={batch},
+        api_key="{api_key}",
         simulator=dict(
             max_num_seqs={batch}, decode_base_ms=5.0, decode_per_seq_ms=0.02, prefill_base_ms=1.0,
-            fail_rate=0.01, reset_rate=0.01, malformed_rate=0.01, stall_rate=0.001, stall_s=0.5, seed=7,
+            fail_rate=0.01, fail_message="bad{{nul}}request, got {{authorization}}", reset_rate=0.01,
+            malformed_rate=0.01, stall_rate=0.001, stall_s=0.5, seed=7,
         ),
     )
 ]
 """
+
+API_KEY = "sk-soak-SECRET-0123456789"
 
 DATASET_CONFIG = """\
 from ais_bench.benchmark.datasets import SyntheticDataset
@@ -81,7 +87,7 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="ais_bench_soak_"))
     (work / "configs" / "models").mkdir(parents=True)
     (work / "configs" / "datasets").mkdir(parents=True)
-    (work / "configs" / "models" / "soak.py").write_text(MODEL_CONFIG.format(batch=args.batch))
+    (work / "configs" / "models" / "soak.py").write_text(MODEL_CONFIG.format(batch=args.batch, api_key=API_KEY))
     (work / "configs" / "datasets" / "soak.py").write_text(DATASET_CONFIG)
     seconds = max(1, int(args.minutes * 60))
     cmd = [sys.executable, "-m", "ais_bench.cli.main", "--models", "soak", "--datasets", "soak",
@@ -99,6 +105,7 @@ def main() -> int:
     output = log_path.read_text()
     print(f"exit code {proc.returncode} after {time.monotonic() - started:.0f} s")
     report_records(work)
+    report_secret_leaks(work, output)
     report_rss(samples)
     tail = [line for line in output.splitlines() if "Common Metric" in line or "Steady window" in line]
     print("\n".join(tail))
@@ -118,6 +125,15 @@ def report_records(work: Path) -> None:
     print(f"requests sent and recorded: {total} (records on disk: {on_disk}); failed: {sum(reasons.values())}")
     for reason, count in reasons.most_common(10):
         print(f"  {count:7d}  {reason}")
+
+
+def report_secret_leaks(work: Path, output: str) -> None:
+    """The api_key the simulator echoes in its error bodies must be nowhere: not in the terminal
+    output, not in any file of the run folder."""
+    leaks = [str(p) for p in (work / "outputs").rglob("*") if p.is_file() and API_KEY.encode() in p.read_bytes()]
+    if API_KEY in output:
+        leaks.append("terminal output")
+    print(f"api_key found in: {', '.join(leaks)}" if leaks else "api_key found in no output (echoed by the server)")
 
 
 def report_rss(samples: list[tuple[float, int]]) -> None:

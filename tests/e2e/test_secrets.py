@@ -3,6 +3,7 @@ logs, details jsonl/h5, worker records), no terminal output, no error message, a
 
 from __future__ import annotations
 
+import itertools
 import socket
 import subprocess
 import sys
@@ -13,12 +14,23 @@ import numpy as np
 
 from tests.support.configs import only_run_dir, write_model_config, write_synthetic_dataset
 from tests.support.fixed_server import FixedServer, FixedTiming
+from tests.support.scripted_server import (
+    Script,
+    ScriptedConnection,
+    ScriptedRequest,
+    ScriptedServer,
+    chunk,
+    http_response,
+    sse_head,
+    stream_chat,
+)
 
 KEY = "sk-ais-bench-TOP-SECRET-4f1c9d2e"
 
 
 def _ais_bench(tmp_path: Path, *extra: str) -> subprocess.CompletedProcess[str]:
-    args = ["--models", "keyed", "--datasets", "tiny", "--mode", "perf", "--num-warmups", "1", *extra]
+    models = [] if "--models" in extra else ["--models", "keyed"]
+    args = [*models, "--datasets", "tiny", "--mode", "perf", "--num-warmups", "1", *extra]
     return subprocess.run(
         [sys.executable, "-m", "ais_bench.cli.main", *args],
         cwd=tmp_path, capture_output=True, text=True, timeout=180,
@@ -110,3 +122,74 @@ def test_api_key_not_in_config_errors(tmp_path: Path) -> None:
             )
             assert result.returncode != 0 and field in result.stderr
             assert KEY not in result.stdout and KEY not in result.stderr
+
+
+PASSWORD = "pw-ais-bench-HIDDEN-77"
+
+
+def _echo_secrets() -> Script:
+    """A server that echoes the request's Authorization header back: in a 401 body (the warm-up
+    request), in an error event of a stream, in an HTTP 500 body; then answers normally."""
+    turns = itertools.count()
+
+    async def script(conn: ScriptedConnection, request: ScriptedRequest) -> bool:
+        auth = request.headers.get("authorization", "").encode()
+        turn = next(turns)
+        if turn == 0:
+            await conn.write(http_response(401, b'{"error": {"message": "bad credentials: ' + auth + b'"}}'))
+        elif turn == 1:
+            event = b'data: {"error": {"message": "rejected header Authorization: ' + auth + b'"}}\n\n'
+            await conn.write(sse_head() + chunk(event) + chunk(b""))
+        elif turn == 2:
+            await conn.write(http_response(500, b"upstream said " + auth, "text/plain"))
+        else:
+            await stream_chat(conn, ["a", "b"])
+        return True
+
+    return script
+
+
+def _assert_secrets_nowhere(tmp_path: Path, results: list[subprocess.CompletedProcess[str]]) -> list[Path]:
+    for result in results:
+        assert KEY not in result.stdout + result.stderr and PASSWORD not in result.stdout + result.stderr
+    outputs = tmp_path / "outputs" / "default"
+    _assert_key_nowhere(outputs)
+    files = [p for p in outputs.rglob("*") if p.is_file()]
+    assert not any(PASSWORD.encode() in p.read_bytes() for p in files)
+    assert not any(PASSWORD in text for p in files if p.suffix == ".h5" for text in _h5_texts(p))
+    return files
+
+
+def test_an_api_key_echoed_by_the_server_is_redacted_everywhere(tmp_path: Path) -> None:
+    with ScriptedServer(_echo_secrets()) as server:
+        write_model_config(tmp_path / "configs", "keyed", server.port, api_key=KEY)
+        write_synthetic_dataset(tmp_path / "configs", "tiny", 6)
+        warm = _ais_bench(tmp_path)  # the warm-up request gets the 401 that echoes the key
+        loaded = _ais_bench(tmp_path, "--num-warmups", "0", "--debug")
+        echoed = [r.headers["authorization"] for r in server.snapshot().requests if r.method == "POST"]
+    assert len(echoed) == 7 and all(header == f"Bearer {KEY}" for header in echoed)
+    assert warm.returncode == 2 and "bad credentials: ***" in warm.stderr
+    assert loaded.returncode == 3, loaded.stderr
+    assert "upstream said ***" in loaded.stderr
+    files = _assert_secrets_nowhere(tmp_path, [warm, loaded])
+    details = next(p for p in files if p.name == "tiny_details.jsonl").read_text()
+    assert "rejected header Authorization: ***" in details and "upstream said ***" in details
+
+
+def test_a_url_password_is_never_shown(tmp_path: Path) -> None:
+    """``http://user:password@host``: the password (and the Basic credentials an HTTP client makes
+    of it, echoed by the server) is shown as ``***`` in the log, the config dump and the h5 file."""
+    with ScriptedServer(_echo_secrets()) as server:
+        url = f"http://bench:{PASSWORD}@127.0.0.1:{server.port}/"
+        write_model_config(tmp_path / "configs", "pw", server.port, url=url)
+        write_synthetic_dataset(tmp_path / "configs", "tiny", 6)
+        warm = _ais_bench(tmp_path, "--models", "pw")
+        loaded = _ais_bench(tmp_path, "--models", "pw", "--num-warmups", "0")
+    assert warm.returncode == 2 and "bad credentials: Basic ***" in warm.stderr
+    assert loaded.returncode == 3, loaded.stderr
+    shown = f"bench:***@127.0.0.1:{server.port}"
+    assert shown in loaded.stderr
+    files = _assert_secrets_nowhere(tmp_path, [warm, loaded])
+    assert all(shown in p.read_text() for p in files if p.parent.name == "configs")
+    h5_config = [t for p in files if p.suffix == ".h5" for t in _h5_texts(p) if "models" in t]
+    assert h5_config and shown in h5_config[0]

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ais_bench.errors import AisBenchError, ConfigError, RunInterrupted
+from ais_bench.safe_text import Redactor, printable_text, secrets_of
 
 if TYPE_CHECKING:
     from ais_bench.cli.configs import RunConfigs
@@ -21,6 +22,17 @@ log = logging.getLogger("ais_bench")
 
 #: Exit code when the run finished but some requests failed or it was cut short.
 EXIT_PARTIAL = 3
+#: The configured secrets (api_key, a URL's password), hidden in every log line and traceback.
+SECRETS = Redactor()
+
+
+class _SafeLogText(logging.Filter):
+    """Every log line printable (a NUL from a server becomes ``\\x00``) and without secrets."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = printable_text(record.getMessage(), keep_newlines=True)
+        record.msg, record.args = SECRETS.redact(text), None
+        return True
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -34,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
         return _run(args)
     except AisBenchError as exc:
         if debug:
-            traceback.print_exc()
+            sys.stderr.write(SECRETS.redact(traceback.format_exc()))
         log.error(exc.one_line())
         return exc.exit_code
     except KeyboardInterrupt:
@@ -53,6 +65,7 @@ def _enable_ctrl_c() -> None:
 def _setup_logging(debug: bool) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s - AISBench - %(levelname)s - %(message)s", "%m/%d %H:%M:%S"))
+    handler.addFilter(_SafeLogText())
     for old in log.handlers:
         old.close()
     log.handlers[:] = [handler]
@@ -64,6 +77,7 @@ def _log_to_file(path: Path) -> logging.Handler:
     handler = logging.FileHandler(path, encoding="utf-8")
     handler.setFormatter(logging.Formatter("%(asctime)s - AISBench - %(levelname)s - %(message)s"))
     handler.setLevel(logging.DEBUG)
+    handler.addFilter(_SafeLogText())
     log.addHandler(handler)
     return handler
 
@@ -76,6 +90,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.pressure and args.config is None and not args.models:
         raise ConfigError("--pressure needs a model config", hint="pass --models NAME")
     configs = load_run_configs(args)
+    _register_secrets(configs)
     if not args.debug:
         log.setLevel(configs.consts.log_level)
     for warning in configs.warnings:
@@ -85,6 +100,13 @@ def _run(args: argparse.Namespace) -> int:
 
         return run_recalculation(args, configs)
     return _run_tasks(args, configs)
+
+
+def _register_secrets(configs: RunConfigs) -> None:
+    from ais_bench.clients.headers import build_headers
+
+    for model in configs.models:
+        SECRETS.add(secrets_of(model.base_url, build_headers(model.api_key or None)))
 
 
 def _search(args: argparse.Namespace) -> int:

@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ais_bench.cli.workdir import display
+from ais_bench.clients.errors import ERROR_TEXT_CHARS
+from ais_bench.clients.headers import build_headers
 from ais_bench.config import DatasetConfig, ModelConfig, SummarizerConfig
 from ais_bench.errors import AllRequestsFailed, NoSteadyStage
 from ais_bench.metrics.summary import PerfSummary, compute_summary
@@ -32,6 +34,7 @@ from ais_bench.records.table import TokenCounts, failure_reasons, resolve_token_
 from ais_bench.reports.console import format_tables
 from ais_bench.reports.csv_writer import write_csv
 from ais_bench.reports.json_writer import write_json
+from ais_bench.safe_text import Redactor, printable_text, secrets_of
 
 if TYPE_CHECKING:
     from ais_bench.tokens import TextTokenizer
@@ -93,6 +96,7 @@ def summarise_dataset(job: ResultJob) -> PerfSummary:
     else:
         facts = dict(columns.run_facts)
     records = light_records(columns)
+    _clean_error_messages(records, model_redactor(model))
     texts = load_texts(job.out_dir, dataset.abbr) if job.tokenizer is not None or job.dump_text else None
     counts = _token_counts(job, records, texts)
     if job.write_details:
@@ -127,6 +131,19 @@ def summarise_dataset(job: ResultJob) -> PerfSummary:
     _write_plot(job, table, columns, summary)
     print(f"Performance Result files located in {display(job.out_dir)}.")
     return summary
+
+
+def model_redactor(model: ModelConfig) -> Redactor:
+    """Hides the model's secrets (api_key, the URL's password) in any text."""
+    return Redactor(secrets_of(model.base_url, build_headers(model.api_key or None)))
+
+
+def _clean_error_messages(records: list[RequestRecord], redactor: Redactor) -> None:
+    """Error messages as every output shows them: printable, bounded, secrets redacted. Live runs
+    store them so already; this also covers run folders written before (``--reuse``)."""
+    for rec in records:
+        if rec.error_message:
+            rec.error_message = printable_text(redactor.redact(rec.error_message), ERROR_TEXT_CHARS)
 
 
 def _token_counts(

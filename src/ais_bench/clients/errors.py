@@ -12,9 +12,20 @@ run-level error of this package, ``ModelDiscoveryError``, does.
 from __future__ import annotations
 
 from ais_bench.errors import AisBenchError
+from ais_bench.safe_text import printable_text
 
 #: Longest snippet (characters) of offending input kept in an error.
 SNIPPET_CHARS = 120
+#: Longest error message (characters) kept for a failed request; the rest is cut ("...").
+ERROR_TEXT_CHARS = 600
+
+
+def clean_error_text(text: str) -> str:
+    """A failed request's error message as stored and shown: every unprintable character (a NUL
+    sent by the server, a control character, a lone surrogate) escaped (``\\x00``), at most
+    ``ERROR_TEXT_CHARS`` characters. Applied once, where the message is made from what the
+    server sent (``engine/request.py``)."""
+    return printable_text(text, ERROR_TEXT_CHARS)
 
 
 def make_snippet(raw: bytes | str, limit: int = SNIPPET_CHARS) -> str:

@@ -1,7 +1,7 @@
 """Write the merged config of one run to ``<run_dir>/configs/<YYYYmmdd_HHMMSS>_<pid>.py``.
 
 The dump is a readable Python file with plain data only (classes written as dotted names,
-``api_key`` masked as ``***``): ``models``, ``datasets``, ``summarizer`` and ``cli_args``.
+``api_key`` and a URL's password masked as ``***``): ``models``, ``datasets``, ``summarizer`` and ``cli_args``.
 It loads back with ``ais_bench.config.loader.load_config_file`` and validates with
 ``build_models`` / ``build_datasets`` (which accept dotted type names).
 """
@@ -20,6 +20,7 @@ from ais_bench.config.models import ModelConfig
 from ais_bench.config.summarizers import SummarizerConfig
 from ais_bench.config.validation import plain_data
 from ais_bench.errors import OutputError
+from ais_bench.safe_text import mask_url_password
 
 _SECRET_KEYS = ("api_key",)
 
@@ -29,6 +30,8 @@ def _mask(value: Any) -> Any:
         return {k: ("***" if k in _SECRET_KEYS and v else _mask(v)) for k, v in value.items()}
     if isinstance(value, list):
         return [_mask(v) for v in value]
+    if isinstance(value, str):
+        return mask_url_password(value)
     return value
 
 
@@ -48,7 +51,7 @@ def dump_config(
     folder = Path(run_dir) / "configs"
     path = folder / f"{time.strftime('%Y%m%d_%H%M%S')}_{os.getpid()}.py"
     parts = [
-        "# Merged configuration of this run, written by ais_bench (api_key values masked).\n",
+        "# Merged configuration of this run, written by ais_bench (api_key values and URL passwords masked).\n",
         _assign("models", _mask(plain_data([m.to_dump_dict() for m in models]))),
         _assign("datasets", _mask([d.to_dump_dict() for d in datasets])),
         _assign("summarizer", (summarizer or SummarizerConfig()).to_dump_dict()),

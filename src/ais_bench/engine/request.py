@@ -26,7 +26,7 @@ import aiohttp
 import orjson
 
 from ais_bench.clients.backends import BackendSpec
-from ais_bench.clients.errors import ResponseError
+from ais_bench.clients.errors import ResponseError, clean_error_text
 from ais_bench.clients.http1 import ConnectionPool, Exchange, HTTPConnection, HTTPExchangeError
 from ais_bench.clients.response import ResponseState
 from ais_bench.clients.sse import SSEDecoder
@@ -314,7 +314,7 @@ def _response_error_text(exc: ResponseError) -> str:
 
 def _fail(attempt: Attempt, kind: str, message: str, retryable: bool = False) -> None:
     attempt.error_kind = kind
-    attempt.error_message = message
+    attempt.error_message = clean_error_text(message)
     attempt.retryable = retryable
 
 

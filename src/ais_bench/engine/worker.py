@@ -34,6 +34,7 @@ from ais_bench.engine.plan import EnginePlan
 from ais_bench.engine.request import Attempt, build_record, send_request
 from ais_bench.engine.shared import CLIENTS, COUNTER_FIELDS, FAILED, FINISHED, IN_FLIGHT, SENT, SharedState
 from ais_bench.records.store import RecordWriter, worker_record_path
+from ais_bench.safe_text import Redactor, secrets_of
 
 #: Seconds in-flight requests may still finish after a stop (Ctrl-C) before they are cancelled.
 STOP_GRACE_S = 5.0
@@ -86,7 +87,8 @@ async def _run(plan: EnginePlan, shared: SharedState, worker_id: int, slots: int
     bodies = plan.bodies
     path = worker_record_path(plan.record_dir, plan.data_abbr, worker_id)
     async with _http_client(plan, shared, worker_id, slots) as session:
-        with RecordWriter(path) as writer:
+        redactor = Redactor(secrets_of(plan.template.url, plan.template.headers))
+        with RecordWriter(path, redactor=redactor) as writer:
             ctx = WorkerContext(plan, shared, worker_id, slots, spec, session, writer, bodies)
             if tune_gc:
                 _tune_gc()

@@ -23,6 +23,7 @@ import orjson
 from ais_bench.records.columns import RecordColumns
 from ais_bench.records.record import RequestRecord
 from ais_bench.records.table import TokenCounts
+from ais_bench.safe_text import utf8_text
 
 
 @dataclass(frozen=True)
@@ -76,9 +77,27 @@ def write_details_jsonl(
                 row["input"] = texts.prompts[rec.data_index] if 0 <= rec.data_index < len(texts.prompts) else None
                 row["output"] = output
                 row["reasoning"] = reasoning
-            handle.write(orjson.dumps(row) + b"\n")
+            handle.write(_json_line(row))
     os.replace(tmp, path)
     return path
+
+
+def _json_line(row: dict[str, Any]) -> bytes:
+    """One JSON line; a text JSON cannot hold (a lone surrogate in a prompt) is written escaped."""
+    try:
+        return orjson.dumps(row) + b"\n"
+    except TypeError:
+        return orjson.dumps(_utf8_values(row)) + b"\n"
+
+
+def _utf8_values(value: Any) -> Any:
+    if isinstance(value, str):
+        return utf8_text(value)
+    if isinstance(value, dict):
+        return {k: _utf8_values(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_utf8_values(v) for v in value]
+    return value
 
 
 def read_details_jsonl(path: Path) -> list[dict[str, Any]]:

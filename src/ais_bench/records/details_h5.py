@@ -23,6 +23,7 @@ from ais_bench.records.columns import RecordColumns
 from ais_bench.records.record import RequestRecord
 from ais_bench.records.store import ROW_DTYPE, error_kind_code
 from ais_bench.records.table import TokenCounts
+from ais_bench.safe_text import printable_text
 
 FORMAT_NAME = "ais_bench.details"
 FORMAT_VERSION = 1
@@ -92,7 +93,7 @@ def write_details_h5(
         f.create_dataset("failed_rows", data=failed.astype(np.int64))
         f.create_dataset(
             "failed_error_message",
-            data=np.array([records[i].error_message or "" for i in failed.tolist()], dtype=object),
+            data=np.array([printable_text(records[i].error_message or "") for i in failed.tolist()], dtype=object),
             dtype=h5py.string_dtype(),
         )
         f.create_dataset("offsets", data=columns.offsets)

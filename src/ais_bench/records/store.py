@@ -28,6 +28,7 @@ import numpy as np
 import orjson
 
 from ais_bench.records.record import ERROR_KINDS, RequestRecord
+from ais_bench.safe_text import Redactor, utf8_text
 
 RECORDS_DIRNAME = "records"
 
@@ -81,9 +82,12 @@ def worker_file_set(text_path: Path) -> tuple[Path, Path, Path]:
 class RecordWriter:
     """Append-only writer of one worker's records; flushes at least every ``flush_interval_s``."""
 
-    def __init__(self, path: Path, flush_interval_s: float = 1.0, max_buffered: int = 256) -> None:
+    def __init__(
+        self, path: Path, flush_interval_s: float = 1.0, max_buffered: int = 256, redactor: Redactor | None = None
+    ) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
+        self._redactor = redactor if redactor else None
         rows_path, points_path, _ = worker_file_set(path)
         # Opened in commit order; appending after an earlier writer keeps the offsets right.
         self._points = points_path.open("ab")
@@ -102,13 +106,7 @@ class RecordWriter:
         points = record.time_points_s
         count = len(points)
         self._point_chunks.append(struct.pack(f"<{count}d", *points))
-        self._text_lines.append(orjson.dumps({
-            "request_id": record.request_id,
-            "error_kind": record.error_kind,
-            "error_message": record.error_message,
-            "output_text": record.output_text,
-            "reasoning_text": record.reasoning_text,
-        }))
+        self._text_lines.append(self._text_line(record))
         self._row_chunks.append(_ROW_STRUCT.pack(
             record.request_id, record.data_index, record.start_s, record.end_s,
             np.nan if record.scheduled_s is None else record.scheduled_s,
@@ -121,6 +119,25 @@ class RecordWriter:
         self.written += 1
         if len(self._row_chunks) >= self._max_buffered or self.flush_due():
             self.flush()
+
+    def _text_line(self, record: RequestRecord) -> bytes:
+        """The record's text fields as one JSON line, secrets redacted. A text JSON cannot hold (a
+        lone surrogate) is stored with that character escaped (``\\ud800``) instead of failing."""
+        fields = {
+            "request_id": record.request_id,
+            "error_kind": record.error_kind,
+            "error_message": record.error_message,
+            "output_text": record.output_text,
+            "reasoning_text": record.reasoning_text,
+        }
+        if self._redactor is not None:
+            for name in ("error_message", "output_text", "reasoning_text"):
+                if fields[name]:
+                    fields[name] = self._redactor.redact(fields[name])
+        try:
+            return orjson.dumps(fields)
+        except TypeError:
+            return orjson.dumps({k: utf8_text(v) if isinstance(v, str) else v for k, v in fields.items()})
 
     def flush_due(self) -> bool:
         return bool(self._row_chunks) and time.perf_counter() - self._last_flush_s >= self._flush_interval_s

@@ -54,6 +54,11 @@ class SimConfig:
     )
     fail_rate: float = field(default=0.0, metadata=_doc("share of requests answered with fail_status"))
     fail_status: int = field(default=500, metadata=_doc("HTTP status of failed requests (400..599)"))
+    fail_message: str = field(
+        default="",
+        metadata=_doc("error message of failed requests ('' = a default); {authorization} becomes the "
+                      "request's Authorization header, {nul} a NUL character (hostile servers)"),
+    )
     reset_rate: float = field(default=0.0, metadata=_doc("share of requests whose connection is cut mid-way"))
     stall_rate: float = field(default=0.0, metadata=_doc("share of streams that pause mid-way for stall_s"))
     stall_s: float = field(default=2.0, metadata=_doc("length of a stall, s"))
@@ -95,6 +100,7 @@ FIELD_KINDS: dict[str, str] = {
     "tokenizer_path": "str?",
     "fail_rate": "float",
     "fail_status": "int",
+    "fail_message": "str",
     "reset_rate": "float",
     "stall_rate": "float",
     "stall_s": "float",
@@ -128,6 +134,14 @@ def _finite(value: float) -> bool:
         return math.isfinite(value)
     except OverflowError:  # an int too large for a float
         return False
+
+
+def _valid_fail_message(template: str) -> bool:
+    try:
+        template.format_map({"authorization": "", "nul": "", "fail_rate": 0.0})
+    except (KeyError, ValueError, IndexError, AttributeError):
+        return False
+    return True
 
 
 def _check_type(name: str, value: Any) -> None:
@@ -180,6 +194,8 @@ def _check_values(cfg: SimConfig) -> None:
     _require(
         400 <= cfg.fail_status <= 599, "fail_status", cfg.fail_status, "an HTTP error status in 400..599"
     )
+    _require(_valid_fail_message(cfg.fail_message), "fail_message", cfg.fail_message,
+             "a text whose only {fields} are {authorization}, {nul} and {fail_rate}")
     for name in _FAULT_RATE_FIELDS:
         _require(0.0 <= getattr(cfg, name) <= 1.0, name, getattr(cfg, name), "a share in [0, 1]")
     total = sum(getattr(cfg, name) for name in _FAULT_RATE_FIELDS)

@@ -78,6 +78,11 @@ class SimApp:
     async def _chat(self, request: web.Request) -> web.StreamResponse:
         return await self._generate(request, KIND_CHAT)
 
+    def _fail_message(self, request: web.Request) -> str:
+        template = self.cfg.fail_message or "simulated failure (fail_rate={fail_rate})"
+        auth = request.headers.get("Authorization", "")
+        return template.format_map({"fail_rate": self.cfg.fail_rate, "nul": "\x00", "authorization": auth})
+
     async def _completions(self, request: web.Request) -> web.StreamResponse:
         return await self._generate(request, KIND_COMPLETIONS)
 
@@ -92,7 +97,7 @@ class SimApp:
         number = next(self._request_numbers)
         plan = self._drawer.draw(body.max_tokens, body.ignore_eos)
         if plan.fault == FAULT_FAIL:
-            message = f"simulated failure (fail_rate={self.cfg.fail_rate})"
+            message = self._fail_message(request)
             return error_response(self.cfg.fail_status, message, "server_error")
         info = RequestInfo(
             kind=kind,
