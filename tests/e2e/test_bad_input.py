@@ -111,6 +111,9 @@ def test_out_of_range_counts(tmp_path: Path, flag: str, value: str, allowed: str
         ({"traffic_cfg": {"burstines": 2}}, ["traffic_cfg.burstines is not a known field", "'burstiness'"]),
         ({"url": "http://[::1"}, ["models[0].url = 'http://[::1'", "http(s) URL"]),
         ({"abbr": "../escape"}, ["models[0].abbr = '../escape'", "folder name"]),
+        ({"model": "m\ud800"}, ["models[0].model = 'm\\ud800'", "no lone surrogate"]),
+        ({"generation_kwargs": {"stop": ["x\udfff"]}}, ["generation_kwargs.stop[0]", "no lone surrogate"]),
+        ({"generation_kwargs": {"st\udfff": 1}}, ["generation_kwargs key 'st\\udfff'", "Unicode text"]),
     ],
 )
 def test_bad_model_fields_name_file_field_value(tmp_path: Path, fields: dict, fragments: list[str]) -> None:
@@ -174,3 +177,23 @@ def test_bad_summarizer_calculator(tmp_path: Path) -> None:
     write_synthetic_dataset(tmp_path / "configs", "tiny", 2)
     result = _ais_bench("--models", "sim_api_stream_chat", "--datasets", "tiny", "--summarizer", "mine", cwd=tmp_path)
     _one_error_line(result, "mine.py", "summarizer.calculator.stat_list", "did you mean 'stats_list'")
+
+
+@pytest.mark.parametrize(
+    ("row", "fragments"),
+    [
+        ('{"prompt": "hi", "max_out_len": 1000000000000000000000000000000}',
+         ["rows.jsonl:1: field 'max_out_len'", "[1, 2147483647]"]),
+        ('{"prompt": "hi", "output_length": 2147483648}', ["field 'output_length'", "[1, 2147483647]"]),
+        ('{"prompt": "h\\ud800i"}', ["rows.jsonl:1: field 'prompt' holds a lone surrogate"]),
+        ('{"messages": [{"role": "user", "content": "\\udc00"}]}',
+         ["field 'messages[0].content' holds a lone surrogate"]),
+        ('[{"prompt": "ok"},\n {"prompt": "\\ud83d"}]', ["rows.jsonl:2: field 'prompt' holds a lone surrogate"]),
+    ],
+)
+def test_dataset_rows_that_pass_the_parser_but_cannot_be_sent(tmp_path: Path, row: str, fragments: list[str]) -> None:
+    """Values a JSON parser accepts but no request can carry: one error line naming file, line and field."""
+    (tmp_path / "rows.jsonl").write_text(row + "\n")
+    write_model_config(tmp_path / "configs", "m", 8080)
+    result = _ais_bench("--models", "m", "--custom-dataset-path", "rows.jsonl", cwd=tmp_path)
+    _one_error_line(result, "AIS-DATASET", *fragments)

@@ -103,6 +103,18 @@ def test_stall_beyond_request_timeout_is_a_timeout(tmp_path: Path, monkeypatch: 
     assert all(d["error_kind"] == "read_timeout" and "REQUEST_TIME_OUT" in d["error"] for d in failed)
 
 
+def test_request_time_out_zero_means_no_limit_in_warm_up_and_load(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``REQUEST_TIME_OUT = 0`` is what AISBench's aiohttp makes of it, no limit, for the warm-up
+    and the load alike (the load used to time every request out at once)."""
+    write_sim_model_config(tmp_path / "cfg", "sim", {**FAST_SIM, "stall_rate": 0.5, "stall_s": 0.2, "seed": 5},
+                           abbr="sim", batch_size=4, retry=0)
+    write_synthetic_dataset(tmp_path / "cfg", "tiny", 8)
+    assert _run(tmp_path, monkeypatch, {"REQUEST_TIME_OUT": 0}, "--num-warmups", "1") == 0
+    assert all(d["success"] for d in _details(tmp_path))
+
+
 def test_line_longer_than_max_chunk_size_and_all_failed(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

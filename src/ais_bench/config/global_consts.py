@@ -77,9 +77,8 @@ def build_global_consts(namespace: dict[str, Any], source: str) -> GlobalConsts:
         )
     timeout = namespace.get("REQUEST_TIME_OUT")
     if timeout is not None:
-        values["request_time_out_s"] = check_number(
-            source, "REQUEST_TIME_OUT", timeout, 0, MAX_REQUEST_TIME_OUT_S
-        )
+        seconds = check_number(source, "REQUEST_TIME_OUT", timeout, 0, MAX_REQUEST_TIME_OUT_S)
+        values["request_time_out_s"] = seconds or None  # 0 = no limit, as in AISBench (aiohttp)
     if "LOG_LEVEL" in namespace:
         values["log_level"] = _check_log_level(source, namespace["LOG_LEVEL"])
     _legacy(namespace, source, values, warnings)

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 from ais_bench.config.loader import load_config_file
 from ais_bench.config.validation import (
+    NO_SURROGATE,
     check_bool,
     check_choice,
     check_dict,
@@ -27,19 +28,21 @@ from ais_bench.config.validation import (
     check_str,
     display_path,
     dotted_name,
+    is_unicode_text,
     missing,
     not_allowed,
     show,
     show_key,
     unknown_field,
 )
+from ais_bench.datasets.item import MAX_OUT_TOKENS
 from ais_bench.errors import ConfigError
 
 MAX_BATCH_SIZE = 100_000
 MAX_REQUEST_RATE = 64_000
 MAX_RETRY = 1000
 #: Largest ``max_out_len`` (tokens): what a server's 32-bit signed token count can hold.
-MAX_OUT_LEN = 2**31 - 1
+MAX_OUT_LEN = MAX_OUT_TOKENS
 RAMP_UP_STRATEGIES = ("linear", "exponential", None, "")
 
 #: Fields AISBench model configs may carry that do not matter for performance runs (accepted, dropped).
@@ -307,6 +310,8 @@ def _check_json(source: str, where: str, value: Any, depth: int = 0) -> None:
     expected = "JSON data: a string, bool, None, 64-bit integer, finite number, list or dict with string keys"
     if depth > 64:
         raise not_allowed(source, where, value, "at most 64 levels of nested lists and dicts")
+    if isinstance(value, str) and not is_unicode_text(value):
+        raise not_allowed(source, where, value, NO_SURROGATE)
     if value is None or isinstance(value, (str, bool)):
         return
     if isinstance(value, int):
@@ -320,8 +325,8 @@ def _check_json(source: str, where: str, value: Any, depth: int = 0) -> None:
             _check_json(source, f"{where}[{i}]", item, depth + 1)
     elif isinstance(value, dict):
         for key, item in value.items():
-            if not isinstance(key, str):
-                raise not_allowed(source, f"{where} key {show(key)}", key, "string keys")
+            if not isinstance(key, str) or not is_unicode_text(key):
+                raise not_allowed(source, f"{where} key {show(key)}", key, "string keys of Unicode text")
             _check_json(source, f"{where}.{key}", item, depth + 1)
     else:
         raise not_allowed(source, where, value, expected)

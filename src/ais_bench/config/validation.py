@@ -174,18 +174,35 @@ def check_bool(source: str, field: str, value: Any) -> bool:
 
 
 def check_str(
-    source: str, field: str, value: Any, *, non_empty: bool = False, secret: bool = False
+    source: str, field: str, value: Any, *, non_empty: bool = False, secret: bool = False, unicode_only: bool = True
 ) -> str:
-    """A ``str`` (``non_empty``: not blank); ``secret`` keeps the value out of the error."""
+    """A ``str`` (``non_empty``: not blank); ``secret`` keeps the value out of the error.
+    ``unicode_only``: refuse a lone surrogate (``'\\ud800'``), which no request, file or terminal
+    can carry as UTF-8 (file paths may hold one: Python's stand-in for a non-UTF-8 byte of a name)."""
     if not isinstance(value, str) or (non_empty and not value.strip()):
         expected = "a non-empty string" if non_empty else "a string"
         raise not_allowed(source, field, value, expected, secret=secret)
+    if unicode_only and not is_unicode_text(value):
+        raise not_allowed(source, field, value, NO_SURROGATE, secret=secret)
     return value
+
+
+#: What a string holding a lone surrogate is told.
+NO_SURROGATE = "Unicode text (no lone surrogate such as '\\ud800')"
+
+
+def is_unicode_text(value: str) -> bool:
+    """Whether UTF-8 can encode ``value`` (it holds no lone surrogate)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def check_path_text(source: str, field: str, value: Any) -> str:
     """A string usable as a file path (no NUL character)."""
-    value = check_str(source, field, value)
+    value = check_str(source, field, value, unicode_only=False)
     if "\x00" in value:
         raise not_allowed(source, field, value, "a file path (no NUL character)")
     return value

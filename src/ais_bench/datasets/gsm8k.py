@@ -15,6 +15,7 @@ from typing import Any
 
 from ais_bench.datasets.item import Prompt, RequestItem
 from ais_bench.datasets.paths import DATA_ROOT_ENV, data_root, resolve_data_path
+from ais_bench.datasets.rows import check_unicode
 from ais_bench.errors import DatasetError
 
 DOWNLOAD_URL = "http://opencompass.oss-cn-shanghai.aliyuncs.com/datasets/data/gsm8k.zip"
@@ -103,6 +104,7 @@ def read_gsm8k_rows(test: Path, columns: tuple[str, ...]) -> list[dict[str, Any]
                 row = json.loads(line)
             except json.JSONDecodeError as exc:
                 raise DatasetError(f"{test}:{line_no}: not valid JSON ({exc.msg})") from exc
+            check_unicode(test, line_no, line, row)
             if not isinstance(row, dict):
                 raise DatasetError(f"{test}:{line_no}: expected a JSON object, got {type(row).__name__}")
             for column in columns:

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+#: Largest output length (tokens) a request may ask for: what a server's 32-bit signed token count
+#: can hold (the model's ``max_out_len`` and a dataset row's alike).
+MAX_OUT_TOKENS = 2**31 - 1
+
 #: A chat prompt: OpenAI-style messages ``[{"role": "user", "content": "..."}]``.
 ChatMessages = list[dict[str, str]]
 Prompt = str | ChatMessages

@@ -47,6 +47,7 @@ def _jsonl_rows(path: Path, text: str) -> Iterator[Row]:
             obj = json.loads(line)
         except json.JSONDecodeError as exc:
             raise DatasetError(f"{path}:{line_no}: not valid JSON ({exc.msg} at column {exc.colno})") from None
+        check_unicode(path, line_no, line, obj)
         yield line_no, _object(path, line_no, obj)
 
 
@@ -74,9 +75,46 @@ def _array_rows(path: Path, text: str, start: int) -> Iterator[Row]:
             obj, end = decoder.raw_decode(text, pos)
         except json.JSONDecodeError as exc:
             raise DatasetError(f"{path}:{exc.lineno}: not valid JSON ({exc.msg} at column {exc.colno})") from None
+        check_unicode(path, line_no, text[pos:end], obj)
         yield line_no, _object(path, line_no, obj)
         pos = end
         expect_value = False
+
+
+def check_unicode(path: Path, line_no: int, raw: str, obj: Any) -> None:
+    """Refuse a row holding a lone surrogate (a JSON ``\\ud800`` escape without its pair): no UTF-8
+    text, so no request body, can carry it. Only rows whose text has a ``\\u`` escape can."""
+    if "\\u" not in raw:
+        return
+    bad = _first_lone_surrogate(obj)
+    if bad is not None:
+        raise DatasetError(
+            f"{path}:{line_no}: field '{bad}' holds a lone surrogate (a \\ud800-\\udfff escape without its "
+            "pair), which is not Unicode text a request can carry",
+            hint="fix or remove the escape in the file",
+        )
+
+
+def _first_lone_surrogate(value: Any, where: str = "") -> str | None:
+    """The location (``messages[0].content``) of the first string that UTF-8 cannot encode, or None."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return where or "(row)"
+        return None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            name = f"{where}.{key}" if where else str(key)
+            found = _first_lone_surrogate(key, name) or _first_lone_surrogate(item, name)
+            if found:
+                return found
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            found = _first_lone_surrogate(item, f"{where}[{i}]")
+            if found:
+                return found
+    return None
 
 
 def _skip_space(text: str, pos: int) -> int:
@@ -114,15 +152,18 @@ def get_str(path: Path, line_no: int, row: dict[str, Any], name: str, *, require
 
 
 def get_int(
-    path: Path, line_no: int, row: dict[str, Any], name: str, *, minimum: int = 1, required: bool = True
+    path: Path, line_no: int, row: dict[str, Any], name: str, *, minimum: int = 1, maximum: int = 2**63 - 1,
+    required: bool = True,
 ) -> int | None:
+    """An integer in [minimum, maximum] (an integral float is accepted)."""
     value = row.get(name)
     if value is None and not required:
         return None
     if isinstance(value, float) and value.is_integer():
         value = int(value)
-    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
-        raise field_error(path, line_no, name, f"an integer >= {minimum}", row)
+    if not isinstance(value, int) or isinstance(value, bool) or not minimum <= value <= maximum:
+        expected = f"an integer >= {minimum}" if maximum == 2**63 - 1 else f"an integer in [{minimum}, {maximum}]"
+        raise field_error(path, line_no, name, expected, row)
     return value
 
 

@@ -13,7 +13,7 @@ import orjson
 from ais_bench.clients.backends import BackendSpec
 from ais_bench.datasets.item import RequestItem
 from ais_bench.engine.request import send_request
-from ais_bench.errors import ServerUnreachable
+from ais_bench.errors import DatasetError, ServerUnreachable
 
 CONNECT_TIMEOUT_S = 5.0
 DISCOVERY_TIMEOUT_S = 5.0
@@ -105,4 +105,17 @@ async def run_warmup(
 
 
 def encode_bodies(spec: BackendSpec, items: list[RequestItem], **kwargs: object) -> list[bytes]:
-    return [orjson.dumps(spec.build_body(item, **kwargs)) for item in items]
+    """Every item's request body as JSON bytes; ``DatasetError`` names the first row that cannot be
+    sent (text UTF-8 cannot encode, a number JSON cannot hold) instead of a traceback."""
+    try:
+        return [orjson.dumps(spec.build_body(item, **kwargs)) for item in items]
+    except (TypeError, ValueError):
+        for item in items:
+            try:
+                orjson.dumps(spec.build_body(item, **kwargs))
+            except (TypeError, ValueError) as exc:
+                raise DatasetError(
+                    f"dataset '{item.data_abbr}' row {item.index}: its request body cannot be written as JSON ({exc})",
+                    hint="fix that row of the dataset (or the model config's generation_kwargs)",
+                ) from None
+        raise

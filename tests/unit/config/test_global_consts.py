@@ -26,6 +26,11 @@ def test_env_var_points_to_other_file(write, monkeypatch):
     assert (g.workers_num, g.request_time_out_s, g.log_level) == (3, 30.0, "DEBUG")
 
 
+def test_request_time_out_zero_is_no_limit(write, monkeypatch):
+    monkeypatch.setenv(ENV_VAR, str(write("gc.py", "REQUEST_TIME_OUT = 0\n")))
+    assert load_global_consts().request_time_out_s is None
+
+
 def test_original_aisbench_file_style(write):
     text = (
         "WORKERS_NUM = 4\nMAX_CHUNK_SIZE = 2**16\nREQUEST_TIME_OUT = None\n\n"

@@ -75,7 +75,7 @@ def test_custom_rows(tmp_path: Path) -> None:
         ({"answer": "x"}, r"c.jsonl:2: a row needs exactly one of 'prompt'.*found none"),
         ({"prompt": "a", "question": "b"}, r"found prompt and question"),
         ({"prompt": 3}, r"c.jsonl:2: field 'prompt' = 3 is not allowed: expected a non-empty string"),
-        ({"prompt": "a", "max_out_len": 0}, r"field 'max_out_len' = 0 .* integer >= 1"),
+        ({"prompt": "a", "max_out_len": 0}, r"field 'max_out_len' = 0 .* integer in \[1, 2147483647\]"),
         ({"prompt": "a", "timestamp": "soon"}, r"field 'timestamp' = \"soon\" .* milliseconds"),
         ({"messages": [{"role": "user"}]}, r"field 'messages\[0\]'"),
     ],
