@@ -85,9 +85,9 @@ def run_perf_task(
     out_dir = perf_dir(run_dir, model.abbr)
     plan = _build_plan(model, dataset, list(items), bodies, template, consts, options, out_dir)
     log.info(
-        "Sending %s to %s: batch_size=%d, workers=%d, %s",
+        "Sending %s to %s: %s, workers=%d, %s",
         f"{len(items)} requests" if not plan.pressure else f"requests for {options.pressure_time_s} s (pressure)",
-        url, model.batch_size, plan.workers, _pace_text(model, plan),
+        url, _concurrency_text(model, plan), plan.workers, pace_text(model, plan, _send_rate(model, consts, plan.pressure)),
     )
     label = f"[{model.abbr}/{dataset.abbr}]"
     progress = ProgressPrinter(label, plan.total_requests, options.pressure_time_s)
@@ -131,10 +131,7 @@ def _build_plan(
     out_dir: Path,
 ) -> EnginePlan:
     pressure = options.pressure_time_s is not None
-    rate = model.request_rate
-    if pressure and consts.connection_add_rate is not None:
-        rate = consts.connection_add_rate
-    offsets = _send_offsets(model, items, rate, pressure)
+    offsets = _send_offsets(model, items, _send_rate(model, consts, pressure), pressure)
     return EnginePlan(
         items=items,
         bodies=bodies,
@@ -149,6 +146,7 @@ def _build_plan(
         request_timeout_s=consts.request_time_out_s,
         max_chunk_bytes=consts.max_chunk_size_bytes,
         use_timestamps=model.use_timestamp,
+        open_loop=model.use_timestamp and not model.timestamp_batch_cap,
     )
 
 
@@ -177,13 +175,52 @@ def _send_offsets(model: ModelConfig, items: list[RequestItem], rate: float, pre
     return build_send_offsets(count, rate, shape, model.seed)
 
 
-def _pace_text(model: ModelConfig, plan: EnginePlan) -> str:
-    if plan.send_offsets_s is None:
-        return "unpaced (as fast as batch_size allows)"
+def _send_rate(model: ModelConfig, consts: GlobalConsts, pressure: bool) -> float:
+    """The rate the schedule is built from: pressure mode's ``CONNECTION_ADD_RATE`` when set, else
+    the model's ``request_rate``."""
+    if pressure and consts.connection_add_rate is not None:
+        return float(consts.connection_add_rate)
+    return float(model.request_rate)
+
+
+def _concurrency_text(model: ModelConfig, plan: EnginePlan) -> str:
+    if plan.pressure:
+        return f"{model.batch_size} clients"
+    if plan.open_loop:
+        return (
+            f"open loop (batch_size={model.batch_size} does not cap a timestamp replay; "
+            "timestamp_batch_cap=True caps it)"
+        )
+    capped = " (timestamp_batch_cap=True)" if plan.use_timestamps else ""
+    return f"at most batch_size={model.batch_size} in flight{capped}"
+
+
+def pace_text(model: ModelConfig, plan: EnginePlan, rate: float) -> str:
+    """The schedule the run really follows, for the line printed before sending."""
+    offsets = plan.send_offsets_s
+    if offsets is None:
+        return "unpaced (as fast as batch_size allows)" if not plan.pressure else "clients added at once"
     if model.use_timestamp:
-        return "on the dataset's timestamps"
+        span_s = float(offsets[-1] - offsets[0]) if len(offsets) else 0.0
+        mean = f", mean {(len(offsets) - 1) / span_s:.3g} req/s" if span_s > 0 else ""
+        return f"on the dataset's timestamps ({len(offsets)} sends over {span_s:.3g} s{mean})"
     what = "clients added" if plan.pressure else "requests"
-    return f"{what} at {model.request_rate:g}/s (burstiness {model.traffic_cfg.burstiness:g})"
+    traffic = model.traffic_cfg
+    shape = _arrivals_text(traffic.burstiness)
+    start, end = traffic.ramp_up_start_rps or 0.0, traffic.ramp_up_end_rps or 0.0
+    if traffic.ramp_up_strategy == "exponential" and start <= 0:
+        return f"{what} at {end:g}/s (exponential ramp-up from 0 means the end rate throughout; {shape})"
+    if traffic.ramp_up_strategy:
+        return f"{what} on a {traffic.ramp_up_strategy} ramp from {start:g}/s to {end:g}/s ({shape})"
+    return f"{what} at {rate:g}/s ({shape})"
+
+
+def _arrivals_text(burstiness: float) -> str:
+    if burstiness == 0:
+        return "evenly spaced"
+    if burstiness == 1:
+        return "Poisson arrivals"
+    return f"gamma-distributed gaps, burstiness {burstiness:g}"
 
 
 def _summarise(
@@ -209,5 +246,11 @@ def _client_self_check(outcome: RunOutcome, columns: RecordColumns) -> dict[str,
     )
     if schedule["samples"]:
         text += f", send-schedule lag p99 {schedule['p99_ms']:.1f} ms"
+    slot = check["slot_wait"]
+    if slot["waited"]:
+        text += (
+            f", {slot['waited']} of {slot['samples']} paced requests waited for a free batch_size slot "
+            f"(mean {slot['mean_ms']:.1f} ms, p99 {slot['p99_ms']:.1f} ms, max {slot['max_ms']:.1f} ms)"
+        )
     log.info(text + (" -- see the warnings below" if warnings else ": the client kept up"))
     return {"client_self_check": check, "warnings": warnings}

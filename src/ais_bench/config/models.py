@@ -1,8 +1,9 @@
 """Model (service backend) configs: validated into ``ModelConfig`` at load time.
 
 Fields, types and ranges follow AISBench's model table (behaviour spec §2). Defaults live here.
-Two fields are ours: ``seed`` (makes the send schedule reproducible) and ``simulator`` (a raw dict
-for the embedded simulated server; the CLI validates it with ``ais_bench.sim.SimConfig``).
+Three fields are ours: ``seed`` (makes the send schedule reproducible), ``timestamp_batch_cap``
+(a timestamp replay capped at ``batch_size``) and ``simulator`` (a raw dict for the embedded
+simulated server; the CLI validates it with ``ais_bench.sim.SimConfig``).
 """
 
 from __future__ import annotations
@@ -90,7 +91,8 @@ class ModelConfig:
 
     ``request_rate`` in requests/s (0 = send as fast as ``batch_size`` allows); ``retry`` = extra
     attempts after the first (our decision 5; AISBench counts total attempts);
-    ``batch_size`` = maximum concurrency across all workers; ``max_out_len`` in tokens;
+    ``batch_size`` = maximum concurrency across all workers, except in a timestamp replay
+    (``use_timestamp``), which is open loop unless ``timestamp_batch_cap``; ``max_out_len`` in tokens;
     ``host_port`` 0 only with ``simulator`` (filled in at run time, see ``with_port``).
     ``model_name``: Triton only, the model in the URL path (``v2/models/{model_name}/generate``);
     empty = ``model``, else the first id of ``GET /v1/models``. ``path``: tokenizer folder used to
@@ -107,6 +109,7 @@ class ModelConfig:
     model_name: str = ""
     request_rate: float = 0.0
     use_timestamp: bool = False
+    timestamp_batch_cap: bool = False
     traffic_cfg: TrafficConfig = field(default_factory=TrafficConfig)
     retry: int = 2
     api_key: str = field(default="", repr=False)
@@ -212,7 +215,7 @@ def validate_model(d: dict[str, Any], source: str, *, index: int = 0) -> ModelCo
         values["api_key"] = _check_api_key(source, f"{where}.api_key", d["api_key"])
     if "url" in d:
         values["url"] = _check_url(source, f"{where}.url", d["url"])
-    for key in ("use_timestamp", "enable_ssl", "trust_remote_code"):
+    for key in ("use_timestamp", "timestamp_batch_cap", "enable_ssl", "trust_remote_code"):
         if key in d:
             values[key] = check_bool(source, f"{where}.{key}", d[key])
     stream = d.get("stream", spec.default_stream)

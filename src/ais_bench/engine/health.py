@@ -13,12 +13,13 @@ summary shows, with warnings when the client may have delayed its own stamps or 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
 from dataclasses import dataclass
 from time import perf_counter
 from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
+
+from ais_bench.records.store import error_kind_code
 
 if TYPE_CHECKING:
     from ais_bench.records.record import RequestRecord
@@ -126,43 +127,73 @@ class _OutcomeLike(Protocol):
     stamping: str
 
 
+@dataclass(frozen=True)
+class SendTimes:
+    """Per request: planned send, actual send (first attempt), seconds waited for a slot (NaN when
+    no slot was involved) and whether it failed to connect."""
+
+    scheduled_s: np.ndarray
+    start_s: np.ndarray
+    slot_wait_s: np.ndarray
+    connect_failed: np.ndarray
+
+    @classmethod
+    def of(cls, records: Any) -> SendTimes:
+        """``records``: a list of ``RequestRecord`` or columns with ``.column(name)`` (``RecordColumns``)."""
+        if hasattr(records, "column"):
+            kinds = np.asarray(records.column("error_kind"))
+            return cls(
+                np.asarray(records.column("scheduled_s"), dtype=np.float64),
+                np.asarray(records.column("start_s"), dtype=np.float64),
+                np.asarray(records.column("slot_wait_s"), dtype=np.float64),
+                kinds == error_kind_code("connect"),
+            )
+        rows: list[RequestRecord] = list(records)
+        return cls(
+            np.array([np.nan if r.scheduled_s is None else r.scheduled_s for r in rows], dtype=np.float64),
+            np.array([r.start_s for r in rows], dtype=np.float64),
+            np.array([np.nan if r.slot_wait_s is None else r.slot_wait_s for r in rows], dtype=np.float64),
+            np.array([r.error_kind == "connect" for r in rows], dtype=bool),
+        )
+
+    def paced(self) -> np.ndarray:
+        return ~np.isnan(self.scheduled_s) & ~np.isnan(self.start_s)
+
+    def lags_s(self) -> np.ndarray:
+        """Actual minus planned send (s) of the paced requests."""
+        paced = self.paced()
+        return self.start_s[paced] - self.scheduled_s[paced]
+
+
 def schedule_lags_s(records: Any) -> np.ndarray:
-    """Actual minus planned send time (s) of every paced request sent at its first attempt.
+    """Actual minus planned send time (s) of every paced request (the send of its first attempt).
 
     ``records``: a list of ``RequestRecord`` or columns with ``.column(name)`` (``RecordColumns``).
-    Requests without a plan (unpaced, pressure) and retried ones (their ``start_s`` is the last
-    attempt's send) are left out.
+    Requests without a plan (unpaced, pressure) are left out.
     """
-    if hasattr(records, "column"):
-        scheduled = np.asarray(records.column("scheduled_s"), dtype=np.float64)
-        start = np.asarray(records.column("start_s"), dtype=np.float64)
-        first_try = np.asarray(records.column("attempts")) <= 1
-    else:
-        rows: Iterable[RequestRecord] = records
-        triples = [
-            (r.scheduled_s, r.start_s, r.attempts <= 1) for r in rows if r.scheduled_s is not None
-        ]
-        if not triples:
-            return np.zeros(0)
-        scheduled, start, first_try = (np.asarray(col) for col in zip(*triples, strict=True))
-    keep = ~np.isnan(scheduled) & ~np.isnan(start) & first_try.astype(bool)
-    return start[keep] - scheduled[keep]
+    return SendTimes.of(records).lags_s()
 
 
 def build_self_check(outcome: _OutcomeLike, records: Any) -> dict[str, Any]:
-    """The client self-check of one run: ``{stamping, loop_lag, schedule_lag, client_cpu, warnings}``.
+    """The client self-check of one run: ``{stamping, loop_lag, schedule_lag, slot_wait, client_cpu,
+    warnings}``.
 
     ``stamping``: how events were stamped (``kernel``: the kernel's receive stamps; ``loop``: when
     the worker's event loop read the bytes; ``mixed``).
 
     ``loop_lag`` / ``schedule_lag``: ``{samples, p50_ms, p99_ms, max_ms}`` (schedule lag has 0
-    samples when the load was not paced); ``client_cpu``: per worker, CPU seconds of its process
-    divided by the wall seconds of its load (1.0 = one core fully busy). ``warnings``: one sentence
-    each, saying what may be wrong and what to change.
+    samples when the load was not paced); ``slot_wait``: the same over the paced requests that had
+    to get one of the ``batch_size`` slots, plus ``waited`` (how many found every slot busy at their
+    planned time) and ``mean_ms``; ``client_cpu``: per worker, CPU seconds of its process divided by
+    the wall seconds of its load (1.0 = one core fully busy). ``warnings``: one sentence each, saying
+    what may be wrong and what to change.
     """
+    times = SendTimes.of(records)
     loop = LagSummary.of_histogram(outcome.loop_lag)
-    schedule = LagSummary.of_values(schedule_lags_s(records))
+    schedule = LagSummary.of_values(times.lags_s())
+    waits = times.slot_wait_s[~np.isnan(times.slot_wait_s)]
     busy = {w: (cpu / wall if wall > 0 else 0.0) for w, (cpu, wall) in outcome.worker_cpu_s.items()}
+    saturated = sorted(w for w, share in busy.items() if share > CPU_BUSY_WARN_SHARE)
     workers = max(len(busy), 1)
     remedy = (
         f"raise WORKERS_NUM (this run used {workers} worker process(es); at most one per free CPU "
@@ -182,10 +213,13 @@ def build_self_check(outcome: _OutcomeLike, records: Any) -> dict[str, Any]:
             f"{LOOP_LAG_P99_WARN_S * 1000:g} ms: {effect}; {remedy}"
         )
     if schedule.p99_s > SCHEDULE_LAG_P99_WARN_S:
+        client_busy = loop.p99_s > LOOP_LAG_P99_WARN_S or bool(saturated)
+        causes = _schedule_lag_causes(times, client_busy, workers)
         warnings.append(
             f"requests were sent late: schedule lag p99 {schedule.p99_s * 1000:.1f} ms (max "
-            f"{schedule.max_s * 1000:.1f} ms) is over {SCHEDULE_LAG_P99_WARN_S * 1000:g} ms, so the client did "
-            f"not keep the request_rate schedule and the load was lighter than asked; {remedy}"
+            f"{schedule.max_s * 1000:.1f} ms) is over {SCHEDULE_LAG_P99_WARN_S * 1000:g} ms, so the load was lighter "
+            f"than the schedule (request_rate, traffic_cfg or timestamps) asked; {causes}; "
+            "see docs/troubleshooting.md#client-overload-warnings"
         )
     saturated = sorted(w for w, share in busy.items() if share > CPU_BUSY_WARN_SHARE)
     if saturated:
@@ -198,6 +232,41 @@ def build_self_check(outcome: _OutcomeLike, records: Any) -> dict[str, Any]:
         "stamping": stamping,
         "loop_lag": loop.as_ms_dict(),
         "schedule_lag": schedule.as_ms_dict(),
+        "slot_wait": {
+            **LagSummary.of_values(waits).as_ms_dict(),
+            "waited": int((waits > 0).sum()),
+            "mean_ms": round(float(waits.mean()) * 1000, 4) if len(waits) else 0.0,
+        },
         "client_cpu": {str(w): round(share, 3) for w, share in busy.items()},
         "warnings": warnings,
     }
+
+
+def _schedule_lag_causes(times: SendTimes, client_busy: bool, workers: int) -> str:
+    """Why paced requests went out late, from the lag each one had: waiting for a slot (the
+    ``batch_size`` cap), else the client's loop (when it was seen busy), else the server's accept."""
+    lags = times.lags_s()
+    waits = np.nan_to_num(times.slot_wait_s[times.paced()], nan=0.0)
+    late = lags > SCHEDULE_LAG_P99_WARN_S
+    causes: list[str] = []
+    capped = late & (waits >= 0.5 * lags)
+    if capped.any():
+        causes.append(
+            f"the concurrency cap: {int(capped.sum())} late request(s) found all batch_size slots busy at their "
+            f"planned time and waited for one (longest wait {waits.max() * 1000:.1f} ms); raise batch_size "
+            "(a timestamp replay is open loop unless timestamp_batch_cap=True)"
+        )
+    rest = late & ~capped
+    if rest.any() and client_busy:
+        causes.append(
+            f"the client's event loop: {int(rest.sum())} request(s) were late with a free slot while the client "
+            f"was busy; raise WORKERS_NUM (this run used {workers} worker process(es); at most one per free CPU core)"
+        )
+    elif rest.any():
+        refused = int(times.connect_failed.sum())
+        detail = f"{refused} request(s) could not connect" if refused else "connections were accepted slowly"
+        causes.append(
+            f"the server: {int(rest.sum())} request(s) were late with a free slot and an idle client ({detail}); "
+            "check the server's connection limit and accept backlog"
+        )
+    return "; ".join(causes) if causes else "cause unclear (no request was late by itself)"

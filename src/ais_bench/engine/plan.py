@@ -31,6 +31,9 @@ class EnginePlan:
     ``send_offsets_s``: normal mode, the planned offset of each request from the first send;
     pressure mode, the offset at which each of the ``batch_size`` clients is added. None = unpaced.
     ``retry``: extra attempts after the first, on connection errors and timeouts only.
+    ``open_loop``: every request is sent at its planned time whatever is in flight (a timestamp
+    replay, as AISBench does); else at most ``batch_size`` requests are in flight and a request whose
+    time has come waits for a free slot (that wait is recorded as ``slot_wait_s``).
     ``request_id_prefix``: when set, every request carries ``X-Request-Id: <prefix><request id>`` (for
     matching with server logs, and with the simulator's ground truth in ``bench/timing_error.py``).
     """
@@ -48,6 +51,7 @@ class EnginePlan:
     request_timeout_s: float | None = None
     max_chunk_bytes: int = 65536
     use_timestamps: bool = False
+    open_loop: bool = False
     request_id_prefix: str | None = None
 
     @property

@@ -2,8 +2,11 @@
 
 A lane is a closed loop: claim the next request id from the global counter, wait for its planned
 send time (if the load is paced), send it, write its record, repeat. So at most ``slots`` requests
-are in flight in this worker and at most ``batch_size`` across all workers. In pressure mode a lane
-is a *client*: lanes are added on the client schedule and each sends back-to-back until the deadline.
+are in flight in this worker and at most ``batch_size`` across all workers; a paced request claimed
+after its planned time waited that long for a slot (``slot_wait_s``). In pressure mode a lane is a
+*client*: lanes are added on the client schedule and each sends back-to-back until the deadline.
+An open-loop plan (a timestamp replay) has no lanes: one dispatcher per worker claims the next
+request, waits for its time and starts it without waiting for earlier ones to finish.
 """
 
 from __future__ import annotations
@@ -127,7 +130,7 @@ async def _http_client(
     shared.messages.put(("stamping", worker_id, "loop"))
     timeout = aiohttp.ClientTimeout(total=plan.request_timeout_s)
     async with aiohttp.ClientSession(
-        connector=build_connector(slots + 8), timeout=timeout, headers=template.headers, trust_env=False
+        connector=build_connector(0 if plan.open_loop else slots + 8), timeout=timeout, headers=template.headers, trust_env=False
     ) as session:
         yield session
 
@@ -145,7 +148,12 @@ async def _flush_periodically(writer: RecordWriter) -> None:
 
 
 async def _run_lanes(ctx: WorkerContext) -> None:
-    lanes = _add_pressure_clients(ctx) if ctx.plan.pressure else _normal_lanes(ctx)
+    if ctx.plan.pressure:
+        lanes = _add_pressure_clients(ctx)
+    elif ctx.plan.open_loop:
+        lanes = _dispatch_open_loop(ctx)
+    else:
+        lanes = _normal_lanes(ctx)
     lanes_done = asyncio.create_task(lanes)
     stop_watch = asyncio.create_task(_watch_stop(ctx.shared))
     await asyncio.wait({lanes_done, stop_watch}, return_when=asyncio.FIRST_COMPLETED)
@@ -183,13 +191,41 @@ async def _normal_lane(ctx: WorkerContext) -> None:
         request_id = shared.claim(shared.next_request)
         if request_id >= total:
             return
-        scheduled_s = None
+        scheduled_s = slot_wait_s = None
         if offsets is not None:
             scheduled_s = shared.start_at_s.value + float(offsets[request_id])
+            slot_wait_s = max(perf_counter() - scheduled_s, 0.0)  # the lane was busy until now
             await _sleep_until(scheduled_s)
             if shared.stop.is_set():
                 return
-        await _send_and_record(ctx, request_id, request_id, scheduled_s)
+        await _send_and_record(ctx, request_id, request_id, scheduled_s, slot_wait_s)
+
+
+async def _dispatch_open_loop(ctx: WorkerContext) -> None:
+    """Send every request at its planned time, however many are still in flight (no slots)."""
+    plan, shared = ctx.plan, ctx.shared
+    offsets = plan.send_offsets_s
+    assert offsets is not None
+    total = len(plan.items)
+    in_flight: set[asyncio.Task[None]] = set()
+    try:
+        while not shared.stop.is_set():
+            request_id = shared.claim(shared.next_request)
+            if request_id >= total:
+                break
+            scheduled_s = shared.start_at_s.value + float(offsets[request_id])
+            await _sleep_until(scheduled_s)
+            if shared.stop.is_set():
+                break
+            task = asyncio.create_task(_send_and_record(ctx, request_id, request_id, scheduled_s))
+            in_flight.add(task)
+            task.add_done_callback(in_flight.discard)
+    except asyncio.CancelledError:  # the stop grace ran out: cut what is in flight, keep its records
+        for task in in_flight:
+            task.cancel()
+        await asyncio.gather(*in_flight, return_exceptions=True)
+        raise
+    await asyncio.gather(*in_flight)  # a cancel here cancels every request of the gather too
 
 
 async def _add_pressure_clients(ctx: WorkerContext) -> None:
@@ -228,7 +264,9 @@ async def _pressure_client(ctx: WorkerContext, deadline_s: float) -> None:
         await _send_and_record(ctx, request_id, request_id % total, None)
 
 
-async def _send_and_record(ctx: WorkerContext, request_id: int, data_index: int, scheduled_s: float | None) -> None:
+async def _send_and_record(
+    ctx: WorkerContext, request_id: int, data_index: int, scheduled_s: float | None, slot_wait_s: float | None = None
+) -> None:
     plan = ctx.plan
     ctx.count(SENT)
     ctx.count(IN_FLIGHT)
@@ -249,19 +287,25 @@ async def _send_and_record(ctx: WorkerContext, request_id: int, data_index: int,
         )
     except asyncio.CancelledError:
         if started:
-            _write_record(ctx, started[-1], len(started), request_id, data_index, scheduled_s)
+            _write_record(ctx, started[-1], len(started), request_id, data_index, (scheduled_s, slot_wait_s))
         raise
     finally:
         ctx.count(IN_FLIGHT, -1)
-    _write_record(ctx, attempt, attempts, request_id, data_index, scheduled_s)
+    _write_record(ctx, attempt, attempts, request_id, data_index, (scheduled_s, slot_wait_s))
 
 
 def _write_record(
-    ctx: WorkerContext, attempt: Attempt, attempts: int, request_id: int, data_index: int, scheduled_s: float | None
+    ctx: WorkerContext,
+    attempt: Attempt,
+    attempts: int,
+    request_id: int,
+    data_index: int,
+    schedule: tuple[float | None, float | None],
 ) -> None:
+    """``schedule``: (planned send time, seconds waited for a slot), each None when not applicable."""
     item = ctx.plan.items[data_index]
     record = build_record(attempt, attempts, request_id, item.index, ctx.plan.data_abbr, ctx.worker_id)
-    record.scheduled_s = scheduled_s
+    record.scheduled_s, record.slot_wait_s = schedule
     ctx.writer.append(record)
     ctx.count(FINISHED)
     if not record.success:

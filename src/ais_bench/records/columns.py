@@ -119,7 +119,8 @@ def _legacy_rows(path: Path) -> tuple[np.ndarray, np.ndarray, dict[int, tuple[st
         count = len(rec.time_points_s)
         rows[k] = (
             rec.request_id, rec.data_index, rec.start_s, rec.end_s,
-            np.nan if rec.scheduled_s is None else rec.scheduled_s, offset, count, rec.worker_id,
+            np.nan if rec.scheduled_s is None else rec.scheduled_s,
+            np.nan if rec.slot_wait_s is None else rec.slot_wait_s, offset, count, rec.worker_id,
             -1 if rec.usage_input_tokens is None else rec.usage_input_tokens,
             -1 if rec.usage_output_tokens is None else rec.usage_output_tokens,
             rec.content_events, rec.attempts, -1 if rec.http_status is None else rec.http_status,

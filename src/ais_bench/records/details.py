@@ -3,7 +3,8 @@
 One JSON object per request, ordered by request id: ``id`` (request id, unique in the run),
 ``data_index`` (row of the dataset), ``data_abbr``, ``success``, ``error_kind``, ``error`` (message),
 ``http_status``, ``start_s``/``end_s`` (perf_counter seconds), ``scheduled_s`` (planned send time or
-null), ``events`` (number of time points minus the send), ``input_tokens``/``output_tokens`` and their
+null), ``slot_wait_s`` (seconds a paced request waited for a free ``batch_size`` slot, or null),
+``events`` (number of time points minus the send), ``input_tokens``/``output_tokens`` and their
 ``*_source``, ``attempts``, ``worker``; with ``--dump-text`` also ``input`` (the prompt string or chat
 messages), ``output`` and ``reasoning`` (generated text). Time points are in ``<ds>_details.h5``.
 """
@@ -49,6 +50,7 @@ def write_details_jsonl(
     rows = columns.rows
     events = np.maximum(np.diff(columns.offsets) - 1, 0).tolist()
     scheduled = [None if math.isnan(s) else s for s in rows["scheduled_s"].tolist()]
+    slot_wait = [None if math.isnan(s) else s for s in rows["slot_wait_s"].tolist()]
     tmp = path.with_name(path.name + ".tmp")
     path.parent.mkdir(parents=True, exist_ok=True)
     with tmp.open("wb") as handle:
@@ -64,6 +66,7 @@ def write_details_jsonl(
                 "start_s": rec.start_s,
                 "end_s": rec.end_s,
                 "scheduled_s": scheduled[i],
+                "slot_wait_s": slot_wait[i],
                 "events": events[i],
                 "input_tokens": counts.input_tokens[i],
                 "input_tokens_source": counts.input_source[i],

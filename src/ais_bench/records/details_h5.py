@@ -27,12 +27,15 @@ from ais_bench.safe_text import printable_text
 
 FORMAT_NAME = "ais_bench.details"
 FORMAT_VERSION = 1
-#: Numeric per-request columns copied from the record rows (missing: -1, NaN for scheduled_s).
+#: Numeric per-request columns copied from the record rows (missing: -1, NaN for scheduled_s and
+#: slot_wait_s).
 ROW_COLUMNS = (
     "request_id", "data_index", "worker_id", "success", "attempts", "start_s", "end_s", "scheduled_s",
-    "usage_input_tokens", "usage_output_tokens", "content_events", "http_status",
+    "slot_wait_s", "usage_input_tokens", "usage_output_tokens", "content_events", "http_status",
 )
 _ROW_H5_NAMES = {"request_id": "id", "worker_id": "worker"}
+#: Value of a column that a file written by an older version does not have.
+_MISSING_VALUES = {"slot_wait_s": np.nan}
 
 
 @dataclass(frozen=True)
@@ -109,7 +112,8 @@ def read_details_h5(path: Path) -> RecordColumns:
         n = int(f.attrs["requests"])
         rows = np.zeros(n, dtype=ROW_DTYPE)
         for name in ROW_COLUMNS:
-            rows[name] = f[_ROW_H5_NAMES.get(name, name)][()]
+            stored = _ROW_H5_NAMES.get(name, name)
+            rows[name] = f[stored][()] if stored in f else _MISSING_VALUES.get(name, -1)
         offsets = f["offsets"][()]
         rows["tp_offset"] = offsets[:-1]
         rows["tp_count"] = np.diff(offsets)

@@ -48,6 +48,10 @@ class RequestRecord:
     http_status: int | None = None
     #: Planned send time (perf_counter s) from the rate schedule, None when not paced.
     scheduled_s: float | None = None
+    #: Seconds a paced request waited past its planned send time for one of the ``batch_size``
+    #: slots (0 when a slot was free in time); None when no slot was involved (unpaced, pressure,
+    #: or an open-loop timestamp replay).
+    slot_wait_s: float | None = None
 
     def to_json_dict(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in self.__slots__}  # type: ignore[attr-defined]

@@ -32,8 +32,8 @@ from ais_bench.safe_text import Redactor, utf8_text
 
 RECORDS_DIRNAME = "records"
 
-#: One request per row; little-endian, packed (90 bytes). Missing values: usage -1, http_status -1,
-#: scheduled_s NaN, error_kind 0 (codes: 1 + index in ``ERROR_KINDS``; 255 = a kind not listed there,
+#: One request per row; little-endian, packed (98 bytes). Missing values: usage -1, http_status -1,
+#: scheduled_s and slot_wait_s NaN, error_kind 0 (codes: 1 + index in ``ERROR_KINDS``; 255 = a kind not listed there,
 #: whose name is in the text line).
 ROW_DTYPE = np.dtype([
     ("request_id", "<i8"),
@@ -41,6 +41,7 @@ ROW_DTYPE = np.dtype([
     ("start_s", "<f8"),
     ("end_s", "<f8"),
     ("scheduled_s", "<f8"),
+    ("slot_wait_s", "<f8"),
     ("tp_offset", "<i8"),
     ("tp_count", "<i4"),
     ("worker_id", "<i4"),
@@ -52,7 +53,7 @@ ROW_DTYPE = np.dtype([
     ("success", "u1"),
     ("error_kind", "u1"),
 ])
-_ROW_STRUCT = struct.Struct("<qqdddqiiqqqiiBB")
+_ROW_STRUCT = struct.Struct("<qqddddqiiqqqiiBB")
 assert _ROW_STRUCT.size == ROW_DTYPE.itemsize
 OTHER_ERROR_CODE = 255
 _KIND_CODES = {kind: i + 1 for i, kind in enumerate(ERROR_KINDS)}
@@ -110,6 +111,7 @@ class RecordWriter:
         self._row_chunks.append(_ROW_STRUCT.pack(
             record.request_id, record.data_index, record.start_s, record.end_s,
             np.nan if record.scheduled_s is None else record.scheduled_s,
+            np.nan if record.slot_wait_s is None else record.slot_wait_s,
             self._points_written, count, record.worker_id,
             _or_minus_one(record.usage_input_tokens), _or_minus_one(record.usage_output_tokens),
             record.content_events, record.attempts, _or_minus_one(record.http_status),
@@ -242,6 +244,7 @@ def iter_records(path: Path) -> Iterator[RequestRecord]:
             error_message=text["error_message"],
             http_status=_none_if_negative(row["http_status"]),
             scheduled_s=None if np.isnan(row["scheduled_s"]) else float(row["scheduled_s"]),
+            slot_wait_s=None if np.isnan(row["slot_wait_s"]) else float(row["slot_wait_s"]),
         )
 
 

@@ -24,11 +24,13 @@ class FakeOutcome:
     stamping: str = "loop"
 
 
-def _record(request_id: int, scheduled_s: float | None, start_s: float, attempts: int = 1) -> RequestRecord:
+def _record(
+    request_id: int, scheduled_s: float | None, start_s: float, attempts: int = 1, slot_wait_s: float | None = None
+) -> RequestRecord:
     return RequestRecord(
         request_id=request_id, data_index=request_id, data_abbr="ds", worker_id=0, success=True,
         start_s=start_s, end_s=start_s + 1.0, time_points_s=[start_s, start_s + 1.0],
-        scheduled_s=scheduled_s, attempts=attempts,
+        scheduled_s=scheduled_s, attempts=attempts, slot_wait_s=slot_wait_s,
     )
 
 
@@ -88,9 +90,34 @@ def test_schedule_lag_over_10ms_warns():
     assert any("schedule lag p99" in w and "request_rate" in w for w in check["warnings"])
 
 
-def test_schedule_lag_ignores_unpaced_and_retried_requests():
-    records = [_record(0, None, 5.0), _record(1, 1.0, 9.0, attempts=2), _record(2, 1.0, 1.002)]
-    assert np.allclose(schedule_lags_s(records), [0.002])
+def test_schedule_lag_names_the_concurrency_cap_when_requests_waited_for_a_slot():
+    records = [_record(i, 10.0 + i, 10.0 + i + 0.2, slot_wait_s=0.199) for i in range(20)]
+    check = build_self_check(FakeOutcome(), records)
+    (warning,) = check["warnings"]
+    assert "the concurrency cap" in warning and "raise batch_size" in warning
+    assert "lower" not in warning and "WORKERS_NUM" not in warning
+    assert check["slot_wait"]["waited"] == 20 and check["slot_wait"]["max_ms"] == 199.0
+
+
+def test_schedule_lag_names_the_client_loop_when_it_was_busy_and_slots_were_free():
+    records = [_record(i, 10.0 + i, 10.0 + i + 0.2, slot_wait_s=0.0) for i in range(20)]
+    outcome = FakeOutcome(_histogram([5e-3] * 100))
+    warning = next(w for w in build_self_check(outcome, records)["warnings"] if "sent late" in w)
+    assert "the client's event loop" in warning and "WORKERS_NUM" in warning
+    assert "concurrency cap" not in warning and "the server" not in warning
+
+
+def test_schedule_lag_names_the_server_when_slots_were_free_and_the_client_idle():
+    records = [_record(i, 10.0 + i, 10.0 + i + 0.2) for i in range(20)]  # open loop: no slots
+    records[0].error_kind = "connect"
+    (warning,) = build_self_check(FakeOutcome(), records)["warnings"]
+    assert "the server" in warning and "1 request(s) could not connect" in warning
+    assert "WORKERS_NUM" not in warning and "batch_size" not in warning
+
+
+def test_schedule_lag_counts_retried_requests_from_their_first_send_and_ignores_unpaced_ones():
+    records = [_record(0, None, 5.0), _record(1, 1.0, 1.003, attempts=2), _record(2, 1.0, 1.002)]
+    assert np.allclose(schedule_lags_s(records), [0.003, 0.002])
     assert build_self_check(FakeOutcome(), [_record(0, None, 5.0)])["schedule_lag"]["samples"] == 0
 
 
@@ -100,7 +127,8 @@ def test_schedule_lag_from_columns():
             self.data = {
                 "scheduled_s": np.array([1.0, np.nan, 2.0]),
                 "start_s": np.array([1.5, 3.0, 2.25]),
-                "attempts": np.array([1, 1, 1]),
+                "slot_wait_s": np.array([0.5, np.nan, 0.0]),
+                "error_kind": np.array([0, 0, 0]),
             }
 
         def column(self, name: str) -> np.ndarray:
