@@ -42,7 +42,8 @@ class RunOutcome:
     warnings: list[str] = field(default_factory=list)
     record_dir: Path | None = None
     loop_lag: LagHistogram = field(default_factory=LagHistogram)
-    #: Per worker: (CPU seconds, wall seconds) of its process from the go signal to its last request.
+    #: Per worker: (CPU seconds of its event loop's thread, wall seconds) from the go signal to its
+    #: last request.
     #: CPU close to wall means the worker was saturated (see ``engine.health.build_self_check``).
     worker_cpu_s: dict[int, tuple[float, float]] = field(default_factory=dict)
     #: How the workers stamped events: ``kernel`` (receive stamps of the kernel), ``loop`` (when the
