@@ -116,7 +116,7 @@ def _summarise(job: ResultJob) -> PerfSummary:
     else:
         facts = dict(columns.run_facts)
     records = light_records(columns)
-    _clean_error_messages(records, model_redactor(model))
+    _clean_error_messages(records, _model_redactor(model))
     texts = load_texts(job.out_dir, dataset.abbr) if job.tokenizer is not None or job.dump_text else None
     counts = _token_counts(job, records, texts)
     if job.write_details:
@@ -153,7 +153,7 @@ def _summarise(job: ResultJob) -> PerfSummary:
     return summary
 
 
-def model_redactor(model: ModelConfig) -> Redactor:
+def _model_redactor(model: ModelConfig) -> Redactor:
     """Hides the model's secrets (api_key, the URL's password) in any text."""
     return Redactor(secrets_of(model.base_url, build_headers(model.api_key or None)))
 
