@@ -129,7 +129,7 @@ PASSWORD = "pw-ais-bench-HIDDEN-77"
 
 def _echo_secrets() -> Script:
     """A server that echoes the request's Authorization header back: in a 401 body (the warm-up
-    request), in an error event of a stream, in an HTTP 500 body; then answers normally."""
+    request), in an error event of a stream, in an HTTP 500 body, then in the generated text."""
     turns = itertools.count()
 
     async def script(conn: ScriptedConnection, request: ScriptedRequest) -> bool:
@@ -143,7 +143,7 @@ def _echo_secrets() -> Script:
         elif turn == 2:
             await conn.write(http_response(500, b"upstream said " + auth, "text/plain"))
         else:
-            await stream_chat(conn, ["a", "b"])
+            await stream_chat(conn, ["you sent ", auth.decode()])  # generated text echoing the key
         return True
 
     return script
@@ -165,7 +165,7 @@ def test_an_api_key_echoed_by_the_server_is_redacted_everywhere(tmp_path: Path) 
         write_model_config(tmp_path / "configs", "keyed", server.port, api_key=KEY)
         write_synthetic_dataset(tmp_path / "configs", "tiny", 6)
         warm = _ais_bench(tmp_path)  # the warm-up request gets the 401 that echoes the key
-        loaded = _ais_bench(tmp_path, "--num-warmups", "0", "--debug")
+        loaded = _ais_bench(tmp_path, "--num-warmups", "0", "--debug", "--dump-text")
         echoed = [r.headers["authorization"] for r in server.snapshot().requests if r.method == "POST"]
     assert len(echoed) == 7 and all(header == f"Bearer {KEY}" for header in echoed)
     assert warm.returncode == 2 and "bad credentials: ***" in warm.stderr
@@ -174,6 +174,7 @@ def test_an_api_key_echoed_by_the_server_is_redacted_everywhere(tmp_path: Path) 
     files = _assert_secrets_nowhere(tmp_path, [warm, loaded])
     details = next(p for p in files if p.name == "tiny_details.jsonl").read_text()
     assert "rejected header Authorization: ***" in details and "upstream said ***" in details
+    assert '"output":"you sent ***"' in details
 
 
 def test_a_url_password_is_never_shown(tmp_path: Path) -> None:
