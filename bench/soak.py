@@ -6,6 +6,11 @@ failed by reason, records on disk, and RSS over time (first, middle, last, max).
 requests' error bodies hold a NUL byte and echo the api_key (as hostile servers do): the run must
 keep every result and the key must appear in no file of the run folder.
 
+The simulator (its own faults: HTTP 500, resets, malformed events, stalls) runs behind a misbehaving
+gateway (``bench/fault_gateway.py``): interim 100 Continue responses, keep-alive connections dropped
+after a response, redirects, gzip bodies, a connection limit of batch_size and an idle close after
+5 s. The RSS reported is the tool's alone (the simulator is started by this script).
+
     .venv/bin/python bench/soak.py --minutes 10
 """
 
@@ -22,6 +27,9 @@ import time
 from pathlib import Path
 
 import orjson
+from fault_gateway import FaultGateway, GatewayFaults, GatewayLog
+
+from ais_bench.sim import SimConfig, start_sim_process
 
 MODEL_CONFIG = """\
 from ais_bench.benchmark.models import VLLMCustomAPIChat
@@ -29,16 +37,20 @@ from ais_bench.benchmark.models import VLLMCustomAPIChat
 models = [
     dict(
         attr="service", type=VLLMCustomAPIChat, abbr="soak", path="", model="", stream=True,
-        request_rate=50, retry=1, host_ip="127.0.0.1", host_port=0, max_out_len=32, batch_size={batch},
+        request_rate=50, retry=1, host_ip="127.0.0.1", host_port={port}, max_out_len=32, batch_size={batch},
         api_key="{api_key}",
-        simulator=dict(
-            max_num_seqs={batch}, decode_base_ms=5.0, decode_per_seq_ms=0.02, prefill_base_ms=1.0,
-            fail_rate=0.01, fail_message="bad{{nul}}request, got {{authorization}}", reset_rate=0.01,
-            malformed_rate=0.01, stall_rate=0.001, stall_s=0.5, seed=7,
-        ),
     )
 ]
 """
+
+
+def simulator_config(batch: int) -> SimConfig:
+    """The server behind the gateway, with its own faults (HTTP 500 echoing the key, resets, ...)."""
+    return SimConfig(
+        max_num_seqs=batch, decode_base_ms=5.0, decode_per_seq_ms=0.02, prefill_base_ms=1.0,
+        fail_rate=0.01, fail_message="bad{nul}request, got {authorization}", reset_rate=0.01,
+        malformed_rate=0.01, stall_rate=0.001, stall_s=0.5, seed=7,
+    )
 
 API_KEY = "sk-soak-SECRET-0123456789"
 
@@ -87,12 +99,28 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="ais_bench_soak_"))
     (work / "configs" / "models").mkdir(parents=True)
     (work / "configs" / "datasets").mkdir(parents=True)
-    (work / "configs" / "models" / "soak.py").write_text(MODEL_CONFIG.format(batch=args.batch, api_key=API_KEY))
     (work / "configs" / "datasets" / "soak.py").write_text(DATASET_CONFIG)
     seconds = max(1, int(args.minutes * 60))
+    faults = GatewayFaults(max_connections=args.batch)
+    with start_sim_process(simulator_config(args.batch)) as sim, FaultGateway(sim.port, faults) as gateway:
+        model = MODEL_CONFIG.format(batch=args.batch, api_key=API_KEY, port=gateway.port)
+        (work / "configs" / "models" / "soak.py").write_text(model)
+        print(f"soak: {seconds} s pressure run, batch {args.batch}, simulator and gateway faults on; work dir {work}")
+        output, samples = run_cli(work, seconds, args.sample_s)
+        gateway_log = gateway.snapshot()
+    report_records(work)
+    report_gateway(work, gateway_log, args.batch)
+    report_secret_leaks(work, output)
+    report_rss(samples)
+    tail = [line for line in output.splitlines() if "Common Metric" in line or "Steady window" in line]
+    print("\n".join(tail))
+    return 0
+
+
+def run_cli(work: Path, seconds: int, sample_s: float) -> tuple[str, list[tuple[float, int]]]:
+    """The CLI's pressure run as a subprocess; its output and the RSS samples of its process tree."""
     cmd = [sys.executable, "-m", "ais_bench.cli.main", "--models", "soak", "--datasets", "soak",
            "--summarizer", "stable_stage", "--mode", "perf", "--pressure", "--pressure-time", str(seconds)]
-    print(f"soak: {seconds} s pressure run, batch {args.batch}, faults on; work dir {work}")
     started = time.monotonic()
     log_path = work / "soak_output.txt"  # a file, not a pipe: nobody reads a pipe while the run goes on
     log_file = log_path.open("w")
@@ -100,16 +128,30 @@ def main() -> int:
     samples: list[tuple[float, int]] = []
     while proc.poll() is None:
         samples.append((time.monotonic() - started, tree_rss_bytes(proc.pid)))
-        time.sleep(args.sample_s)
+        time.sleep(sample_s)
     log_file.close()
-    output = log_path.read_text()
     print(f"exit code {proc.returncode} after {time.monotonic() - started:.0f} s")
-    report_records(work)
-    report_secret_leaks(work, output)
-    report_rss(samples)
-    tail = [line for line in output.splitlines() if "Common Metric" in line or "Steady window" in line]
-    print("\n".join(tail))
-    return 0
+    return log_path.read_text(), samples
+
+
+def report_gateway(work: Path, log: GatewayLog, batch: int) -> None:
+    """What the gateway injected, and whether each fault ended as it must: redirects and gzip bodies
+    as failures that say so, one for one; 100 Continue and dropped keep-alive connections as nothing."""
+    reasons: collections.Counter[str] = collections.Counter()
+    perf = next(work.glob("outputs/default/*/performances/soak"))
+    for line in (perf / "soak_details.jsonl").open("rb"):
+        row = orjson.loads(line)
+        error = row["error"] or ""
+        if "server redirected to" in error:
+            reasons["redirect"] += 1
+        elif "gzip-compressed" in error:
+            reasons["gzip"] += 1
+    injected = log.injected
+    print(f"gateway: {log.posts} POSTs over {log.connections} connections (at most {log.max_open} open at once, "
+          f"limit {batch}); injected: " + ", ".join(f"{kind} {count}" for kind, count in sorted(injected.items())))
+    for kind in ("redirect", "gzip"):
+        verdict = "ok" if reasons[kind] == injected[kind] else "MISMATCH"
+        print(f"  {kind}: {injected[kind]} injected, {reasons[kind]} failed with the reason naming it ({verdict})")
 
 
 def report_records(work: Path) -> None:

@@ -259,6 +259,7 @@ def test_the_request_on_the_wire_has_the_expected_line_headers_and_body():
         "User-Agent: ais_bench",
         "Accept: */*",
         "Content-Type: application/json",
+        "Accept-Encoding: identity",
         "Authorization: Bearer k",
         f"Content-Length: {n}",
         "X-Request-Id: r1",
@@ -271,6 +272,7 @@ def test_the_request_on_the_wire_has_the_expected_line_headers_and_body():
         line,
         host,
         "Accept: */*",
+        "Accept-Encoding: identity",
         "Authorization: Bearer k",
         "content-type: application/json; charset=utf-8",
         "User-Agent: probe/1",
@@ -413,10 +415,11 @@ def test_a_connection_the_server_closed_while_idle_is_not_reused():
     assert server.connections == 2
 
 
-def test_a_request_on_a_connection_the_server_is_closing_fails_as_protocol_or_is_retried():
-    """The keep-alive race: the server answers one request per connection, then reads the next one
-    and closes without answering. retry=0: a ``protocol`` error naming the close; retry=1: the second
-    attempt goes out on a new connection and succeeds."""
+def test_a_request_on_a_keep_alive_connection_the_server_closed_goes_again_on_a_new_one():
+    """The keep-alive race (issue 14, item 5): the server answers one request per connection, then
+    reads the next one and closes without answering (no ``Connection: close``). The request never
+    reached the server's application: it goes again on a new connection, within the same attempt
+    (``retry=0`` is not touched), as every HTTP client does."""
 
     async def handler(server: RawServer, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         if await server.read_request(reader) is None:
@@ -429,32 +432,42 @@ def test_a_request_on_a_connection_the_server_is_closing_fails_as_protocol_or_is
         async with RawServer(handler) as server:
             pool = _pool(server.url)
             try:
-                results = [
-                    await _send(pool, server.url, retry=0),  # connection 1
-                    await _send(pool, server.url, retry=0),  # connection 1 again: dropped
-                    await _send(pool, server.url, retry=0),  # connection 2
-                    await _send(pool, server.url, retry=1),  # connection 2 dropped, then connection 3
-                ]
+                results = [await _send(pool, server.url, retry=0) for _ in range(4)]
             finally:
                 pool.close()
         return server, results
 
     server, results = run_worker_loop(run())
-    (ok1, n1), (dropped, n2), (ok2, n3), (retried, n4) = results
-    _assert_hello_stream(ok1)
-    _assert_hello_stream(ok2)
-    assert (n1, n2, n3) == (1, 1, 1)
-    assert dropped.error_kind == "protocol"
+    for attempt, attempts in results:
+        _assert_hello_stream(attempt)
+        assert attempts == 1
+    assert server.connections == 4  # requests 2, 3 and 4 each found their connection closed
+    assert len(server.requests) == 7
+
+
+def test_a_new_connection_closed_before_the_response_is_a_failure_not_sent_again():
+    """Only a *reused* connection is presumed stale: on a new one the close is the server's answer."""
+
+    async def handler(server: RawServer, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await server.read_request(reader)
+
+    async def run() -> tuple[RawServer, tuple[Attempt, int]]:
+        async with RawServer(handler) as server:
+            pool = _pool(server.url)
+            try:
+                result = await _send(pool, server.url, retry=0)
+            finally:
+                pool.close()
+        return server, result
+
+    server, (attempt, attempts) = run_worker_loop(run())
+    assert attempt.error_kind == "protocol" and attempt.retryable is True and attempts == 1
     assert (
-        dropped.error_message
+        attempt.error_message
         == "stream ended early after 0 events: server closed the connection before the response"
     )
-    assert dropped.retryable is True
-    assert len(dropped.points) == 1
-    _assert_hello_stream(retried)
-    assert n4 == 2
-    assert server.connections == 3
-    assert len(server.requests) == 5
+    assert len(attempt.points) == 1
+    assert server.connections == 1 and len(server.requests) == 1
 
 
 # --- 5. non-200 responses -----------------------------------------------------------------------
@@ -901,3 +914,275 @@ def test_a_reset_that_arrives_together_with_the_last_data_ends_the_request():
     assert attempt.error_message.startswith("stream ended early after")
     assert "reset" in attempt.error_message
     assert took_s < 2.0  # seen at once, not at REQUEST_TIME_OUT
+
+
+# --- 12. connections: never more than requests in flight (issue 14, items 2 and 5) ---------------------
+
+
+def test_a_request_after_done_waits_for_the_connection_instead_of_opening_another():
+    """``[DONE]`` arrives, the body's end 0.1 s later: the lane's next request waits for that
+    connection to come back to the pool rather than opening a second one (a gateway that accepts
+    exactly batch_size connections would never answer the second)."""
+
+    async def handler(server: RawServer, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while await server.read_request(reader) is not None:
+            writer.write(SSE_HEAD + b"".join(map(_chunk, [*EVENTS, DONE])))
+            await writer.drain()
+            await asyncio.sleep(0.1)
+            writer.write(TERMINATOR)
+            await writer.drain()
+
+    async def run() -> tuple[RawServer, list[tuple[Attempt, int]], list[int]]:
+        async with RawServer(handler) as server:
+            pool = _pool(server.url)
+            open_counts = []
+            try:
+                results = []
+                for _ in range(3):
+                    results.append(await _send(pool, server.url))
+                    open_counts.append(pool.open_connections)
+            finally:
+                pool.close()
+        return server, results, open_counts
+
+    server, results, open_counts = run_worker_loop(run())
+    for attempt, attempts in results:
+        _assert_hello_stream(attempt)
+        assert attempts == 1
+    assert server.connections == 1
+    assert open_counts == [1, 1, 1]
+
+
+def test_a_connection_waited_for_that_the_server_closes_right_after_its_body_is_replaced():
+    """The body's end and the server's close arrive together, while the next request waits for
+    that connection: it must open a new one, not write into the closed one and wait forever
+    (REQUEST_TIME_OUT here only keeps a regression from hanging the suite)."""
+
+    async def handler(server: RawServer, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if await server.read_request(reader) is None:
+            return
+        writer.write(SSE_HEAD + b"".join(map(_chunk, [*EVENTS, DONE])))
+        await writer.drain()
+        await asyncio.sleep(0.05)
+        writer.write(TERMINATOR)
+        await writer.drain()  # the handler returns: the connection closes without "Connection: close"
+
+    async def run() -> tuple[RawServer, list[tuple[Attempt, int]]]:
+        async with RawServer(handler) as server:
+            pool = _pool(server.url, timeout_s=10.0)
+            loop = asyncio.get_running_loop()
+            results = []
+            try:
+                for _ in range(3):
+                    results.append(await _send(pool, server.url))
+                    # Keep the loop busy while the body's end and the close arrive: it then reads both at once.
+                    loop.call_later(0.01, time.sleep, 0.3)
+            finally:
+                pool.close()
+        return server, results
+
+    server, results = run_worker_loop(run())
+    for attempt, attempts in results:
+        _assert_hello_stream(attempt)
+        assert attempts == 1
+    assert len(server.requests) == server.connections  # one request per connection, none lost
+
+
+def test_an_idle_connection_is_closed_and_not_reused():
+    """A connection left idle longer than ``idle_close_s`` is closed by the client (the server sees
+    its end) and the next request opens a new one."""
+    closed = asyncio.Event
+
+    async def run() -> tuple[RawServer, list[tuple[Attempt, int]], int]:
+        saw_end = closed()
+
+        async def handler(server: RawServer, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            while await server.read_request(reader) is not None:
+                writer.write(SSE_RESPONSE)
+                await writer.drain()
+            saw_end.set()
+
+        async with RawServer(handler) as server:
+            pool = ConnectionPool(Endpoint.of(server.url, {}), kernel_stamps_enabled(), idle_close_s=0.2)
+            try:
+                first = await _send(pool, server.url)
+                await asyncio.wait_for(saw_end.wait(), 10)  # the client closed the idle connection
+                open_after = pool.open_connections
+                second = await _send(pool, server.url)
+            finally:
+                pool.close()
+        return server, [first, second], open_after
+
+    server, results, open_after = run_worker_loop(run())
+    for attempt, attempts in results:
+        _assert_hello_stream(attempt)
+        assert attempts == 1
+    assert open_after == 0
+    assert server.connections == 2
+
+
+def test_a_connect_that_gets_no_answer_fails_within_the_connect_timeout():
+    """No REQUEST_TIME_OUT: the connect still ends, after the pool's connect timeout, with a reason."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(0)  # never accepted: once its queue is full, further handshakes get no answer
+    port = listener.getsockname()[1]
+    fillers = []
+    for _ in range(3):
+        filler = socket.socket()
+        filler.setblocking(False)
+        filler.connect_ex(("127.0.0.1", port))
+        fillers.append(filler)
+    url = f"http://127.0.0.1:{port}{PATH}"
+
+    async def run() -> tuple[Attempt, float]:
+        await asyncio.sleep(0.02)
+        pool = ConnectionPool(Endpoint.of(url, {}), False, None, connect_timeout_s=0.3)
+        start = time.perf_counter()
+        try:
+            attempt, _ = await _send(pool, url)
+        finally:
+            pool.close()
+        return attempt, time.perf_counter() - start
+
+    try:
+        attempt, elapsed = run_worker_loop(run())
+    finally:
+        for sock in [*fillers, listener]:
+            sock.close()
+    assert 0.29 <= elapsed < 10
+    assert attempt.error_kind == "connect_timeout"
+    assert attempt.error_message == (
+        f"cannot reach {url}: no connection within 0.3 s (the server accepts no more connections, "
+        "or nothing answers at this address)"
+    )
+
+
+# --- 13. interim responses, redirects, compressed and non-stream answers (issue 14, items 10, 11) ------
+
+
+@pytest.mark.parametrize("interim", [
+    b"HTTP/1.1 100 Continue\r\n\r\n",
+    b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\n",
+], ids=["100", "100+103"])
+@pytest.mark.parametrize("stream", [True, False], ids=["sse", "json"])
+def test_interim_1xx_responses_before_the_real_one_are_skipped(interim: bytes, stream: bool):
+    response = SSE_RESPONSE if stream else _json_response("200 OK", FULL_BODY)
+
+    async def handler(server: RawServer, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while await server.read_request(reader) is not None:
+            writer.write(interim)
+            await writer.drain()
+            await asyncio.sleep(0.01)
+            writer.write(response)
+            await writer.drain()
+
+    async def run() -> tuple[RawServer, list[Attempt]]:
+        async with RawServer(handler) as server:
+            pool = _pool(server.url)
+            try:
+                results = [(await _send(pool, server.url, stream=stream))[0] for _ in range(2)]
+            finally:
+                pool.close()
+        return server, results
+
+    server, results = run_worker_loop(run())
+    for attempt in results:
+        assert attempt.error_kind is None, attempt.error_message
+        assert attempt.state.text == "Hello"
+        if stream:
+            _assert_hello_stream(attempt)
+    assert server.connections == 1  # the connection stays usable after the interim responses
+
+
+def _gzip_stream() -> bytes:
+    import gzip
+
+    body = gzip.compress(b"".join([*EVENTS, DONE]))
+    return _head("200 OK", "Content-Type: text/event-stream", "Content-Encoding: gzip",
+                 "Transfer-Encoding: chunked") + _chunk(body) + TERMINATOR
+
+
+#: Responses the client cannot use, and the reason each must give.
+UNUSABLE = {
+    "redirect": (
+        _head("307 Temporary Redirect", "Location: /v2/chat/completions", "Content-Length: 0"),
+        "http_status",
+        "HTTP 307 Temporary Redirect: server redirected to /v2/chat/completions; point url there",
+    ),
+    "gzip": (
+        _gzip_stream(),
+        "protocol",
+        "server sent a gzip-compressed body although the client asked for an uncompressed one "
+        "(Accept-Encoding: identity); turn response compression off in the server or proxy",
+    ),
+    "json": (
+        _json_response("200 OK", FULL_BODY),
+        "protocol",
+        "server answered a stream request with a JSON body instead of an event stream; check that this "
+        "API streams (or set stream=False in the model config); it sent: ",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(UNUSABLE))
+def test_a_response_the_load_cannot_use_fails_with_a_reason_that_says_why(case: str):
+    response, kind, reason = UNUSABLE[case]
+    attempt, attempts = _one_request(_answer_each(response))
+    assert attempt.error_kind == kind
+    assert attempt.error_message.startswith(reason), attempt.error_message
+    assert attempts == 1
+
+
+@pytest.mark.parametrize("case", list(UNUSABLE))
+def test_the_warm_up_and_the_load_give_the_same_reason(case: str):
+    """The warm-up goes through the same client as the load: it neither follows the redirect to a
+    working address nor decompresses, so it cannot pass while every request of the load fails."""
+    from ais_bench.engine.preflight import run_warmup
+
+    response, _, reason = UNUSABLE[case]
+    good = SSE_RESPONSE
+
+    async def handler(server: RawServer, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while (request := await server.read_request(reader)) is not None:
+            writer.write(good if request[0].startswith(b"POST /v2/") else response)
+            await writer.drain()
+
+    async def run() -> tuple[str | None, int, Attempt]:
+        async with RawServer(handler) as server:
+            warmup = await run_warmup(
+                SPEC, server.url, {}, [STREAM_BODY], count=2, concurrency=2, stream=True,
+                max_chunk_bytes=MAX_CHUNK, timeout_s=5.0,
+            )
+            pool = _pool(server.url)
+            try:
+                attempt, _ = await _send(pool, server.url)
+            finally:
+                pool.close()
+        return warmup.first_error, warmup.succeeded, attempt
+
+    first_error, succeeded, attempt = run_worker_loop(run())
+    assert succeeded == 0
+    assert first_error == attempt.error_message
+    assert attempt.error_message.startswith(reason)
+
+
+def test_a_url_with_user_and_password_sends_basic_credentials_as_aiohttp_does():
+    """The warm-up used to send them (aiohttp) while the load did not: now both do."""
+    import base64
+
+    async def run() -> RawServer:
+        async with RawServer(_answer_each(_json_response("200 OK", FULL_BODY))) as server:
+            url = server.url.replace("http://", "http://us%40er:p%3Ass@")
+            pool = _pool(url)
+            try:
+                attempt, _ = await _send(pool, url, stream=False)
+            finally:
+                pool.close()
+            assert attempt.error_kind is None, attempt.error_message
+        return server
+
+    server = run_worker_loop(run())
+    (head, _), = server.requests
+    assert _header(head, "Authorization") == "Basic " + base64.b64encode(b"us@er:p:ss").decode()
+    assert _header(head, "Host") == f"127.0.0.1:{server.port}"

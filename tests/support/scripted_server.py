@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import ssl
 import threading
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
@@ -69,10 +70,18 @@ class ScriptedServer:
 
     ``max_connections``: the server accepts at most this many connections at a time, like a gateway
     with a connection limit; further connections wait in the listen backlog until one closes.
+    ``ssl_context``: serve HTTPS with it (``base_url`` is then ``https://``).
     """
 
-    def __init__(self, script: Script, max_connections: int | None = None, answer_models: bool = True) -> None:
+    def __init__(
+        self,
+        script: Script,
+        max_connections: int | None = None,
+        answer_models: bool = True,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
         self.script = script
+        self.ssl_context = ssl_context
         self.max_connections = max_connections
         self.answer_models = answer_models
         self.log = ServerLog()
@@ -86,7 +95,7 @@ class ScriptedServer:
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/"
+        return f"{'https' if self.ssl_context is not None else 'http'}://127.0.0.1:{self.port}/"
 
     def snapshot(self) -> ServerLog:
         """A copy of the log, safe to read from the test thread."""
@@ -116,13 +125,14 @@ class ScriptedServer:
         loop = self._loop = asyncio.new_event_loop()
         if self.max_connections is not None:
             self._slots = asyncio.Semaphore(self.max_connections)
-        self._server = loop.run_until_complete(asyncio.start_server(self._accept, "127.0.0.1", 0))
+        self._server = loop.run_until_complete(asyncio.start_server(self._accept, "127.0.0.1", 0, ssl=self.ssl_context))
         self.port = self._server.sockets[0].getsockname()[1]
         self._ready.set()
         try:
             loop.run_forever()
         finally:
             self._server.close()
+            _cancel_pending(loop)
             loop.close()
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -158,6 +168,15 @@ class ScriptedServer:
             conn.requests_answered += 1
             if not keep_open:
                 return
+
+
+def _cancel_pending(loop: asyncio.AbstractEventLoop) -> None:
+    """End the connections still open (a script that never answers) before the loop closes."""
+    pending = [task for task in asyncio.all_tasks(loop) if not task.done()]
+    for task in pending:
+        task.cancel()
+    if pending:
+        loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
 
 
 async def _read_request(reader: asyncio.StreamReader) -> ScriptedRequest | None:

@@ -11,7 +11,7 @@ from typing import Any
 
 from ais_bench.cli.progress import ProgressPrinter
 from ais_bench.cli.results import ResultJob, summarise_dataset
-from ais_bench.cli.workdir import display, perf_dir
+from ais_bench.cli.workdir import perf_dir
 from ais_bench.clients.backends import BackendSpec, backend_for
 from ais_bench.clients.headers import build_headers
 from ais_bench.config import DatasetConfig, GlobalConsts, ModelConfig, SummarizerConfig
@@ -19,9 +19,15 @@ from ais_bench.datasets import load_items
 from ais_bench.datasets.item import Prompt, RequestItem
 from ais_bench.engine.health import build_self_check
 from ais_bench.engine.plan import EnginePlan, RequestTemplate
-from ais_bench.engine.preflight import check_reachable, discover_model, encode_bodies, run_warmup
+from ais_bench.engine.preflight import (
+    check_reachable,
+    discover_model,
+    encode_bodies,
+    raise_open_file_limit,
+    run_warmup,
+)
 from ais_bench.engine.runner import RunOutcome, run_benchmark
-from ais_bench.errors import ConfigError, OutputError, ServerUnreachable
+from ais_bench.errors import ConfigError, ServerUnreachable
 from ais_bench.load.schedule import LOW_RATE_WARNING, TrafficShape, build_send_offsets, choose_worker_count
 from ais_bench.metrics.summary import PerfSummary
 from ais_bench.records.columns import RecordColumns
@@ -81,6 +87,7 @@ def run_perf_task(
         spec, list(items), model=model_name, stream=model.stream,
         max_out_len=model.max_out_len, generation_kwargs=dict(model.generation_kwargs),
     )
+    raise_open_file_limit(model.batch_size, _worker_count(model, consts, options), options.num_warmups)
     _warm_up(spec, template, bodies, model, consts, options.num_warmups)
     out_dir = perf_dir(run_dir, model.abbr)
     plan = _build_plan(model, dataset, list(items), bodies, template, consts, options, out_dir)
@@ -95,24 +102,8 @@ def run_perf_task(
     progress.finish(outcome.totals, outcome.elapsed_s)
     for warning in outcome.warnings:
         log.warning(warning)
-    if outcome.output_error is not None:
-        raise _records_not_written(outcome, out_dir)
     prompts = [spec.sent_prompt(item) for item in items]
     return _summarise(out_dir, model, dataset, summarizer, outcome, tokenizer, prompts, options.dump_text)
-
-
-def _records_not_written(outcome: RunOutcome, out_dir: Path) -> OutputError:
-    """The load stopped because its records could not be written (disk full, ...)."""
-    records = out_dir / "records"
-    kept = outcome.totals["finished"] - outcome.records_unwritten
-    lost = f" ({outcome.records_unwritten} finished requests could not be written)" if outcome.records_unwritten else ""
-    run_name = out_dir.parent.parent.name
-    return OutputError(
-        f"cannot write the run's records to {display(records)}: {outcome.output_error}; sending stopped after "
-        f"{outcome.totals['sent']} requests; the {kept} records on disk are kept{lost}",
-        hint=f"free disk space (or pass -w/--work-dir on another disk), then summarise what was kept with "
-        f"--mode perf_viz --reuse {run_name}",
-    )
 
 
 def _warm_up(
@@ -153,7 +144,7 @@ def _build_plan(
         bodies=bodies,
         template=template,
         batch_size=model.batch_size,
-        workers=choose_worker_count(model.batch_size, consts.workers_num, os.cpu_count() or 1, options.debug),
+        workers=_worker_count(model, consts, options),
         record_dir=out_dir,
         data_abbr=dataset.abbr,
         send_offsets_s=offsets,
@@ -164,6 +155,10 @@ def _build_plan(
         use_timestamps=model.use_timestamp,
         open_loop=model.use_timestamp and not model.timestamp_batch_cap,
     )
+
+
+def _worker_count(model: ModelConfig, consts: GlobalConsts, options: TaskOptions) -> int:
+    return choose_worker_count(model.batch_size, consts.workers_num, os.cpu_count() or 1, options.debug)
 
 
 def _send_offsets(model: ModelConfig, items: list[RequestItem], rate: float, pressure: bool):

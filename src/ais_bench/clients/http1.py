@@ -10,19 +10,28 @@ with the read's stamp, to a callback that runs inside the read itself. Connectio
 :class:`~ais_bench.clients.transport.KernelStampedTransport` s: each read carries the kernel's arrival
 stamp (``read_s``) and each request the time its first byte was written (``write_s``).
 
-Scope: plain ``http://`` (aiohttp still serves ``https://`` and everything outside the load), one
-request per connection at a time, keep-alive, ``Content-Length``, chunked and read-until-close bodies.
+Scope: plain ``http://`` (aiohttp still serves ``https://``), one request per connection at a time,
+keep-alive, ``Content-Length``, chunked and read-until-close bodies; interim ``1xx`` responses are
+skipped; redirects are not followed and compressed bodies are not decoded (the request asks for
+``Accept-Encoding: identity``): the engine fails such responses with a reason that says so.
 Errors are :class:`HTTPExchangeError` with the ``kind`` the engine records.
+
+Connections (:class:`ConnectionPool`): never more open than requests in flight. A connection whose
+consumer left at ``[DONE]`` before its body ended is *draining*: the next request that needs a
+connection waits for it (up to ``DRAIN_WAIT_S``) instead of opening another. A connection idle for
+``IDLE_CLOSE_S`` is closed (servers close idle keep-alive connections too: llama.cpp after 5 s).
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import errno
 import os
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import httptools
 
@@ -31,18 +40,29 @@ from ais_bench.clients.transport import KernelStampedTransport, enable_kernel_st
 #: Seconds a connection may take to finish its response after the consumer stopped reading
 #: (``[DONE]`` seen) before it is closed instead of reused.
 DRAIN_GRACE_S = 5.0
+#: Seconds a request that needs a connection waits for a draining one (its consumer left at
+#: ``[DONE]``, the body's end has not arrived) before closing it and opening a new one.
+DRAIN_WAIT_S = 1.0
+#: Seconds an unused keep-alive connection stays open; after that it is closed, never reused (a
+#: server may close it at any moment: llama.cpp's after 5 s idle, uvicorn's after 5 s).
+IDLE_CLOSE_S = 2.0
+#: Seconds a TCP connect may take (REQUEST_TIME_OUT, when shorter, applies instead).
+CONNECT_TIMEOUT_S = 10.0
 #: Bytes of a non-200 response body kept (for the error message); the rest is read and dropped.
 ERROR_BODY_LIMIT = 4096
 USER_AGENT = "ais_bench"
 
 
 class HTTPExchangeError(Exception):
-    """A request that did not get a complete response. ``kind``: ``connect`` or ``protocol``."""
+    """A request that did not get a complete response. ``kind``: ``connect``, ``connect_timeout`` or
+    ``protocol``. ``unanswered``: the connection ended before any byte of a response arrived (on a
+    reused keep-alive connection: the server had closed it, the request can go again on a new one)."""
 
-    def __init__(self, kind: str, message: str, retryable: bool = True) -> None:
+    def __init__(self, kind: str, message: str, retryable: bool = True, unanswered: bool = False) -> None:
         super().__init__(message)
         self.kind = kind
         self.retryable = retryable
+        self.unanswered = unanswered
 
 
 @dataclass(frozen=True)
@@ -69,7 +89,11 @@ class Endpoint:
             lines.append("Accept: */*")
         if "content-type" not in names:
             lines.append("Content-Type: application/json")
+        if "accept-encoding" not in names:
+            lines.append("Accept-Encoding: identity")
         lines += [f"{name}: {value}" for name, value in headers.items() if name.lower() not in _FRAMING]
+        if parts.username is not None and "authorization" not in names:
+            lines.append(f"Authorization: {_basic_credentials(parts.username, parts.password or '')}")
         return cls(parts.hostname, port, _encode_header_block(lines))
 
     def request(self, body: bytes, extra_headers: dict[str, str] | None = None) -> bytes:
@@ -79,6 +103,12 @@ class Endpoint:
 
 #: Headers this client writes itself (the body's framing and the connection's lifetime).
 _FRAMING = frozenset({"host", "content-length", "transfer-encoding", "connection"})
+
+
+def _basic_credentials(user: str, password: str) -> str:
+    """``Basic <base64>`` of a URL's ``user:password`` (percent-decoded), as aiohttp sends them."""
+    pair = f"{unquote(user)}:{unquote(password)}".encode("latin-1", "replace")
+    return "Basic " + base64.b64encode(pair).decode("ascii")
 
 
 def _encode_header_block(lines: list[str]) -> bytes:
@@ -97,10 +127,13 @@ class Exchange:
     body is collected in ``body`` (at most ``max_body`` bytes when set; other statuses than 200 keep
     their first ``ERROR_BODY_LIMIT`` bytes).
     ``done`` resolves when the response is complete, when the sink calls :meth:`finish` (e.g. at
-    ``[DONE]``), or with the exception that ended it.
+    ``[DONE]``), or with the exception that ended it. ``headers``: the response headers the engine
+    reads (``content-type``, ``content-encoding``, ``location``; lower-case names, latin-1 text).
+    ``problem``: why a 200 body cannot be used (see :func:`unusable_body_reason`); it is then kept
+    like an error body instead of going to ``sink``.
     """
 
-    __slots__ = ("body", "body_bytes", "done", "error", "max_body", "reason", "sink", "status")
+    __slots__ = ("body", "body_bytes", "done", "error", "headers", "max_body", "problem", "reason", "sink", "status")
 
     def __init__(self, loop: asyncio.AbstractEventLoop, sink: Callable[[bytes], None] | None, max_body: int | None):
         self.done: asyncio.Future[None] = loop.create_future()
@@ -110,6 +143,8 @@ class Exchange:
         self.reason = ""
         self.body = bytearray()
         self.body_bytes = 0
+        self.headers: dict[str, str] = {}
+        self.problem: str | None = None
         #: Set by a consumer whose own processing failed after the body was read (it ends the exchange).
         self.error: Exception | None = None
 
@@ -132,6 +167,20 @@ class HTTPConnection(asyncio.Protocol):
         self._length_known = False
         self._closed = False
         self._drain_timer: asyncio.TimerHandle | None = None
+        #: Requests written on this connection so far (more than one: a reused keep-alive connection).
+        self.exchanges_sent = 0
+        #: A byte of the current exchange's response has arrived.
+        self._answered = False
+        #: The response being parsed is an interim one (1xx): skipped.
+        self._interim = False
+        #: Closes the connection once it has been idle for ``IDLE_CLOSE_S`` (set while in the pool).
+        self.idle_timer: asyncio.TimerHandle | None = None
+        #: A request waiting for this draining connection (see :meth:`ConnectionPool.acquire`).
+        self.waiter: asyncio.Future[HTTPConnection | None] | None = None
+
+    @property
+    def reused(self) -> bool:
+        return self.exchanges_sent > 1
 
     # --- asyncio.Protocol ----------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -160,10 +209,17 @@ class HTTPConnection(asyncio.Protocol):
         exchange = self._exchange
         if exchange is not None and not exchange.done.done():
             where = "before the response" if not exchange.status else "before the response ended"
-            exchange.done.set_exception(HTTPExchangeError("protocol", f"{reason} {where}"))
+            error = HTTPExchangeError("protocol", f"{reason} {where}", unanswered=not self._answered)
+            exchange.done.set_exception(error)
         self._exchange = None
 
     # --- httptools callbacks -------------------------------------------------------------------
+    def on_message_begin(self) -> None:
+        self._answered = True
+        self._length_known = False
+        if self._exchange is not None:
+            self._exchange.reason = ""
+
     def on_status(self, reason: bytes) -> None:
         if self._exchange is not None:  # called once per read that holds a piece of the phrase
             self._exchange.reason += reason.decode("latin-1")
@@ -172,12 +228,22 @@ class HTTPConnection(asyncio.Protocol):
         lowered = name.lower()
         if lowered == b"content-length" or (lowered == b"transfer-encoding" and b"chunked" in value.lower()):
             self._length_known = True
+        elif lowered in _KEPT_HEADERS and self._exchange is not None:
+            self._exchange.headers[lowered.decode("latin-1")] = value.decode("latin-1").strip()
 
     def on_headers_complete(self) -> None:
         exchange = self._exchange
+        status = self._parser.get_status_code()
+        if 100 <= status < 200:  # an interim response (100 Continue, 103 Early Hints): the real one follows
+            self._interim = True
+            if exchange is not None:
+                exchange.headers.clear()
+            return
         if exchange is not None:
-            exchange.status = self._parser.get_status_code()
-            if exchange.status != 200:
+            exchange.status = status
+            if status == 200 and exchange.headers:
+                exchange.problem = unusable_body_reason(exchange.headers, stream=exchange.sink is not None)
+            if status != 200 or exchange.problem is not None:
                 exchange.sink = None
                 exchange.max_body = ERROR_BODY_LIMIT
 
@@ -197,12 +263,21 @@ class HTTPConnection(asyncio.Protocol):
             exchange.body += body[: limit - len(exchange.body)]
 
     def on_message_complete(self) -> None:
+        if self._interim:
+            self._interim = False
+            return
         self._complete()
 
     # --- exchanges -----------------------------------------------------------------------------
     def send(self, request: bytes, exchange: Exchange) -> None:
+        self.exchanges_sent += 1
+        if not self.reusable:  # closed meanwhile: writing would be a silent no-op, and the wait endless
+            error = HTTPExchangeError("protocol", "server closed the connection before the response", unanswered=True)
+            exchange.done.set_exception(error)
+            return
         self._exchange = exchange
         self._length_known = False
+        self._answered = False
         assert self.transport is not None
         self.transport.write(request)
 
@@ -231,9 +306,12 @@ class HTTPConnection(asyncio.Protocol):
     def drain_or_close(self, exchange: Exchange) -> None:
         """The consumer of ``exchange`` left before its response ended: reuse the connection if the
         response ends soon (it normally does: ``[DONE]`` is followed by the end of the body), else
-        close it. A no-op once the response has ended (the connection may already serve another)."""
+        close it. Meanwhile the pool counts it as *draining*: the next request waits for it rather
+        than opening another connection. A no-op once the response has ended (the connection may
+        already serve another)."""
         if self._exchange is exchange and self._drain_timer is None:
             self._drain_timer = asyncio.get_running_loop().call_later(DRAIN_GRACE_S, self._close_if_serving, exchange)
+            self._pool.add_draining(self)
 
     def _close_if_serving(self, exchange: Exchange) -> None:
         self._drain_timer = None
@@ -262,49 +340,156 @@ class HTTPConnection(asyncio.Protocol):
             self.transport.close()
 
 
+#: Response headers an :class:`Exchange` keeps.
+_KEPT_HEADERS = frozenset({b"content-type", b"content-encoding", b"location"})
+
+
+def unusable_body_reason(headers: dict[str, str], *, stream: bool) -> str | None:
+    """Why a 200 response cannot be read as the answer (None: it can). ``headers``: lower-case names.
+
+    The client asks for ``Accept-Encoding: identity`` and never decodes a compressed body, and a
+    stream request must be answered with an event stream, not with one JSON document (a server
+    that ignores ``stream``, or a proxy that buffers and rewrites the answer).
+    """
+    encoding = headers.get("content-encoding", "").strip().lower()
+    if encoding and encoding != "identity":
+        return (
+            f"server sent a {encoding}-compressed body although the client asked for an uncompressed one "
+            "(Accept-Encoding: identity); turn response compression off in the server or proxy"
+        )
+    if stream and headers.get("content-type", "").strip().lower().startswith("application/json"):
+        return (
+            "server answered a stream request with a JSON body instead of an event stream; check that "
+            "this API streams (or set stream=False in the model config)"
+        )
+    return None
+
+
 class ConnectionPool:
     """Keep-alive connections to one endpoint, opened on demand. The caller bounds how many
-    exchanges run at once (the worker's lanes); a connection serves one exchange at a time."""
+    exchanges run at once (the worker's lanes); a connection serves one exchange at a time, and the
+    pool never holds more connections than requests in flight plus the idle ones of the last
+    ``idle_close_s`` seconds (see the module doc)."""
 
-    def __init__(self, endpoint: Endpoint, kernel_stamps: bool, request_timeout_s: float | None = None) -> None:
+    def __init__(
+        self,
+        endpoint: Endpoint,
+        kernel_stamps: bool,
+        request_timeout_s: float | None = None,
+        *,
+        connect_timeout_s: float = CONNECT_TIMEOUT_S,
+        idle_close_s: float = IDLE_CLOSE_S,
+    ) -> None:
         self.endpoint = endpoint
         #: Seconds one request may take in all, connecting included (None: no limit).
         self.request_timeout_s = request_timeout_s
+        #: Seconds a TCP connect may take.
+        self.connect_timeout_s = connect_timeout_s
+        self.idle_close_s = idle_close_s
         self._kernel_stamps = kernel_stamps
         self._idle: list[HTTPConnection] = []
+        self._draining: list[HTTPConnection] = []
         self._open: set[HTTPConnection] = set()
         self._addresses: list[tuple] | None = None
 
-    async def acquire(self) -> HTTPConnection:
-        while self._idle:
-            connection = self._idle.pop()
-            if connection.reusable:
+    @property
+    def open_connections(self) -> int:
+        return len(self._open)
+
+    async def acquire(self, fresh: bool = False) -> HTTPConnection:
+        """A connection ready for a request: an idle one, else a draining one once its response has
+        ended, else a new one (``fresh``: always a new one)."""
+        if not fresh:
+            connection = self._take_idle()
+            if connection is None and self._draining:
+                connection = await self._wait_for_draining()
+            if connection is not None:
                 return connection
         return await self._connect()
 
+    def _take_idle(self) -> HTTPConnection | None:
+        while self._idle:
+            connection = self._idle.pop()
+            timer = connection.idle_timer
+            if timer is not None:
+                connection.idle_timer = None
+                timer.cancel()
+                if timer.when() <= asyncio.get_running_loop().time():  # idle too long; its timer is late
+                    connection.close()
+                    continue
+            if connection.reusable:
+                return connection
+        return None
+
+    async def _wait_for_draining(self) -> HTTPConnection | None:
+        connection = self._draining.pop(0)
+        waiter: asyncio.Future[HTTPConnection | None] = asyncio.get_running_loop().create_future()
+        connection.waiter = waiter
+        try:
+            handed = await asyncio.wait_for(waiter, DRAIN_WAIT_S)
+        except asyncio.TimeoutError:
+            connection.waiter = None
+            connection.close()  # its response did not end: a new connection replaces it
+            return None
+        # The server may have closed it between the hand-over and now (a FIN right after the body).
+        return handed if handed is not None and handed.reusable else None
+
+    def add_draining(self, connection: HTTPConnection) -> None:
+        self._draining.append(connection)
+
     def put_back(self, connection: HTTPConnection) -> None:
+        """A connection whose response ended and that may serve another request."""
+        waiter = connection.waiter
+        if waiter is not None:
+            connection.waiter = None
+            if not waiter.done():
+                waiter.set_result(connection)  # handed over to the request that waited for it
+                return
+        if connection in self._draining:
+            self._draining.remove(connection)
+        connection.idle_timer = asyncio.get_running_loop().call_later(self.idle_close_s, self._close_idle, connection)
         self._idle.append(connection)
+
+    def _close_idle(self, connection: HTTPConnection) -> None:
+        connection.idle_timer = None
+        if connection in self._idle:
+            connection.close()
 
     def forget(self, connection: HTTPConnection) -> None:
         self._open.discard(connection)
         if connection in self._idle:
             self._idle.remove(connection)
+        if connection in self._draining:
+            self._draining.remove(connection)
+        if connection.idle_timer is not None:
+            connection.idle_timer.cancel()
+            connection.idle_timer = None
+        waiter, connection.waiter = connection.waiter, None
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)  # the request that waited opens a new connection
 
     def close(self) -> None:
         for connection in list(self._open):
             connection.close()
         self._idle.clear()
+        self._draining.clear()
 
     async def _connect(self) -> HTTPConnection:
         loop = asyncio.get_running_loop()
+        timeout_s = self.connect_timeout_s
+        if self.request_timeout_s is not None and self.request_timeout_s <= timeout_s:
+            timeout_s = self.request_timeout_s
+            request_limit = True
+        else:
+            request_limit = False
         last_error: BaseException | None = None
         for family, address in await self._resolve(loop):
-            sock = socket.socket(family, socket.SOCK_STREAM)
+            sock = _open_socket(family)
             try:
                 sock.setblocking(False)
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
                 kernel = self._kernel_stamps and enable_kernel_stamps(sock)
-                await asyncio.wait_for(loop.sock_connect(sock, address), self.request_timeout_s)
+                await asyncio.wait_for(loop.sock_connect(sock, address), timeout_s)
             except (OSError, asyncio.TimeoutError) as exc:
                 sock.close()
                 last_error = exc
@@ -317,7 +502,13 @@ class ConnectionPool:
             self._open.add(connection)
             return connection
         if isinstance(last_error, asyncio.TimeoutError):
-            raise last_error  # REQUEST_TIME_OUT ran out while connecting
+            if request_limit:
+                raise last_error  # REQUEST_TIME_OUT ran out while connecting
+            raise HTTPExchangeError(
+                "connect_timeout",
+                f"no connection within {timeout_s:g} s (the server accepts no more connections, or "
+                "nothing answers at this address)",
+            )
         raise HTTPExchangeError("connect", _reason(last_error) if last_error else "no address to connect to")
 
     async def _resolve(self, loop: asyncio.AbstractEventLoop) -> list[tuple]:
@@ -329,6 +520,27 @@ class ConnectionPool:
                 raise HTTPExchangeError("connect", f"cannot resolve {endpoint.host}: {_reason(exc)}") from exc
             self._addresses = [(family, address) for family, _, _, _, address in infos]
         return self._addresses
+
+
+def _open_socket(family: int) -> socket.socket:
+    """A new TCP socket; running out of file descriptors is a per-request failure, not a crash."""
+    try:
+        return socket.socket(family, socket.SOCK_STREAM)
+    except OSError as exc:
+        detail = _reason(exc)
+        if exc.errno in (errno.EMFILE, errno.ENFILE):
+            detail += f" (open-file limit of this process: {open_file_limit_text()}); lower batch_size or raise ulimit -n"
+        raise HTTPExchangeError("connect", f"cannot open a socket: {detail}") from exc
+
+
+def open_file_limit_text() -> str:
+    """``soft N, hard M`` of RLIMIT_NOFILE, or ``unknown`` where there is no such limit."""
+    try:
+        import resource
+    except ImportError:  # pragma: no cover - Windows
+        return "unknown"
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    return f"soft {soft}, hard {hard}"
 
 
 def _reason(exc: BaseException | None) -> str:

@@ -10,6 +10,10 @@ import numpy as np
 
 from ais_bench.datasets.item import RequestItem
 
+#: Seconds the requests of a worker may all go without progress (no event, no finished request)
+#: before the stall watchdog fails them and the worker stops sending; REQUEST_TIME_OUT turns it off.
+STALL_TIMEOUT_S = 300.0
+
 
 @dataclass(frozen=True)
 class RequestTemplate:
@@ -34,6 +38,7 @@ class EnginePlan:
     ``open_loop``: every request is sent at its planned time whatever is in flight (a timestamp
     replay, as AISBench does); else at most ``batch_size`` requests are in flight and a request whose
     time has come waits for a free slot (that wait is recorded as ``slot_wait_s``).
+    ``stall_timeout_s``: see :attr:`stall_limit_s`.
     ``request_id_prefix``: when set, every request carries ``X-Request-Id: <prefix><request id>`` (for
     matching with server logs, and with the simulator's ground truth in ``bench/timing_error.py``).
     """
@@ -53,6 +58,14 @@ class EnginePlan:
     use_timestamps: bool = False
     open_loop: bool = False
     request_id_prefix: str | None = None
+    #: The stall watchdog's limit (``engine/worker.py``), seconds; None: off.
+    stall_timeout_s: float | None = STALL_TIMEOUT_S
+
+    @property
+    def stall_limit_s(self) -> float | None:
+        """Seconds without progress after which a worker fails its in-flight requests: only when
+        REQUEST_TIME_OUT is None (a request timeout already ends every request in time)."""
+        return self.stall_timeout_s if self.request_timeout_s is None else None
 
     @property
     def pressure(self) -> bool:

@@ -12,11 +12,40 @@ import orjson
 
 from ais_bench.clients.backends import BackendSpec
 from ais_bench.datasets.item import RequestItem
+from ais_bench.engine.client import HttpClient, open_http_client
 from ais_bench.engine.request import send_request
-from ais_bench.errors import DatasetError, ServerUnreachable
+from ais_bench.errors import ConfigError, DatasetError, ServerUnreachable
+from ais_bench.load.schedule import split_concurrency
 
 CONNECT_TIMEOUT_S = 5.0
 DISCOVERY_TIMEOUT_S = 5.0
+#: File descriptors a process needs besides its connections (record files, pipes, the event loop,
+#: libraries), a generous margin.
+FD_RESERVE = 128
+
+
+def raise_open_file_limit(batch_size: int, workers: int, warmups: int) -> None:
+    """Make room for the connections of the run: each worker process opens up to its share of
+    ``batch_size`` sockets and this process up to ``min(warmups, batch_size)`` for the warm-up (the
+    workers inherit this process's limit). Raises the soft RLIMIT_NOFILE (up to the hard limit) when
+    it is too low, or raises ConfigError, before anything is sent, when even the hard limit is."""
+    try:
+        import resource
+    except ImportError:  # pragma: no cover - Windows: no such limit
+        return
+    connections = max(max(split_concurrency(batch_size, workers)), min(warmups, batch_size))
+    needed = connections + FD_RESERVE
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY or soft >= needed:
+        return
+    if hard != resource.RLIM_INFINITY and hard < needed:
+        raise ConfigError(
+            f"batch_size {batch_size} needs about {needed} open files per process ({connections} connections "
+            f"+ {FD_RESERVE}), but this shell's hard limit is {hard}",
+            hint="raise it (ulimit -Hn, or nofile in /etc/security/limits.conf), lower batch_size, or spread "
+            "the connections over more worker processes (WORKERS_NUM); see docs/troubleshooting.md#the-server",
+        )
+    resource.setrlimit(resource.RLIMIT_NOFILE, (needed, hard))
 
 
 def check_reachable(url: str) -> None:
@@ -85,12 +114,13 @@ async def run_warmup(
     max_chunk_bytes: int,
     timeout_s: float | None,
 ) -> WarmupResult:
-    """Send ``count`` warm-up requests (``bodies[i % len]``), at most ``concurrency`` at once.
-    Results are not recorded; only successes are counted."""
+    """Send ``count`` warm-up requests (``bodies[i % len]``), at most ``concurrency`` at once, through
+    the same client as the load (``engine/client.py``), so a response the load cannot use fails the
+    warm-up too. Results are not recorded; only successes are counted."""
     semaphore = asyncio.Semaphore(max(1, concurrency))
     errors: list[str] = []
 
-    async def one(session: aiohttp.ClientSession, body: bytes) -> bool:
+    async def one(session: HttpClient, body: bytes) -> bool:
         async with semaphore:
             attempt, _ = await send_request(session, spec, url, body, stream, 0, max_chunk_bytes)
         if attempt.error_kind is None and len(attempt.points) >= 2:
@@ -98,8 +128,7 @@ async def run_warmup(
         errors.append(attempt.error_message or "response ended without any event")
         return False
 
-    timeout = aiohttp.ClientTimeout(total=timeout_s)
-    async with aiohttp.ClientSession(timeout=timeout, headers=headers, trust_env=False) as session:
+    async with open_http_client(url, headers, timeout_s, max(1, min(count, concurrency))) as session:
         results = await asyncio.gather(*(one(session, bodies[i % len(bodies)]) for i in range(count)))
     return WarmupResult(sent=count, succeeded=sum(results), first_error=errors[0] if errors else None)
 

@@ -27,7 +27,13 @@ import orjson
 
 from ais_bench.clients.backends import BackendSpec
 from ais_bench.clients.errors import ResponseError, clean_error_text
-from ais_bench.clients.http1 import ConnectionPool, Exchange, HTTPConnection, HTTPExchangeError
+from ais_bench.clients.http1 import (
+    ConnectionPool,
+    Exchange,
+    HTTPConnection,
+    HTTPExchangeError,
+    unusable_body_reason,
+)
 from ais_bench.clients.response import ResponseState
 from ais_bench.clients.sse import SSEDecoder
 from ais_bench.clients.transport import stamps_of
@@ -95,10 +101,15 @@ async def _attempt(
     state = attempt.state
     try:
         points.append(perf_counter())
-        async with session.post(url, data=body, headers=headers) as resp:
+        async with session.post(url, data=body, headers=headers, allow_redirects=False) as resp:
             if resp.status != 200:
                 return await _http_error(attempt, resp)
-            if stream:
+            problem = unusable_body_reason(_kept_headers(resp), stream=stream)
+            if problem is not None:
+                raw = await resp.content.read(ERROR_BODY_LIMIT)
+                points.append(perf_counter())
+                _fail(attempt, "protocol", _unusable_body_text(problem, raw))
+            elif stream:
                 await _read_stream(resp, spec, attempt, max_chunk_bytes)
             else:
                 stamps = stamps_of(resp)
@@ -108,11 +119,16 @@ async def _attempt(
     except asyncio.CancelledError:
         _fail(attempt, "cancelled", "request cancelled by user (run interrupted)")
         raise
+    except aiohttp.ClientConnectorCertificateError as exc:
+        _fail(attempt, "connect", f"cannot reach {url}: {certificate_problem(exc.certificate_error)}")
+    except aiohttp.ClientConnectorSSLError as exc:
+        _fail(attempt, "connect", f"cannot reach {url}: {tls_handshake_problem(exc)}")
     except aiohttp.ClientConnectorError as exc:
         _fail(attempt, "connect", f"cannot reach {url}: {_reason(exc)}", retryable=True)
-    except (aiohttp.ServerTimeoutError, asyncio.TimeoutError) as exc:
-        kind = "connect_timeout" if isinstance(exc, aiohttp.ConnectionTimeoutError) else "read_timeout"
-        _fail(attempt, kind, f"timed out after {len(points) - 1} events (REQUEST_TIME_OUT)", retryable=True)
+    except aiohttp.ConnectionTimeoutError:
+        _fail(attempt, "connect_timeout", f"cannot reach {url}: {_connect_timeout_text(session, url)}", retryable=True)
+    except (aiohttp.ServerTimeoutError, asyncio.TimeoutError):
+        _fail(attempt, "read_timeout", f"timed out after {len(points) - 1} events (REQUEST_TIME_OUT)", retryable=True)
     except (aiohttp.ClientPayloadError, aiohttp.ServerDisconnectedError, aiohttp.ClientOSError) as exc:
         message = f"stream ended early after {len(points) - 1} events: {_reason(exc)}"
         _fail(attempt, "protocol", message, retryable=True)
@@ -133,21 +149,50 @@ async def _lean_attempt(
     attempt: Attempt,
     headers: dict[str, str] | None,
 ) -> None:
-    points = attempt.points
-    state = attempt.state
-    points.append(perf_counter())
+    """One attempt through the lean client. A reused keep-alive connection that the server had
+    closed (it ends before any byte of the response) is not a failure: the request goes again, once,
+    on a new connection, within the same attempt (as every HTTP client does; ``retry`` is not used)."""
+    attempt.points.append(perf_counter())
     loop = asyncio.get_running_loop()
     timeout_s = pool.request_timeout_s
     deadline = None if timeout_s is None else loop.time() + timeout_s
+    request = pool.endpoint.request(body, headers)
+    fresh = False
+    while True:
+        try:
+            await _lean_exchange(pool, spec, request, stream, max_chunk_bytes, attempt, deadline, fresh)
+        except HTTPExchangeError as exc:
+            if exc.unanswered and not fresh and getattr(exc, "reused", False):
+                fresh = True  # the server had closed this keep-alive connection: send again on a new one
+                continue
+            _fail_exchange(attempt, url, exc)
+        return
+
+
+async def _lean_exchange(
+    pool: ConnectionPool,
+    spec: BackendSpec,
+    request: bytes,
+    stream: bool,
+    max_chunk_bytes: int,
+    attempt: Attempt,
+    deadline: float | None,
+    fresh: bool,
+) -> None:
+    """Send ``request`` on a connection of ``pool`` and read its response into ``attempt``. Raises
+    :class:`HTTPExchangeError` (with ``reused`` set) when the connection failed; every other
+    outcome is recorded on ``attempt``."""
+    points = attempt.points
+    loop = asyncio.get_running_loop()
     connection: HTTPConnection | None = None
     exchange: Exchange | None = None
     decoder = SSEDecoder(max_chunk_bytes) if stream else None
     try:
-        connection = await pool.acquire()
+        connection = await pool.acquire(fresh=fresh)
         exchange = Exchange(loop, None, None)
         if decoder is not None:
             exchange.sink = _event_sink(decoder, spec, attempt, exchange, connection)
-        connection.send(pool.endpoint.request(body, headers), exchange)
+        connection.send(request, exchange)
         stamps = connection.transport
         assert stamps is not None
         points[0] = stamps.write_s  # the request's first byte went to the kernel then
@@ -165,24 +210,41 @@ async def _lean_attempt(
         _fail(attempt, kind, f"timed out after {len(points) - 1} events (REQUEST_TIME_OUT)", retryable=True)
         return
     except HTTPExchangeError as exc:
-        if exc.kind == "connect":
-            _fail(attempt, "connect", f"cannot reach {url}: {exc}", retryable=exc.retryable)
-        else:
-            message = f"stream ended early after {len(points) - 1} events: {exc}"
-            _fail(attempt, "protocol", message, retryable=exc.retryable)
-        return
+        exc.reused = connection is not None and connection.reused  # type: ignore[attr-defined]
+        raise
     except ResponseError as exc:
         exc.received_bytes = exchange.body_bytes if exchange is not None else 0  # type: ignore[attr-defined]
         _fail(attempt, exc.kind, _response_error_text(exc))
         return
+    _read_outcome(spec, attempt, exchange, connection, decoder)
+
+
+def _fail_exchange(attempt: Attempt, url: str, exc: HTTPExchangeError) -> None:
+    if exc.kind == "connect":
+        _fail(attempt, "connect", f"cannot reach {url}: {exc}", retryable=exc.retryable)
+    elif exc.kind == "connect_timeout":
+        _fail(attempt, "connect_timeout", f"cannot reach {url}: {exc}", retryable=exc.retryable)
+    else:
+        message = f"stream ended early after {len(attempt.points) - 1} events: {exc}"
+        _fail(attempt, "protocol", message, retryable=exc.retryable)
+
+
+def _read_outcome(
+    spec: BackendSpec, attempt: Attempt, exchange: Exchange, connection: HTTPConnection, decoder: SSEDecoder | None
+) -> None:
+    """Record what a finished exchange brought: an error, an HTTP status, a full body, a stream's end."""
+    points = attempt.points
     if exchange.error is not None:  # an event failed to parse after [DONE] had ended the exchange
         _fail(attempt, exchange.error.kind, _response_error_text(exchange.error))
     elif exchange.status != 200:
         _lean_http_error(attempt, exchange, connection)
+    elif exchange.problem is not None:
+        points.append(connection.transport.read_s if connection.transport is not None else perf_counter())
+        _fail(attempt, "protocol", _unusable_body_text(exchange.problem, bytes(exchange.body)))
     elif decoder is None:
         points.append(connection.transport.read_s)  # type: ignore[union-attr]
         try:
-            spec.parse_full_body(bytes(exchange.body), state)
+            spec.parse_full_body(bytes(exchange.body), attempt.state)
         except ResponseError as exc:
             _fail(attempt, exc.kind, _response_error_text(exc))
     elif exchange.sink is not None:  # the body ended without [DONE]
@@ -240,10 +302,27 @@ def _event_sink(
 
 def _lean_http_error(attempt: Attempt, exchange: Exchange, connection: HTTPConnection) -> None:
     attempt.points.append(connection.transport.read_s if connection.transport is not None else perf_counter())
-    attempt.http_status = exchange.status
-    detail = _server_message(bytes(exchange.body))
-    message = f"HTTP {exchange.status} {exchange.reason.strip()}".rstrip()
+    _http_status_failure(attempt, exchange.status, exchange.reason, exchange.headers.get("location"), bytes(exchange.body))
+
+
+def _http_status_failure(attempt: Attempt, status: int, reason: str, location: str | None, raw: bytes) -> None:
+    """A non-200 answer. Redirects are not followed (a benchmark should measure the server it names,
+    and a POST cannot be replayed safely): the reason says where the server points instead."""
+    attempt.http_status = status
+    message = f"HTTP {status} {reason.strip()}".rstrip()
+    if 300 <= status < 400 and location:
+        _fail(attempt, "http_status", f"{message}: server redirected to {location}; point url there")
+        return
+    detail = _server_message(raw)
     _fail(attempt, "http_status", f"{message}: {detail}" if detail else message)
+
+
+def _unusable_body_text(problem: str, raw: bytes) -> str:
+    """The reason of an unusable 200 body, with what the server said when it is readable JSON or text."""
+    if raw[:2] == b"\x1f\x8b" or "compressed" in problem:
+        return problem
+    detail = _server_message(raw)
+    return f"{problem}; it sent: {detail}" if detail else problem
 
 
 async def _read_stream(
@@ -279,11 +358,40 @@ async def _read_stream(
 async def _http_error(attempt: Attempt, resp: aiohttp.ClientResponse) -> Attempt:
     raw = await resp.content.read(ERROR_BODY_LIMIT)
     attempt.points.append(perf_counter())
-    attempt.http_status = resp.status
-    detail = _server_message(raw)
-    message = f"HTTP {resp.status} {resp.reason or ''}".rstrip()
-    _fail(attempt, "http_status", f"{message}: {detail}" if detail else message)
+    _http_status_failure(attempt, resp.status, resp.reason or "", resp.headers.get("Location"), raw)
     return attempt
+
+
+def _kept_headers(resp: aiohttp.ClientResponse) -> dict[str, str]:
+    """The headers :func:`unusable_body_reason` reads, as the lean client keeps them."""
+    return {name: resp.headers.get(name, "") for name in ("content-type", "content-encoding")}
+
+
+def _connect_timeout_text(session: aiohttp.ClientSession, url: str) -> str:
+    limit_s = session.timeout.sock_connect or session.timeout.connect or session.timeout.total
+    text = f"no connection within {limit_s:g} s" if limit_s else "no connection in time"
+    if url.startswith("https://"):
+        return text + " (no answer to the TLS handshake: if the server speaks plain HTTP, use http:// in url)"
+    return text + " (the server accepts no more connections, or nothing answers at this address)"
+
+
+def certificate_problem(error: BaseException) -> str:
+    """A rejected server certificate, named, with the way to trust it."""
+    detail = getattr(error, "verify_message", None) or getattr(error, "reason", None) or str(error)
+    return (
+        f"the server's TLS certificate is not trusted ({detail}); if it is signed by your own CA "
+        "(or self-signed), run with SSL_CERT_FILE=/path/to/ca.pem (the CA's certificate in PEM), or "
+        "use http:// if the server also serves plain HTTP"
+    )
+
+
+def tls_handshake_problem(exc: aiohttp.ClientConnectorSSLError) -> str:
+    error = exc.os_error
+    detail = getattr(error, "reason", None) or getattr(error, "strerror", None) or str(error)
+    text = f"TLS handshake failed ({str(detail).lower().replace('_', ' ')})"
+    if "wrong version" in text or "record layer" in text or "http request" in text:
+        text += "; the server does not speak TLS on this port: use http:// in url"
+    return text
 
 
 def _server_message(raw: bytes) -> str:

@@ -19,19 +19,13 @@ import signal
 import time
 import traceback
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from time import perf_counter
 
-import aiohttp
-
 from ais_bench.clients.backends import BACKENDS, BackendSpec
-from ais_bench.clients.http1 import ConnectionPool, Endpoint
-from ais_bench.clients.transport import (
-    build_connector,
-    kernel_stamps_enabled,
-    lean_client_supported,
-    run_worker_loop,
-)
+from ais_bench.clients.response import ResponseState
+from ais_bench.clients.transport import kernel_stamps_enabled, run_worker_loop
+from ais_bench.engine.client import HttpClient, open_http_client, uses_lean_client
 from ais_bench.engine.health import LagHistogram, monitor_loop_lag
 from ais_bench.engine.plan import EnginePlan
 from ais_bench.engine.request import Attempt, build_record, send_request
@@ -50,14 +44,22 @@ class WorkerContext:
     worker_id: int
     slots: int
     spec: BackendSpec
-    session: aiohttp.ClientSession | ConnectionPool
+    session: HttpClient
     writer: RecordWriter
     bodies: list[bytes]
-    #: The first error writing records (disk full, ...): sending stopped then.
-    output_error: OSError | None = None
+    #: Requests in flight: request id -> (the lane's task, the request's attempts so far).
+    in_flight: dict[int, tuple[asyncio.Task, list[Attempt]]] = field(default_factory=dict)
+    #: Set by the stall watchdog: why the in-flight requests were failed; the lanes stop sending.
+    stall_reason: str | None = None
+    #: Requests the stall watchdog cancelled (recorded as failed with ``stall_reason``).
+    stalled: set[int] = field(default_factory=set)
 
     def count(self, field: int, delta: int = 1) -> None:
         self.shared.counters[self.worker_id * COUNTER_FIELDS + field] += delta
+
+    @property
+    def sending(self) -> bool:
+        return not self.shared.stop.is_set() and self.stall_reason is None
 
 
 def worker_main(plan: EnginePlan, shared: SharedState, worker_id: int, slots: int) -> None:
@@ -99,46 +101,36 @@ async def _run(plan: EnginePlan, shared: SharedState, worker_id: int, slots: int
                 _tune_gc()
             shared.ready.put(worker_id)
             await _wait_for_go(shared)
-            flusher = asyncio.create_task(_flush_periodically(ctx))
+            flusher = asyncio.create_task(_flush_periodically(writer))
             lag = LagHistogram()
             monitor = asyncio.create_task(monitor_loop_lag(lag))
-            cpu0_s, wall0_s = time.thread_time(), perf_counter()  # the loop's thread: what saturates
+            watchdog = asyncio.create_task(_watch_for_stall(ctx, plan.stall_limit_s))
+            cpu0_s, wall0_s = time.process_time(), perf_counter()
             try:
                 await _run_lanes(ctx)
             finally:
                 flusher.cancel()
                 monitor.cancel()
+                watchdog.cancel()
                 shared.messages.put(("loop_lag", worker_id, lag.to_sparse()))
-                usage = (time.thread_time() - cpu0_s, perf_counter() - wall0_s)
+                usage = (time.process_time() - cpu0_s, perf_counter() - wall0_s)
                 shared.messages.put(("cpu", worker_id, usage))
-        error = ctx.output_error or writer.error  # the writer is closed: its last flush has been tried
-        if error is not None:
-            lost = writer.buffered if writer.error is not None else 0
-            shared.messages.put(("output_error", worker_id, (_os_error_text(error), lost)))
 
 
 @contextlib.asynccontextmanager
 async def _http_client(
     plan: EnginePlan, shared: SharedState, worker_id: int, slots: int
-) -> AsyncIterator[aiohttp.ClientSession | ConnectionPool]:
-    """The worker's HTTP client: the lean HTTP/1.1 pool for ``http://`` URLs where the loop can
-    watch sockets (``clients/http1.py``), else an aiohttp session (``https://``)."""
+) -> AsyncIterator[HttpClient]:
+    """The worker's HTTP client (``engine/client.py``): the lean HTTP/1.1 pool for ``http://`` URLs
+    where the loop can watch sockets, else an aiohttp session (``https://``)."""
     template = plan.template
-    if template.url.startswith("http://") and lean_client_supported():
-        kernel = kernel_stamps_enabled()
-        shared.messages.put(("stamping", worker_id, "kernel" if kernel else "loop"))
-        pool = ConnectionPool(Endpoint.of(template.url, template.headers), kernel, plan.request_timeout_s)
-        try:
-            yield pool
-        finally:
-            pool.close()
-        return
-    shared.messages.put(("stamping", worker_id, "loop"))
-    timeout = aiohttp.ClientTimeout(total=plan.request_timeout_s)
-    async with aiohttp.ClientSession(
-        connector=build_connector(0 if plan.open_loop else slots + 8), timeout=timeout, headers=template.headers, trust_env=False
-    ) as session:
-        yield session
+    kernel = uses_lean_client(template.url) and kernel_stamps_enabled()
+    shared.messages.put(("stamping", worker_id, "kernel" if kernel else "loop"))
+    async with open_http_client(
+        template.url, template.headers, plan.request_timeout_s, None if plan.open_loop else slots,
+        kernel_stamps=kernel
+    ) as client:
+        yield client
 
 
 async def _wait_for_go(shared: SharedState) -> None:
@@ -146,25 +138,11 @@ async def _wait_for_go(shared: SharedState) -> None:
         await asyncio.sleep(0.002)
 
 
-async def _flush_periodically(ctx: WorkerContext) -> None:
+async def _flush_periodically(writer: RecordWriter) -> None:
     while True:
         await asyncio.sleep(0.5)
-        if ctx.writer.flush_due():
-            ctx.writer.flush()
-            _check_output(ctx)
-
-
-def _check_output(ctx: WorkerContext) -> None:
-    """A record write failed (disk full, ...): stop sending, in every worker. What finishes still
-    goes to the writer's buffer, and out with its last flush if space came back."""
-    error = ctx.writer.error
-    if error is not None and ctx.output_error is None:
-        ctx.output_error = error
-        ctx.shared.stop.set()
-
-
-def _os_error_text(error: OSError) -> str:
-    return error.strerror or str(error) or type(error).__name__
+        if writer.flush_due():
+            writer.flush()
 
 
 async def _run_lanes(ctx: WorkerContext) -> None:
@@ -199,6 +177,48 @@ async def _watch_stop(shared: SharedState) -> None:
         await asyncio.sleep(0.05)
 
 
+async def _watch_for_stall(ctx: WorkerContext, limit_s: float | None) -> None:
+    """The stall watchdog: when requests are in flight and none of them has made progress (an
+    event, an attempt, a finished request) for ``limit_s`` seconds, fail them with a reason and stop
+    this worker's sending, so no run can hang on a server that stopped answering."""
+    if limit_s is None:
+        return
+    check_s = min(max(limit_s / 10, 0.05), 5.0)
+    last_mark = _progress_mark(ctx)
+    last_change_s = perf_counter()
+    while True:
+        await asyncio.sleep(check_s)
+        mark, now_s = _progress_mark(ctx), perf_counter()
+        if mark != last_mark or not ctx.in_flight:
+            last_mark, last_change_s = mark, now_s
+        elif now_s - last_change_s >= limit_s:
+            _fail_stalled_requests(ctx, limit_s)
+            return
+
+
+def _progress_mark(ctx: WorkerContext) -> tuple[int, int]:
+    """Changes whenever a request of this worker makes progress."""
+    finished = ctx.shared.counters[ctx.worker_id * COUNTER_FIELDS + FINISHED]
+    steps = sum(len(started) + (len(started[-1].points) if started else 0) for _, started in ctx.in_flight.values())
+    return finished, steps
+
+
+def _fail_stalled_requests(ctx: WorkerContext, limit_s: float) -> None:
+    count = len(ctx.in_flight)
+    ctx.stall_reason = (
+        f"no progress from the server for {limit_s:g} s with {count} request(s) in flight (stall watchdog; "
+        "set REQUEST_TIME_OUT to limit each request instead)"
+    )
+    ctx.shared.messages.put((
+        "warning", ctx.worker_id,
+        f"the server made no progress for {limit_s:g} s: worker {ctx.worker_id} failed its {count} request(s) "
+        "in flight and stopped sending; check the server (see docs/troubleshooting.md#failed-requests)",
+    ))
+    for request_id, (task, _) in list(ctx.in_flight.items()):
+        ctx.stalled.add(request_id)
+        task.cancel()
+
+
 async def _normal_lanes(ctx: WorkerContext) -> None:
     await asyncio.gather(*(_normal_lane(ctx) for _ in range(ctx.slots)))
 
@@ -207,7 +227,7 @@ async def _normal_lane(ctx: WorkerContext) -> None:
     plan, shared = ctx.plan, ctx.shared
     total = len(plan.items)
     offsets = plan.send_offsets_s
-    while not shared.stop.is_set():
+    while ctx.sending:
         request_id = shared.claim(shared.next_request)
         if request_id >= total:
             return
@@ -216,7 +236,7 @@ async def _normal_lane(ctx: WorkerContext) -> None:
             scheduled_s = shared.start_at_s.value + float(offsets[request_id])
             slot_wait_s = max(perf_counter() - scheduled_s, 0.0)  # the lane was busy until now
             await _sleep_until(scheduled_s)
-            if shared.stop.is_set():
+            if not ctx.sending:
                 return
         await _send_and_record(ctx, request_id, request_id, scheduled_s, slot_wait_s)
 
@@ -229,13 +249,13 @@ async def _dispatch_open_loop(ctx: WorkerContext) -> None:
     total = len(plan.items)
     in_flight: set[asyncio.Task[None]] = set()
     try:
-        while not shared.stop.is_set():
+        while ctx.sending:
             request_id = shared.claim(shared.next_request)
             if request_id >= total:
                 break
             scheduled_s = shared.start_at_s.value + float(offsets[request_id])
             await _sleep_until(scheduled_s)
-            if shared.stop.is_set():
+            if not ctx.sending:
                 break
             task = asyncio.create_task(_send_and_record(ctx, request_id, request_id, scheduled_s))
             in_flight.add(task)
@@ -254,7 +274,7 @@ async def _add_pressure_clients(ctx: WorkerContext) -> None:
     deadline_s = shared.start_at_s.value + plan.pressure_time_s
     offsets = plan.send_offsets_s
     clients: list[asyncio.Task[None]] = []
-    while len(clients) < ctx.slots and not shared.stop.is_set():
+    while len(clients) < ctx.slots and ctx.sending:
         client_id = shared.claim(shared.next_client)
         if client_id >= plan.batch_size:
             break
@@ -276,9 +296,11 @@ async def _add_pressure_clients(ctx: WorkerContext) -> None:
 
 async def _pressure_client(ctx: WorkerContext, deadline_s: float) -> None:
     shared = ctx.shared
+    if not ctx.sending:
+        return
     total = len(ctx.plan.items)
     first = True
-    while first or (perf_counter() < deadline_s and not shared.stop.is_set()):
+    while first or (perf_counter() < deadline_s and ctx.sending):
         first = False
         request_id = shared.claim(shared.next_request)
         await _send_and_record(ctx, request_id, request_id % total, None)
@@ -293,6 +315,9 @@ async def _send_and_record(
     started: list[Attempt] = []
     prefix = plan.request_id_prefix
     headers = None if prefix is None else {"X-Request-Id": f"{prefix}{request_id}"}
+    task = asyncio.current_task()
+    assert task is not None
+    ctx.in_flight[request_id] = (task, started)
     try:
         attempt, attempts = await send_request(
             ctx.session,
@@ -306,12 +331,23 @@ async def _send_and_record(
             headers,
         )
     except asyncio.CancelledError:
-        if started:
-            _write_record(ctx, started[-1], len(started), request_id, data_index, (scheduled_s, slot_wait_s))
-        raise
+        if request_id not in ctx.stalled:
+            if started:
+                _write_record(ctx, started[-1], len(started), request_id, data_index, (scheduled_s, slot_wait_s))
+            raise
+        ctx.stalled.discard(request_id)
+        task.uncancel()  # the stall watchdog's cancel: the request fails, the lane goes on (and stops)
+        attempt, attempts = _stalled_attempt(started, ctx.stall_reason or "stalled"), max(1, len(started))
     finally:
+        del ctx.in_flight[request_id]
         ctx.count(IN_FLIGHT, -1)
     _write_record(ctx, attempt, attempts, request_id, data_index, (scheduled_s, slot_wait_s))
+
+
+def _stalled_attempt(started: list[Attempt], reason: str) -> Attempt:
+    attempt = started[-1] if started else Attempt([perf_counter()], ResponseState())
+    attempt.error_kind, attempt.error_message, attempt.retryable = "read_timeout", reason, False
+    return attempt
 
 
 def _write_record(
@@ -327,7 +363,6 @@ def _write_record(
     record = build_record(attempt, attempts, request_id, item.index, ctx.plan.data_abbr, ctx.worker_id)
     record.scheduled_s, record.slot_wait_s = schedule
     ctx.writer.append(record)
-    _check_output(ctx)
     ctx.count(FINISHED)
     if not record.success:
         ctx.count(FAILED)
