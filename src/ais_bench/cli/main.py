@@ -73,8 +73,16 @@ def _setup_logging(debug: bool) -> None:
     log.propagate = False
 
 
+class _RunLogFile(logging.FileHandler):
+    """The run's log file. A line it cannot write (disk full) is dropped without the traceback
+    ``logging`` prints by default: the terminal shows every line anyway."""
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        return None
+
+
 def _log_to_file(path: Path) -> logging.Handler:
-    handler = logging.FileHandler(path, encoding="utf-8")
+    handler = _RunLogFile(path, encoding="utf-8")
     handler.setFormatter(logging.Formatter("%(asctime)s - AISBench - %(levelname)s - %(message)s"))
     handler.setLevel(logging.DEBUG)
     handler.addFilter(_SafeLogText())

@@ -11,7 +11,7 @@ from typing import Any
 
 from ais_bench.cli.progress import ProgressPrinter
 from ais_bench.cli.results import ResultJob, summarise_dataset
-from ais_bench.cli.workdir import perf_dir
+from ais_bench.cli.workdir import display, perf_dir
 from ais_bench.clients.backends import BackendSpec, backend_for
 from ais_bench.clients.headers import build_headers
 from ais_bench.config import DatasetConfig, GlobalConsts, ModelConfig, SummarizerConfig
@@ -27,7 +27,7 @@ from ais_bench.engine.preflight import (
     run_warmup,
 )
 from ais_bench.engine.runner import RunOutcome, run_benchmark
-from ais_bench.errors import ConfigError, ServerUnreachable
+from ais_bench.errors import ConfigError, OutputError, ServerUnreachable
 from ais_bench.load.schedule import LOW_RATE_WARNING, TrafficShape, build_send_offsets, choose_worker_count
 from ais_bench.metrics.summary import PerfSummary
 from ais_bench.records.columns import RecordColumns
@@ -102,8 +102,24 @@ def run_perf_task(
     progress.finish(outcome.totals, outcome.elapsed_s)
     for warning in outcome.warnings:
         log.warning(warning)
+    if outcome.output_error is not None:
+        raise _records_not_written(outcome, out_dir)
     prompts = [spec.sent_prompt(item) for item in items]
     return _summarise(out_dir, model, dataset, summarizer, outcome, tokenizer, prompts, options.dump_text)
+
+
+def _records_not_written(outcome: RunOutcome, out_dir: Path) -> OutputError:
+    """The load stopped because its records could not be written (disk full, ...)."""
+    records = out_dir / "records"
+    kept = outcome.totals["finished"] - outcome.records_unwritten
+    lost = f" ({outcome.records_unwritten} finished requests could not be written)" if outcome.records_unwritten else ""
+    run_name = out_dir.parent.parent.name
+    return OutputError(
+        f"cannot write the run's records to {display(records)}: {outcome.output_error}; sending stopped after "
+        f"{outcome.totals['sent']} requests; the {kept} records on disk are kept{lost}",
+        hint=f"free disk space (or pass -w/--work-dir on another disk), then summarise what was kept with "
+        f"--mode perf_viz --reuse {run_name}",
+    )
 
 
 def _warm_up(

@@ -43,6 +43,8 @@ class ProgressPrinter:
         self.stream.flush()
 
     def format(self, totals: dict[str, int], elapsed_s: float) -> str:
+        """``elapsed_s``: seconds since the first planned send (negative just before it: shown as 0)."""
+        elapsed_s = max(elapsed_s, 0.0)
         done = totals["finished"]
         parts = [self.label]
         if self.pressure_time_s is not None:

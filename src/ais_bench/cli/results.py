@@ -6,6 +6,7 @@ One function for both a live run (right after the workers stop) and a recalculat
 
 from __future__ import annotations
 
+import errno
 import importlib.util
 import logging
 from collections.abc import Callable, Sequence
@@ -17,7 +18,7 @@ from ais_bench.cli.workdir import display
 from ais_bench.clients.errors import ERROR_TEXT_CHARS
 from ais_bench.clients.headers import build_headers
 from ais_bench.config import DatasetConfig, ModelConfig, SummarizerConfig
-from ais_bench.errors import AllRequestsFailed, NoSteadyStage
+from ais_bench.errors import AllRequestsFailed, NoSteadyStage, OutputError
 from ais_bench.metrics.summary import PerfSummary, compute_summary
 from ais_bench.records.columns import (
     RecordColumns,
@@ -41,6 +42,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("ais_bench")
 
+#: Errors of a disk that cannot take more (full, over quota, file too large, read-only).
+OUTPUT_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS})
 #: Module the HTML report lives in; its ``write_plot`` is called when it exists (see ``_write_plot``).
 HTML_REPORT_MODULE = "ais_bench.reports.html_report"
 
@@ -85,8 +88,25 @@ def load_columns(job: ResultJob) -> RecordColumns:
 def summarise_dataset(job: ResultJob) -> PerfSummary:
     """Read the records, write the details (when asked), compute, print and write the results.
 
-    Raises ``AllRequestsFailed`` / ``NoSteadyStage`` after the details files are written.
+    Raises ``AllRequestsFailed`` / ``NoSteadyStage`` after the details files are written, and
+    ``OutputError`` when a file cannot be written (disk full, ...): the records stay as they were.
     """
+    try:
+        return _summarise(job)
+    except OSError as exc:
+        if exc.errno not in OUTPUT_ERRNOS:
+            raise
+        for partial in job.out_dir.glob("*.tmp"):
+            partial.unlink(missing_ok=True)
+        where = f" {display(Path(exc.filename))}" if exc.filename else f" in {display(job.out_dir)}"
+        raise OutputError(
+            f"cannot write the results{where}: {exc.strerror or exc}; the run's records are kept",
+            hint="free disk space, then summarise them with --mode perf_viz --reuse "
+            f"{job.out_dir.parent.parent.name}",
+        ) from exc
+
+
+def _summarise(job: ResultJob) -> PerfSummary:
     model, dataset = job.model, job.dataset
     columns = load_columns(job)
     log.info("Read %d request records from %s", len(columns), _source_text(job, columns))

@@ -30,6 +30,9 @@ LOOP_LAG_P99_WARN_S = 1e-3
 SCHEDULE_LAG_P99_WARN_S = 10e-3
 #: Share of one core (CPU seconds / wall seconds) above which a worker process counts as saturated.
 CPU_BUSY_WARN_SHARE = 0.9
+#: Shortest load (wall seconds of a worker) whose CPU share is warned about: over a few milliseconds
+#: the share says little (start-up work and clock granularity dominate).
+CPU_WARN_MIN_WALL_S = 1.0
 
 BIN_S = 10e-6
 BINS = 100_000  # 10 µs x 100k = 1 s; larger lags land in the last bin
@@ -184,7 +187,7 @@ def build_self_check(outcome: _OutcomeLike, records: Any) -> dict[str, Any]:
     ``loop_lag`` / ``schedule_lag``: ``{samples, p50_ms, p99_ms, max_ms}`` (schedule lag has 0
     samples when the load was not paced); ``slot_wait``: the same over the paced requests that had
     to get one of the ``batch_size`` slots, plus ``waited`` (how many found every slot busy at their
-    planned time) and ``mean_ms``; ``client_cpu``: per worker, CPU seconds of its process divided by
+    planned time) and ``mean_ms``; ``client_cpu``: per worker, CPU seconds of its event loop's thread divided by
     the wall seconds of its load (1.0 = one core fully busy). ``warnings``: one sentence each, saying
     what may be wrong and what to change.
     """
@@ -193,7 +196,10 @@ def build_self_check(outcome: _OutcomeLike, records: Any) -> dict[str, Any]:
     schedule = LagSummary.of_values(times.lags_s())
     waits = times.slot_wait_s[~np.isnan(times.slot_wait_s)]
     busy = {w: (cpu / wall if wall > 0 else 0.0) for w, (cpu, wall) in outcome.worker_cpu_s.items()}
-    saturated = sorted(w for w, share in busy.items() if share > CPU_BUSY_WARN_SHARE)
+    saturated = sorted(
+        w for w, share in busy.items()
+        if share > CPU_BUSY_WARN_SHARE and outcome.worker_cpu_s[w][1] >= CPU_WARN_MIN_WALL_S
+    )
     workers = max(len(busy), 1)
     remedy = (
         f"raise WORKERS_NUM (this run used {workers} worker process(es); at most one per free CPU "
@@ -221,7 +227,6 @@ def build_self_check(outcome: _OutcomeLike, records: Any) -> dict[str, Any]:
             f"than the schedule (request_rate, traffic_cfg or timestamps) asked; {causes}; "
             "see docs/troubleshooting.md#client-overload-warnings"
         )
-    saturated = sorted(w for w, share in busy.items() if share > CPU_BUSY_WARN_SHARE)
     if saturated:
         shares = ", ".join(f"worker {w}: {busy[w]:.0%}" for w in saturated)
         warnings.append(

@@ -42,12 +42,17 @@ class RunOutcome:
     warnings: list[str] = field(default_factory=list)
     record_dir: Path | None = None
     loop_lag: LagHistogram = field(default_factory=LagHistogram)
-    #: Per worker: (CPU seconds, wall seconds) of its process from the go signal to its last request.
+    #: Per worker: (CPU seconds of its event loop's thread, wall seconds) from the go signal to its
+    #: last request.
     #: CPU close to wall means the worker was saturated (see ``engine.health.build_self_check``).
     worker_cpu_s: dict[int, tuple[float, float]] = field(default_factory=dict)
     #: How the workers stamped events: ``kernel`` (receive stamps of the kernel), ``loop`` (when the
     #: event loop read the bytes), or ``mixed``; see ``clients/transport.py``.
     stamping: str = "loop"
+    #: Why records could not be written (disk full, ...) and sending stopped; None when all went well.
+    output_error: str | None = None
+    #: Finished requests whose records could not be written (kept in memory until the end, then lost).
+    records_unwritten: int = 0
 
 
 class WorkerCrashed(AisBenchError):
@@ -91,6 +96,8 @@ def run_benchmark(plan: EnginePlan, *, debug: bool, progress: ProgressCallback |
         loop_lag=messages.loop_lag,
         worker_cpu_s=dict(sorted(messages.worker_cpu_s.items())),
         stamping=messages.stamping.pop() if len(messages.stamping) == 1 else ("mixed" if messages.stamping else "loop"),
+        output_error=messages.output_errors[0][0] if messages.output_errors else None,
+        records_unwritten=sum(lost for _, lost in messages.output_errors),
     )
 
 
@@ -156,6 +163,7 @@ class WorkerMessages:
     loop_lag: LagHistogram = field(default_factory=LagHistogram)
     worker_cpu_s: dict[int, tuple[float, float]] = field(default_factory=dict)
     stamping: set[str] = field(default_factory=set)
+    output_errors: list[tuple[str, int]] = field(default_factory=list)  # (reason, records not written)
 
     def drain(self, shared: SharedState) -> WorkerMessages:
         while True:
@@ -169,5 +177,7 @@ class WorkerMessages:
                 self.worker_cpu_s[worker] = (float(payload[0]), float(payload[1]))
             elif kind == "stamping":
                 self.stamping.add(str(payload))
+            elif kind == "output_error":
+                self.output_errors.append((str(payload[0]), int(payload[1])))
             else:
                 (self.crashes if kind == "crash" else self.warnings).append(payload)

@@ -47,6 +47,8 @@ class WorkerContext:
     session: HttpClient
     writer: RecordWriter
     bodies: list[bytes]
+    #: The first error writing records (disk full, ...): sending stopped then.
+    output_error: OSError | None = None
     #: Requests in flight: request id -> (the lane's task, the request's attempts so far).
     in_flight: dict[int, tuple[asyncio.Task, list[Attempt]]] = field(default_factory=dict)
     #: Set by the stall watchdog: why the in-flight requests were failed; the lanes stop sending.
@@ -101,11 +103,11 @@ async def _run(plan: EnginePlan, shared: SharedState, worker_id: int, slots: int
                 _tune_gc()
             shared.ready.put(worker_id)
             await _wait_for_go(shared)
-            flusher = asyncio.create_task(_flush_periodically(writer))
+            flusher = asyncio.create_task(_flush_periodically(ctx))
             lag = LagHistogram()
             monitor = asyncio.create_task(monitor_loop_lag(lag))
             watchdog = asyncio.create_task(_watch_for_stall(ctx, plan.stall_limit_s))
-            cpu0_s, wall0_s = time.process_time(), perf_counter()
+            cpu0_s, wall0_s = time.thread_time(), perf_counter()  # the loop's thread: what saturates
             try:
                 await _run_lanes(ctx)
             finally:
@@ -113,8 +115,12 @@ async def _run(plan: EnginePlan, shared: SharedState, worker_id: int, slots: int
                 monitor.cancel()
                 watchdog.cancel()
                 shared.messages.put(("loop_lag", worker_id, lag.to_sparse()))
-                usage = (time.process_time() - cpu0_s, perf_counter() - wall0_s)
+                usage = (time.thread_time() - cpu0_s, perf_counter() - wall0_s)
                 shared.messages.put(("cpu", worker_id, usage))
+        error = ctx.output_error or writer.error  # the writer is closed: its last flush has been tried
+        if error is not None:
+            lost = writer.buffered if writer.error is not None else 0
+            shared.messages.put(("output_error", worker_id, (_os_error_text(error), lost)))
 
 
 @contextlib.asynccontextmanager
@@ -138,11 +144,25 @@ async def _wait_for_go(shared: SharedState) -> None:
         await asyncio.sleep(0.002)
 
 
-async def _flush_periodically(writer: RecordWriter) -> None:
+async def _flush_periodically(ctx: WorkerContext) -> None:
     while True:
         await asyncio.sleep(0.5)
-        if writer.flush_due():
-            writer.flush()
+        if ctx.writer.flush_due():
+            ctx.writer.flush()
+            _check_output(ctx)
+
+
+def _check_output(ctx: WorkerContext) -> None:
+    """A record write failed (disk full, ...): stop sending, in every worker. What finishes still
+    goes to the writer's buffer, and out with its last flush if space came back."""
+    error = ctx.writer.error
+    if error is not None and ctx.output_error is None:
+        ctx.output_error = error
+        ctx.shared.stop.set()
+
+
+def _os_error_text(error: OSError) -> str:
+    return error.strerror or str(error) or type(error).__name__
 
 
 async def _run_lanes(ctx: WorkerContext) -> None:
@@ -363,6 +383,7 @@ def _write_record(
     record = build_record(attempt, attempts, request_id, item.index, ctx.plan.data_abbr, ctx.worker_id)
     record.scheduled_s, record.slot_wait_s = schedule
     ctx.writer.append(record)
+    _check_output(ctx)
     ctx.count(FINISHED)
     if not record.success:
         ctx.count(FAILED)

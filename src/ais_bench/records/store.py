@@ -19,10 +19,13 @@ second), which JSON text could not do (orjson needs ~5 s just for 1M short lines
 
 from __future__ import annotations
 
+import errno
+import os
 import struct
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import orjson
@@ -90,11 +93,18 @@ class RecordWriter:
         self.path = path
         self._redactor = redactor if redactor else None
         rows_path, points_path, _ = worker_file_set(path)
-        # Opened in commit order; appending after an earlier writer keeps the offsets right.
-        self._points = points_path.open("ab")
-        self._text = path.open("ab")
-        self._rows = rows_path.open("ab")
-        self._points_written = self._points.tell() // 8
+        # Opened in commit order, unbuffered (each flush is one write per file, and a failed write
+        # leaves nothing behind in a Python buffer); appending after an earlier writer keeps the
+        # offsets right.
+        self._points = points_path.open("ab", buffering=0)
+        self._text = path.open("ab", buffering=0)
+        self._rows = rows_path.open("ab", buffering=0)
+        self._committed_sizes = [handle.seek(0, os.SEEK_END) for handle in self._files]
+        self._points_written = self._committed_sizes[0] // 8
+        #: The error of the last flush (disk full, ...), None when it succeeded. The records it could
+        #: not write stay buffered (``buffered``) and go out with the next flush that succeeds.
+        self.error: OSError | None = None
+        self._broken = False  # a failed write could not be cut back: no further write is safe
         self._point_chunks: list[bytes] = []
         self._text_lines: list[bytes] = []
         self._row_chunks: list[bytes] = []
@@ -119,8 +129,18 @@ class RecordWriter:
         ))
         self._points_written += count
         self.written += 1
-        if len(self._row_chunks) >= self._max_buffered or self.flush_due():
+        full = len(self._row_chunks) >= self._max_buffered and self.error is None
+        if full or self.flush_due():
             self.flush()
+
+    @property
+    def _files(self) -> tuple[BinaryIO, BinaryIO, BinaryIO]:
+        return self._points, self._text, self._rows  # the commit order
+
+    @property
+    def buffered(self) -> int:
+        """Records appended but not on disk yet."""
+        return len(self._row_chunks)
 
     def _text_line(self, record: RequestRecord) -> bytes:
         """The record's text fields as one JSON line, secrets redacted. A text JSON cannot hold (a
@@ -145,23 +165,41 @@ class RecordWriter:
         return bool(self._row_chunks) and time.perf_counter() - self._last_flush_s >= self._flush_interval_s
 
     def flush(self) -> None:
-        """Write points, then text lines, then rows (the commit marks), each flushed to the OS."""
-        if self._row_chunks:
-            self._points.write(b"".join(self._point_chunks))
-            self._points.flush()
-            self._text.write(b"\n".join(self._text_lines) + b"\n")
-            self._text.flush()
-            self._rows.write(b"".join(self._row_chunks))
-            self._rows.flush()
-            self._point_chunks.clear()
-            self._text_lines.clear()
-            self._row_chunks.clear()
+        """Write points, then text lines, then rows (the commit marks), each handed to the OS.
+
+        When a write fails (disk full, quota, I/O error) every file is cut back to its last
+        committed size, so what is on disk stays a valid record set, the records stay buffered for
+        a later flush, and ``error`` says why; nothing raises."""
         self._last_flush_s = time.perf_counter()
+        if not self._row_chunks or self._broken:
+            return
+        pieces = (b"".join(self._point_chunks), b"\n".join(self._text_lines) + b"\n", b"".join(self._row_chunks))
+        try:
+            for handle, data in zip(self._files, pieces, strict=True):
+                _write_all(handle, data)
+        except OSError as exc:
+            self.error = exc
+            self._roll_back()
+            return
+        self.error = None
+        self._committed_sizes = [size + len(data) for size, data in zip(self._committed_sizes, pieces, strict=True)]
+        self._point_chunks.clear()
+        self._text_lines.clear()
+        self._row_chunks.clear()
+
+    def _roll_back(self) -> None:
+        """Cut every file back to what the last successful flush left (frees the space it took)."""
+        for handle, size in zip(self._files, self._committed_sizes, strict=True):
+            try:
+                os.ftruncate(handle.fileno(), size)
+            except OSError:
+                self._broken = True
 
     def close(self) -> None:
+        """Flush (``error`` and ``buffered`` then tell whether records could not be written) and close."""
         if not self._rows.closed:
             self.flush()
-            for handle in (self._points, self._text, self._rows):
+            for handle in self._files:
                 handle.close()
 
     def __enter__(self) -> RecordWriter:
@@ -169,6 +207,16 @@ class RecordWriter:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _write_all(handle: BinaryIO, data: bytes) -> None:
+    """Write every byte (an unbuffered write may take only part of them)."""
+    view = memoryview(data)
+    while view:
+        written = handle.write(view)
+        if not written:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        view = view[written:]
 
 
 def _or_minus_one(value: int | None) -> int:

@@ -173,7 +173,7 @@ def failure_reasons(records: list[RequestRecord]) -> list[tuple[str, int]]:
 
 
 #: Numbers that vary per request (positions and counts), not the ones that name a fault (HTTP status).
-_VARYING_NUMBER = re.compile(r"\b(after|byte|bytes|offset|position|line|column|char|events?:?) \d+")
+_VARYING_NUMBER = re.compile(r"\b(after|at least|byte|bytes|offset|position|line|column|char|events?:?) \d+")
 
 
 def reason_key(message: str) -> str:

@@ -137,6 +137,13 @@ def test_schedule_lag_from_columns():
     assert np.allclose(schedule_lags_s(Columns()), [0.5, 0.25])
 
 
+def test_cpu_share_of_a_tiny_load_is_reported_but_not_warned_about():
+    """Over 10 ms of load the share means little (139 % was seen with process CPU time)."""
+    check = build_self_check(FakeOutcome(worker_cpu_s={0: (0.0139, 0.01)}), [])
+    assert check["client_cpu"] == {"0": 1.39}
+    assert check["warnings"] == []
+
+
 def test_saturated_worker_cpu_warns():
     check = build_self_check(FakeOutcome(worker_cpu_s={0: (9.7, 10.0), 1: (2.0, 10.0)}), [])
     assert check["client_cpu"] == {"0": 0.97, "1": 0.2}

@@ -26,3 +26,17 @@ def test_reasons_group_messages_that_differ_only_in_positions() -> None:
         ("HTTP 500 Internal Server Error: boom", 1),  # status codes name the fault: kept
         ("HTTP 503 Service Unavailable: overloaded", 1),
     ]
+
+
+def test_a_line_over_the_limit_is_one_reason_whatever_its_length() -> None:
+    """The SSE line-limit message says how long the line was seen so far ("at least N bytes"): one
+    fault, one row of the table."""
+    records = [
+        _failed(f"SSE line at byte {offset} is longer than the limit of 40 bytes (at least {seen} bytes); "
+                "raise MAX_CHUNK_SIZE in global_consts.py (valid up to 16777216)")
+        for offset, seen in ((0, 41), (0, 65), (120, 1024))
+    ]
+    assert failure_reasons(records) == [
+        ("SSE line at byte N is longer than the limit of 40 bytes (at least N bytes); raise MAX_CHUNK_SIZE in "
+         "global_consts.py (valid up to 16777216)", 3),
+    ]

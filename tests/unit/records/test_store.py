@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import errno
 import math
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from ais_bench.records.store import (
     worker_file_set,
     worker_record_path,
 )
+from tests.support.small_disk import fill, mounted_tmpfs
 
 
 def _record(request_id: int, worker: int, **fields) -> RequestRecord:
@@ -102,3 +104,30 @@ def test_memory_is_not_kept_after_flush(tmp_path: Path) -> None:
     assert len(writer._row_chunks) < 8 and len(writer._point_chunks) < 8
     writer.close()
     assert not math.isnan(read_records(tmp_path, "ds")[99].start_s)
+
+
+def test_a_full_disk_keeps_the_files_consistent_and_the_records_buffered(tmp_path: Path) -> None:
+    """A flush that fails (ENOSPC on a real, small tmpfs) cuts the files back to the last complete
+    flush, keeps its records buffered and says why; once space is back they are written."""
+    with mounted_tmpfs(tmp_path / "disk", "4m") as disk:
+        path = worker_record_path(disk, "ds", 0)
+        writer = RecordWriter(path, flush_interval_s=3600.0, max_buffered=10**6)
+        for request_id in range(5):
+            writer.append(_record(request_id, 0))
+        writer.flush()
+        assert writer.error is None and writer.buffered == 0
+        sizes = [p.stat().st_size for p in worker_file_set(path)]
+        filler = fill(disk)
+        for request_id in range(5, 2000):
+            writer.append(_record(request_id, 0, output_text="x" * 1000))
+        writer.flush()
+        assert writer.error is not None and writer.error.errno == errno.ENOSPC
+        assert writer.buffered == 1995
+        assert [p.stat().st_size for p in worker_file_set(path)] == sizes
+        assert [r.request_id for r in read_records(disk, "ds")] == list(range(5))
+        filler.unlink()
+        writer.close()
+        assert writer.error is None and writer.buffered == 0
+        records = read_records(disk, "ds")
+        assert [r.request_id for r in records] == list(range(2000))
+        assert records[1999] == _record(1999, 0, output_text="x" * 1000)
