@@ -32,7 +32,7 @@ from ais_bench.records.details import DetailTexts, write_details_jsonl
 from ais_bench.records.details_h5 import RunAttributes, read_details_h5, write_details_h5
 from ais_bench.records.record import RequestRecord, RequestTable
 from ais_bench.records.table import TokenCounts, failure_reasons, resolve_token_counts
-from ais_bench.reports.console import format_tables
+from ais_bench.reports.console import format_headline, format_tables
 from ais_bench.reports.csv_writer import write_csv
 from ais_bench.reports.json_writer import write_json
 from ais_bench.safe_text import Redactor, printable_text, secrets_of
@@ -143,8 +143,11 @@ def _summarise(job: ResultJob) -> PerfSummary:
         raise
     summary.warnings.extend(counts.warnings)
     summary.warnings.extend(facts.pop("warnings", []))
+    headline = format_headline(summary)  # doubts about the steady window come first
+    if headline:
+        print(headline)
     print(f"Performance Results of task [{model.abbr}/{dataset.abbr}]:")
-    print(format_tables(summary))
+    print(format_tables(summary, headline=False))
     write_csv(summary, job.out_dir / f"{dataset.abbr}.csv")
     failed = [{"reason": reason, "count": count} for reason, count in reasons]
     write_json(summary, job.out_dir / f"{dataset.abbr}.json", extra={"failed_reasons": failed, **facts})

@@ -1,16 +1,18 @@
 """The 12 common (end-to-end) metrics of a stage (behaviour spec §5.3).
 
-With D the stage duration (seconds), S the successful and T all requests of the stage:
+With D the stage duration (seconds), S the successful and T all requests of the stage, and W the
+stage's ``work`` (total stage: S and their tokens; stable stage: every successful request weighted by
+the fraction of its time inside the window, see ``stable_stage``):
 
 | name | value | unit |
 | --- | --- | --- |
 | Benchmark Duration | round(D * 1000, 4) | ms |
 | Total Requests / Failed Requests / Success Requests | T / T - S / S | |
-| Concurrency | round(sum(E2EL) / D, 4); stable stage: min(that, batch_size) | |
-| Max Concurrency | batch_size | |
-| Request Throughput | round(S / D, 4), 0 when D == 0 | req/s |
-| Total Input Tokens / Total Generated Tokens | sum of input / output tokens | |
-| Input / Output / Total Token Throughput | round(tokens / D, 4); omitted when D == 0 | token/s |
+| Concurrency | round(W.busy_s / D, 4): total stage sum(E2EL) / D, stable stage the time-averaged in-flight count | |
+| Max Concurrency | batch_size; stable stage: the observed peak in flight in the window | |
+| Request Throughput | round(W.requests / D, 4), 0 when D == 0 | req/s |
+| Total Input Tokens / Total Generated Tokens | sum of input / output tokens of the S requests | |
+| Input / Output / Total Token Throughput | round(W.tokens / D, 4); omitted when D == 0 | token/s |
 
 Concurrency is 0 when D == 0 (the original divides by zero there).
 """
@@ -57,30 +59,35 @@ def compute_common_metrics(selection: StageSelection, batch_size: int) -> list[C
             "see docs/troubleshooting.md#failed-requests",
         )
     duration_s = selection.duration_s
+    work = selection.work
     input_tokens = int(requests.input_tokens.sum())
     output_tokens = int(requests.output_tokens.sum())
-    concurrency: int | float = round(float(requests.e2el_s.sum()) / duration_s, 4) if duration_s > 0 else 0.0
-    if selection.name == "stable":
-        concurrency = min(concurrency, batch_size)  # the int batch_size when capped, as the original
     metrics = [
         CommonMetric("Benchmark Duration", round(duration_s * 1000, 4), "ms"),
         CommonMetric("Total Requests", selection.total_requests, ""),
         CommonMetric("Failed Requests", selection.failed_requests, ""),
         CommonMetric("Success Requests", success, ""),
-        CommonMetric("Concurrency", concurrency, ""),
-        CommonMetric("Max Concurrency", batch_size, ""),
+        CommonMetric("Concurrency", _per_second(work.busy_s, duration_s), ""),
         CommonMetric(
-            "Request Throughput", round(success / duration_s, 4) if duration_s > 0 else 0.0, "req/s"
+            "Max Concurrency", batch_size if work.peak_in_flight is None else work.peak_in_flight, ""
         ),
+        CommonMetric("Request Throughput", _per_second(work.requests, duration_s), "req/s"),
         CommonMetric("Total Input Tokens", input_tokens, ""),
         CommonMetric("Total Generated Tokens", output_tokens, ""),
     ]
     if duration_s > 0:
         metrics += [
-            CommonMetric("Input Token Throughput", round(input_tokens / duration_s, 4), "token/s"),
-            CommonMetric("Output Token Throughput", round(output_tokens / duration_s, 4), "token/s"),
+            CommonMetric("Input Token Throughput", _per_second(work.input_tokens, duration_s), "token/s"),
+            CommonMetric("Output Token Throughput", _per_second(work.output_tokens, duration_s), "token/s"),
             CommonMetric(
-                "Total Token Throughput", round((input_tokens + output_tokens) / duration_s, 4), "token/s"
+                "Total Token Throughput",
+                _per_second(work.input_tokens + work.output_tokens, duration_s),
+                "token/s",
             ),
         ]
     return metrics
+
+
+def _per_second(amount: float, duration_s: float) -> float:
+    """``round(amount / duration_s, 4)``; 0.0 when the duration is not positive."""
+    return round(amount / duration_s, 4) if duration_s > 0 else 0.0

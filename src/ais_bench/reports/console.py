@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from tabulate import tabulate
 
+from ais_bench.metrics.stage import Interval, StableWindow
 from ais_bench.metrics.summary import PerfSummary
 from ais_bench.reports.cells import MISSING, format_cell
 
@@ -25,25 +26,59 @@ def format_common_table(summary: PerfSummary) -> str:
     return tabulate(rows, headers=["Common Metric", "Stage", "Value"], **_TABLE_OPTIONS)
 
 
+def window_lines(window: StableWindow) -> list[str]:
+    """The steady window's facts and its 95 % confidence intervals, one line each."""
+    lines = [
+        f"Steady window: {window.start_rel_s:.4f} s to {window.end_rel_s:.4f} s after the first send "
+        f"({window.duration_s:.4f} s, {window.share:.1%} of the run), {window.requests} requests "
+        f"({window.success_requests} succeeded, {window.failed_requests} failed), "
+        f"batch_size {window.batch_size}: at batch_size {window.at_batch_size_share:.1%} of the time, "
+        f"mean {window.mean_in_flight:.2f} in flight, longest stretch below "
+        f"{window.longest_below_batch_size_s * 1000:.1f} ms"
+    ]
+    intervals = window.confidence
+    if intervals:
+        head = "95% confidence intervals (steady stage): "
+        if all(interval is None for interval in intervals.values()):
+            lines.append(head + f"n/a, {_TOO_LITTLE}")
+        else:
+            cells = ", ".join(f"{name} {_interval_text(interval)}" for name, interval in intervals.items())
+            lines.append(head + cells + (f" (n/a: {_TOO_LITTLE})" if None in intervals.values() else ""))
+    return lines
+
+
+_TOO_LITTLE = "too little data: rates need a window of 2 median requests, medians 6 requests"
+
+
+def _interval_text(interval: Interval | None) -> str:
+    if interval is None:
+        return "n/a"
+    return f"{interval.low:g} to {interval.high:g} {interval.unit}"
+
+
+def format_headline(summary: PerfSummary) -> str:
+    """Doubts about the steady window, shown before the tables ("" when there are none)."""
+    if summary.window is None:
+        return ""
+    return "\n".join(f"Warning: {text}" for text in summary.window.warnings)
+
+
 def format_notes(summary: PerfSummary) -> str:
-    """The steady window facts and the warnings, one line each ("" when there is nothing to say)."""
+    """The steady window facts and the other warnings, one line each ("" when there is nothing to say)."""
     lines = []
     window = summary.window
+    headline: tuple[str, ...] = ()
     if window is not None:
-        lines.append(
-            f"Steady window: {window.start_rel_s:.4f} s to {window.end_rel_s:.4f} s after the first send "
-            f"({window.duration_s:.4f} s, {window.share:.1%} of the run), {window.requests} requests "
-            f"({window.success_requests} succeeded, {window.failed_requests} failed), "
-            f"batch_size {window.batch_size}"
-        )
-    lines += [f"Warning: {text}" for text in summary.warnings]
+        lines += window_lines(window)
+        headline = window.warnings
+    lines += [f"Warning: {text}" for text in summary.warnings if text not in headline]
     return "\n".join(lines)
 
 
-def format_tables(summary: PerfSummary) -> str:
-    """Both tables as the original prints them, then the notes block when there is one."""
-    parts = [format_metric_table(summary), format_common_table(summary)]
-    notes = format_notes(summary)
-    if notes:
-        parts.append(notes)
-    return "\n".join(parts)
+def format_tables(summary: PerfSummary, *, headline: bool = True) -> str:
+    """Window doubts first (unless ``headline`` is False: the caller printed them), then both tables
+    as the original prints them, then the notes block."""
+    parts = [format_headline(summary) if headline else "", format_metric_table(summary)]
+    parts.append(format_common_table(summary))
+    parts.append(format_notes(summary))
+    return "\n".join(part for part in parts if part)

@@ -7,6 +7,7 @@ from typing import Any
 
 from ais_bench.metrics.summary import PerfSummary
 from ais_bench.reports.cells import MISSING, format_cell
+from ais_bench.reports.console import format_headline, format_notes
 
 
 def render_summary(summary: PerfSummary | None) -> str:
@@ -34,15 +35,7 @@ def render_summary(summary: PerfSummary | None) -> str:
             f'<table class="metrics"><caption>Per-request metrics</caption><tr><th>Metric</th>{head}</tr>'
             f"{body}</table>"
         )
-    notes = []
-    if summary.window is not None:
-        w = summary.window
-        notes.append(
-            f"Steady window: {w.start_rel_s:.4f} s to {w.end_rel_s:.4f} s after the first send "
-            f"({w.duration_s:.4f} s, {w.share:.1%} of the run), {w.requests} requests "
-            f"({w.success_requests} succeeded, {w.failed_requests} failed), batch_size {w.batch_size}"
-        )
-    notes += [f"Warning: {text}" for text in summary.warnings]
+    notes = [note for note in (format_headline(summary) + "\n" + format_notes(summary)).split("\n") if note]
     if notes:
         parts.append('<ul class="notes">' + "".join(f"<li>{_esc(n)}</li>" for n in notes) + "</ul>")
     return '<div class="panel">' + "".join(parts) + "</div>"

@@ -7,6 +7,7 @@ numpy implementation can be checked against it.
 from __future__ import annotations
 
 import math
+import statistics
 from dataclasses import dataclass, field
 
 
@@ -75,32 +76,48 @@ def ref_stat(values: list[float], stat: str) -> float:
     return ref_percentile(values, int(stat[1:]))
 
 
-def ref_in_flight_events(requests: list[RefRequest]) -> list[tuple[float, int, int]]:
-    """(time, +1/-1, count after the event), built as (r0 start, r0 end, r1 start, ...), stable sort."""
-    events = []
-    for r in requests:
-        events.append((r.start, +1))
-        events.append((r.end, -1))
-    events.sort(key=lambda e: e[0])  # list.sort is stable
-    walked, count = [], 0
-    for time, delta in events:
-        count += delta
-        walked.append((time, delta, count))
-    return walked
+def ref_moments(requests: list[RefRequest], simultaneous: float) -> list[tuple[float, int, bool]]:
+    """(time of the moment's first event, count after the moment, holds a start) of every moment.
+
+    Events (+1 at each start, -1 at each end) in time order; a moment takes every event no later than
+    its first event + ``simultaneous``.
+    """
+    events = sorted([(r.start, +1) for r in requests] + [(r.end, -1) for r in requests], key=lambda e: e[0])
+    moments: list[tuple[float, int, bool]] = []
+    count, i = 0, 0
+    while i < len(events):
+        first = events[i][0]
+        has_start = False
+        while i < len(events) and events[i][0] <= first + simultaneous:
+            count += events[i][1]
+            has_start = has_start or events[i][1] == +1
+            i += 1
+        moments.append((first, count, has_start))
+    return moments
 
 
 def ref_stable_window(requests: list[RefRequest], batch_size: int) -> tuple[float, float] | None:
-    """(t2, t4), or None when there is no steady stage (incl. a zero-length window)."""
-    starts_at_max = []
-    last_at_max = None
-    for time, delta, count in ref_in_flight_events(requests):
-        if count == batch_size:
-            last_at_max = time
-            if delta == +1:
-                starts_at_max.append(time)
-    if len(starts_at_max) < 2 or last_at_max is None:
+    """(t2, t4), or None when there is no steady stage (incl. a window under half the median E2EL)."""
+    if not requests:
         return None
-    t2, t4 = starts_at_max[1], last_at_max
-    if not t4 > t2:
+    median = statistics.median([r.e2el for r in requests])
+    moments = ref_moments(requests, 0.02 * median)
+    hits = [k for k, (_, count, has_start) in enumerate(moments) if count == batch_size and has_start]
+    at_batch = [k for k, (_, count, _) in enumerate(moments) if count == batch_size]
+    if len(hits) < 2:
+        return None
+    t2, t4 = moments[hits[1]][0], moments[at_batch[-1] + 1][0]
+    if not t4 - t2 >= 0.5 * median:
         return None
     return t2, t4
+
+
+def ref_window_work(requests: list[RefRequest], t2: float, t4: float) -> float:
+    """Requests counted by the share of [start, end] inside [t2, t4) (zero-length ones: 1 if inside)."""
+    total = 0.0
+    for r in requests:
+        if r.end > r.start:
+            total += max(0.0, min(r.end, t4) - max(r.start, t2)) / (r.end - r.start)
+        elif t2 <= r.start < t4:
+            total += 1.0
+    return total

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from metrics_helpers import request_rows, table_from_rows
-from metrics_reference import RefTable, ref_per_request, ref_stable_window
+from metrics_reference import RefTable, ref_per_request, ref_stable_window, ref_window_work
 
 from ais_bench.errors import NoSteadyStage
 from ais_bench.metrics.per_request import compute_per_request
@@ -24,24 +24,27 @@ def _table(starts: list[float], ends: list[float], success: list[bool] | None = 
 
 
 # --- the three oracles of the behaviour spec §6.2 (batch_size 2) -------------------------------
+# t2 is the original's; t4 is the moment the count *left* batch_size after its last visit (the
+# original's t4 is the last moment it *reached* it: 6.0 and 5.0 below).
 
 
 def test_oracle_one() -> None:
     starts, ends = [1.0, 2.0, 4.0, 6.0], [3.5, 5.5, 7.0, 9.0]
-    assert find_stable_window(np.array(starts), np.array(ends), 2) == (4.0, 6.0)
+    # counts: s0 1, s1 2 (ramp), e0 1, s2 2 (t2 = 4), e1 1, s3 2 (last at 2), e2 1 (t4 = 7), e3 0
+    assert find_stable_window(np.array(starts), np.array(ends), 2) == (4.0, 7.0)
     table = _table(starts, ends)
     selection = select_stable_stage(table, compute_per_request(table, True), 2)
     assert selection.requests.row_index.tolist() == [2, 3]
-    assert selection.duration_s == 2.0
+    assert selection.duration_s == 3.0
 
 
 def test_oracle_two() -> None:
     starts, ends = [1.0, 2.0, 3.5, 5.0, 8.0], [3.0, 4.0, 6.0, 7.0, 9.0]
-    assert find_stable_window(np.array(starts), np.array(ends), 2) == (3.5, 5.0)
+    assert find_stable_window(np.array(starts), np.array(ends), 2) == (3.5, 6.0)
     table = _table(starts, ends)
     selection = select_stable_stage(table, compute_per_request(table, True), 2)
     assert selection.requests.row_index.tolist() == [2, 3]
-    assert selection.duration_s == 1.5
+    assert selection.duration_s == 2.5
 
 
 def test_oracle_three_has_no_steady_stage() -> None:
@@ -58,20 +61,33 @@ def test_never_reaching_batch_size_says_the_peak() -> None:
     assert caught.value.hint and "lower batch_size" in caught.value.hint
 
 
-def test_zero_length_window_is_no_steady_stage() -> None:
-    # batch_size 1, back to back: every start reaches 1; t2 = second start = 2.0, the last event at
-    # 1 is also the start at 2.0 -> t4 == t2.
+def test_window_shorter_than_half_the_median_request_is_no_steady_stage() -> None:
+    # batch_size 2, requests of 1 s: s0 0 (1), s1 0.5 (2, ramp), e0 1.0 (1), s2 1.1 (2, t2 = 1.1),
+    # e1 1.5 (1, t4 = 1.5): a 0.4 s window, under half the median E2EL (0.5 s)
     with pytest.raises(NoSteadyStage) as caught:
-        find_stable_window(np.array([1.0, 2.0]), np.array([1.5, 3.0]), 1)
-    assert "zero length" in caught.value.message
+        find_stable_window(np.array([0.0, 0.5, 1.1]), np.array([1.0, 1.5, 2.1]), 2)
+    assert "400.000 ms long, shorter than half the median request (1000.0 ms)" in caught.value.message
+    assert caught.value.hint and "--pressure" in caught.value.hint
+    # the first request ends at 0.8 s and the third is sent at 0.9 s: [0.9, 1.5) is 0.6 s, accepted
+    assert find_stable_window(np.array([0.0, 0.5, 0.9]), np.array([0.8, 1.5, 1.9]), 2) == (0.9, 1.5)
 
 
-def test_ties_resolve_by_request_position() -> None:
-    # request 0 ends at 3.0 exactly when request 2 starts; built as (s0, e0, s1, e1, s2, e2, ...) and
-    # stably sorted, e0 comes before s2: counts s0 1, s1 2 (first start at max), e0 1, s2 2 (second
-    # start at max -> t2 = 3.0), s3 3, e1 2 (last event at max -> t4 = 5.0), e2 1, e3 0.
+def test_back_to_back_at_batch_size_one_has_a_window() -> None:
+    # the original's t4 (last moment the count reached 1) is the start at 2.0 = t2: no window; the
+    # count leaves 1 at 3.0, so the window is [2, 3) and holds the second request whole.
+    starts, ends = np.array([1.0, 2.0]), np.array([1.5, 3.0])
+    assert find_stable_window(starts, ends, 1) == (2.0, 3.0)
+    table = _table([1.0, 2.0], [1.5, 3.0])
+    selection = select_stable_stage(table, compute_per_request(table, True), 1)
+    assert selection.requests.row_index.tolist() == [1] and selection.work.requests == 1.0
+
+
+def test_exact_ties_are_netted() -> None:
+    # request 0 ends at 3.0 exactly when request 2 starts: one moment, count 2 -> t2 = 3.0;
+    # s3 3, e1 2 (last at batch_size), e2 1 at 6.0 -> t4 = 6.0
     starts, ends = np.array([1.0, 2.0, 3.0, 4.0]), np.array([3.0, 5.0, 6.0, 7.0])
-    assert find_stable_window(starts, ends, 2) == (3.0, 5.0)
+    assert find_stable_window(starts, ends, 2) == (3.0, 6.0)
+    assert find_stable_window(starts[::-1].copy(), ends[::-1].copy(), 2) == (3.0, 6.0)
 
 
 def test_failed_requests_in_the_window_are_counted() -> None:
@@ -89,13 +105,15 @@ def test_failed_requests_in_the_window_are_counted() -> None:
     assert selection.total_requests == 4 and selection.failed_requests == 2
     window = selection.window
     assert window is not None
-    # first send is the failed request at 0.5; the last end is 9.0 -> run duration 8.5 s
-    assert (window.start_rel_s, window.end_rel_s, window.duration_s) == (3.5, 5.5, 2.0)
-    assert window.run_duration_s == 8.5 and window.share == pytest.approx(2.0 / 8.5)
+    # window [4, 7); first send is the failed request at 0.5; the last end is 9.0 -> run 8.5 s
+    assert (window.start_rel_s, window.end_rel_s, window.duration_s) == (3.5, 6.5, 3.0)
+    assert window.run_duration_s == 8.5 and window.share == pytest.approx(3.0 / 8.5)
     assert (window.requests, window.success_requests, window.failed_requests) == (4, 2, 2)
-    # largest E2EL in the window: 3.0 s > 2.0 / 3 -> warning
+    # largest E2EL in the window: 3.0 s > 3.0 / 3 -> "short" warning; at batch_size 2.5 of 3 s
     assert window.max_e2el_s == 3.0 and not window.reliable
-    assert len(selection.warnings) == 1 and "run longer" in selection.warnings[0]
+    assert len(selection.warnings) == 2 and "run longer" in selection.warnings[0]
+    assert "in flight only 83% of its time" in selection.warnings[1]
+    assert window.warnings == tuple(selection.warnings)
 
 
 def test_total_stage() -> None:
@@ -134,16 +152,20 @@ def test_stable_window_properties(schedule: tuple[list[float], list[float], list
     window = selection.window
     assert window is not None
     t2, t4 = window.start_s, window.end_s
-    assert selection.duration_s == t4 - t2 > 0
     ok = [i for i in range(len(starts)) if success[i]]
-    # every steady request starts in [t2, t4], and no successful request outside it is counted
-    assert selection.requests.row_index.tolist() == [i for i in ok if t2 <= starts[i] <= t4]
-    # in flight just after t2 (times are distinct) equals batch_size
-    assert sum(1 for i in ok if starts[i] <= t2 < ends[i]) == batch_size
-    # t2 is a start time of a successful request; failed requests count only inside the window
-    assert t2 in [starts[i] for i in ok]
-    failed_in = sum(1 for i in range(len(starts)) if not success[i] and t2 <= starts[i] <= t4)
+    median_e2el = float(np.median([ends[i] - starts[i] for i in ok]))
+    assert selection.duration_s == t4 - t2 >= median_e2el / 2 > 0
+    # every steady request starts in [t2, t4), and no successful request outside it is counted
+    assert selection.requests.row_index.tolist() == [i for i in ok if t2 <= starts[i] < t4]
+    # both edges are times of events of successful requests
+    events = {starts[i] for i in ok} | {ends[i] for i in ok}
+    assert t2 in events and t4 in events
+    failed_in = sum(1 for i in range(len(starts)) if not success[i] and t2 <= starts[i] < t4)
     assert selection.failed_requests == failed_in
+    # the rates count each request by its share inside the window: never more than started + in flight
+    in_flight_at_t2 = sum(1 for i in ok if starts[i] < t2 < ends[i])
+    assert 0 < selection.work.requests <= len(selection.requests) + in_flight_at_t2 + 1e-9
+    assert 0 <= window.at_batch_size_share <= 1 and window.peak_in_flight >= batch_size
 
 
 @settings(max_examples=150, deadline=None)
@@ -164,4 +186,6 @@ def test_stable_window_matches_reference(
     selection = select_stable_stage(table, requests, batch_size)
     assert (selection.window.start_s, selection.window.end_s) == expected  # type: ignore[union-attr]
     t2, t4 = expected
-    assert selection.requests.row_index.tolist() == [r.row for r in ref_requests if t2 <= r.start <= t4]
+    assert selection.requests.row_index.tolist() == [r.row for r in ref_requests if t2 <= r.start < t4]
+    work = ref_window_work(ref_requests, t2, t4)
+    assert selection.work.requests == pytest.approx(work, rel=1e-9, abs=1e-9)

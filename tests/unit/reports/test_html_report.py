@@ -118,7 +118,7 @@ def test_scheduled_send_times() -> None:
 
 
 def _stable_table() -> RequestTable:
-    # docs/metrics.md worked example: window [4, 6] s, i.e. 3..5 s after the first send (1 s)
+    # docs/metrics.md worked example: window [4, 7) s, i.e. 3..6 s after the first send (1 s)
     starts, ends = [1.0, 2.0, 4.0, 6.0], [3.5, 5.5, 7.0, 9.0]
     points = [[s, s + 0.5, e] for s, e in zip(starts, ends, strict=True)]
     return RequestTable.from_columns(points, [True] * 4, [10, 20, 30, 40], [3, 3, 5, 7])
@@ -147,12 +147,12 @@ def test_figure_traces_and_window_shading() -> None:
     assert inflight.line.shape == "hv"
     # the steady window is shaded on both rows, labelled, and batch_size is marked
     rects = [s for s in fig.layout.shapes if s.type == "rect"]
-    assert [(s.x0, s.x1, s.xref) for s in rects] == [(3.0, 5.0, "x"), (3.0, 5.0, "x2")]
+    assert [(s.x0, s.x1, s.xref) for s in rects] == [(3.0, 6.0, "x"), (3.0, 6.0, "x2")]
     assert all(s.fillcolor == COLOURS["window"] for s in rects)
     lines = [s for s in fig.layout.shapes if s.type == "line"]
     assert [(s.y0, s.yref) for s in lines] == [(2, "y2")]
     texts = [a.text for a in fig.layout.annotations]
-    assert "steady window 3.000–5.000 s (25% of the run)" in texts
+    assert "steady window 3.000–6.000 s (38% of the run)" in texts
     assert "Send rate" not in texts  # not paced: no third row
 
 
@@ -183,9 +183,11 @@ def test_coordinates_float32_for_short_runs_float64_for_long() -> None:
 def test_summary_panel() -> None:
     summary = compute_summary(_stable_table(), stage="stable", stats_list=["Average", "P99"], batch_size=2, stream=True)
     text = render_summary(summary)
-    assert "<td>Benchmark Duration</td><td>2000.0 ms</td>" in text
+    assert "<td>Benchmark Duration</td><td>3000.0 ms</td>" in text
     assert "<th>Average</th><th>P99</th><th>N</th>" in text
-    assert "Steady window: 3.0000 s to 5.0000 s after the first send" in text
+    assert "Steady window: 3.0000 s to 6.0000 s after the first send" in text
+    # the doubts about the window come first
+    assert text.index("Warning: Steady window is short") < text.index("Steady window: 3.0000 s")
     assert "Metrics not available" in render_summary(None)
 
 

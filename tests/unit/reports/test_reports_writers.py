@@ -77,8 +77,17 @@ def test_missing_value_is_na() -> None:
 def test_format_tables_with_notes() -> None:
     text = format_tables(_stable_summary())
     assert "Common Metric" in text and "Performance Parameters" in text
-    assert "Steady window: 3.0000 s to 5.0000 s after the first send (2.0000 s, 25.0% of the run)" in text
-    assert "Warning: Steady window: the longest request" in text
+    # doubts about the window are the first line; the window, its steadiness and intervals follow
+    assert text.splitlines()[0].startswith("Warning: Steady window is short (3000.0 ms): only 2 requests")
+    assert "its longest request took 3000.0 ms, more than a third of it" in text.splitlines()[0]
+    assert "Warning: Steady window: batch_size=2 requests were in flight only 83% of its time" in text
+    assert (
+        "Steady window: 3.0000 s to 6.0000 s after the first send (3.0000 s, 37.5% of the run), 2 requests "
+        "(2 succeeded, 0 failed), batch_size 2: at batch_size 83.3% of the time, mean 1.83 in flight, "
+        "longest stretch below 500.0 ms"
+    ) in text
+    assert "95% confidence intervals (steady stage): n/a, too little data" in text
+    assert text.count("Steady window is short") == 1
     assert "Steady window" not in format_tables(_summary()).split("Warning")[0]
 
 
@@ -131,10 +140,38 @@ def test_json_stable_window(tmp_path: Path) -> None:
     write_json(_stable_summary(), path)
     data = read_json(path)
     window = data["_ais_bench"]["window"]
-    assert (window["start_rel_s"], window["end_rel_s"], window["duration_s"]) == (3.0, 5.0, 2.0)
-    assert window["requests"] == 2 and window["reliable"] is False and window["share"] == 0.25
-    assert data["Concurrency"] == {"stable": 2}
-    assert json.loads(path.read_text(encoding="utf-8"))["Benchmark Duration"] == {"stable": "2000.0 ms"}
+    assert (window["start_rel_s"], window["end_rel_s"], window["duration_s"]) == (3.0, 6.0, 3.0)
+    assert window["requests"] == 2 and window["reliable"] is False and window["share"] == 0.375
+    assert window["at_batch_size_share"] == pytest.approx(2.5 / 3) and window["peak_in_flight"] == 2
+    assert window["mean_in_flight"] == pytest.approx(5.5 / 3)
+    assert window["longest_below_batch_size_s"] == 0.5
+    assert window["confidence"] == {
+        "Request Throughput": None, "Output Token Throughput": None, "TTFT Median": None, "TPOT Median": None,
+    }  # fmt: skip
+    assert window["warnings"][0].startswith("Steady window is short")
+    assert data["_ais_bench"]["warnings"][: len(window["warnings"])] == window["warnings"]
+    assert data["Concurrency"] == {"stable": 1.8333} and data["Max Concurrency"] == {"stable": 2}
+    assert json.loads(path.read_text(encoding="utf-8"))["Benchmark Duration"] == {"stable": "3000.0 ms"}
+
+
+def test_json_and_screen_confidence_intervals(tmp_path: Path) -> None:
+    # 3 lanes x 40 rounds of 1 s requests (TTFT 0.5 s, 9 output tokens): every interval exists
+    starts = [float(r) for r in range(40) for _ in range(3)]
+    points = [[s, s + 0.5, s + 1.0] for s in starts]
+    table = RequestTable.from_columns(points, [True] * len(starts), [10] * len(starts), [9] * len(starts))
+    summary = compute_summary(table, stage="stable", stats_list=["Median"], batch_size=3, stream=True)
+    write_json(summary, tmp_path / "ds.json")
+    confidence = read_json(tmp_path / "ds.json")["_ais_bench"]["window"]["confidence"]
+    assert confidence["Request Throughput"] == {
+        "estimate": 3.0, "low": 3.0, "high": 3.0, "unit": "req/s", "method": "batch means", "n": 10,
+    }  # fmt: skip
+    assert confidence["TTFT Median"]["method"] == "bootstrap" and confidence["TTFT Median"]["unit"] == "ms"
+    assert set(confidence) == {"Request Throughput", "Output Token Throughput", "TTFT Median", "TPOT Median"}
+    line = next(x for x in format_tables(summary).splitlines() if x.startswith("95% confidence"))
+    assert line == (
+        "95% confidence intervals (steady stage): Request Throughput 3 to 3 req/s, "
+        "Output Token Throughput 27 to 27 token/s, TTFT Median 500 to 500 ms, TPOT Median 62.5 to 62.5 ms"
+    )
 
 
 def test_unwritable_path_raises_output_error(tmp_path: Path) -> None:

@@ -1,0 +1,132 @@
+"""95 % confidence intervals of the steady stage's rates and medians (numpy only).
+
+- **Rates** (Request Throughput, Output Token Throughput): **batch means**. The window is cut into
+  ``k = min(10, floor(D / median E2EL))`` equal batches, so that each batch lasts at least one median
+  request (batches much shorter than a request share the same requests and would look falsely
+  consistent); each batch's rate uses the same estimator as the window (every request weighted by the
+  fraction of its time inside the batch), so the batch rates average to the window's rate exactly; the
+  interval is ``mean ± t(0.975, k - 1) · sd / sqrt(k)`` (Student's t, so two batches give a very wide
+  interval). Fewer than 2 batches: no interval. No randomness.
+- **Medians** (TTFT, TPOT): percentile **bootstrap** over the window's requests, 1000 resamples from a
+  fixed seed (0), so recalculating a run gives the same interval; above 10,000 requests, the
+  order-statistic interval (the ranks ``n/2 ± 1.96 sqrt(n)/2`` of the sorted values), which is what the
+  bootstrap converges to and costs one partition. Fewer than 6 requests: no interval (with 5 or fewer
+  values even [min, max] holds the median with less than 95 % probability).
+"""
+
+from __future__ import annotations
+
+import math
+from itertools import pairwise
+
+import numpy as np
+
+from ais_bench.metrics.stage import Interval
+
+MAX_BATCHES = 10
+MIN_MEDIAN_REQUESTS = 6
+BOOTSTRAP_RESAMPLES = 1000
+BOOTSTRAP_SEED = 0
+BOOTSTRAP_MAX_REQUESTS = 10_000
+#: Student's t 0.975 quantiles by degrees of freedom (batches - 1).
+_T_975 = {1: 12.7062, 2: 4.3027, 3: 3.1824, 4: 2.7764, 5: 2.5706, 6: 2.4469, 7: 2.3646, 8: 2.306, 9: 2.2622}
+_Z_975 = 1.959964
+_BOOTSTRAP_CHUNK_VALUES = 4_000_000
+
+
+def batch_count(duration_s: float, median_e2el_s: float) -> int:
+    """Number of batches of a window: each at least one median request long, at most ``MAX_BATCHES``."""
+    if duration_s <= 0:
+        return 0
+    if median_e2el_s <= 0:
+        return MAX_BATCHES
+    return min(MAX_BATCHES, int(duration_s // median_e2el_s))
+
+
+def fractions_inside(start_s: np.ndarray, end_s: np.ndarray, lo_s: float, hi_s: float) -> np.ndarray:
+    """Per request, the share (0..1) of ``[start, end]`` that lies inside ``[lo_s, hi_s)``.
+
+    A request of zero length counts 1 when it starts inside the interval, else 0.
+    """
+    start_s = np.asarray(start_s, dtype=np.float64)
+    end_s = np.asarray(end_s, dtype=np.float64)
+    overlap = np.clip(np.minimum(end_s, hi_s) - np.maximum(start_s, lo_s), 0.0, None)
+    length = end_s - start_s
+    instant = length <= 0
+    share = np.divide(overlap, length, out=np.zeros_like(overlap), where=~instant)
+    share[instant] = ((start_s >= lo_s) & (start_s < hi_s))[instant]
+    return share
+
+
+def rate_interval(
+    start_s: np.ndarray,
+    end_s: np.ndarray,
+    weights: np.ndarray,
+    window: tuple[float, float],
+    batches: int,
+    unit: str,
+) -> Interval | None:
+    """Batch-means interval of ``sum(weights * fraction inside) / duration`` over ``window`` = (lo, hi)."""
+    if batches < 2:
+        return None
+    lo_s, hi_s = window
+    edges = lo_s + (hi_s - lo_s) * np.arange(batches + 1) / batches
+    batch_s = (hi_s - lo_s) / batches
+    rates = np.array(
+        [float(np.dot(weights, fractions_inside(start_s, end_s, a, b))) / batch_s for a, b in pairwise(edges)]
+    )
+    estimate = float(np.dot(weights, fractions_inside(start_s, end_s, lo_s, hi_s))) / (hi_s - lo_s)
+    half = _T_975[batches - 1] * float(rates.std(ddof=1)) / math.sqrt(batches)
+    return Interval(
+        estimate=round(estimate, 4),
+        low=round(max(estimate - half, 0.0), 4),
+        high=round(estimate + half, 4),
+        unit=unit,
+        method="batch means",
+        n=batches,
+    )
+
+
+def median_interval(values_s: np.ndarray, *, max_bootstrap: int = BOOTSTRAP_MAX_REQUESTS) -> Interval | None:
+    """Interval of the median of ``values_s`` (seconds), returned in ms (4 decimals)."""
+    values = np.asarray(values_s, dtype=np.float64)
+    values = values[np.isfinite(values)]
+    n = values.shape[0]
+    if n < MIN_MEDIAN_REQUESTS:
+        return None
+    if n <= max_bootstrap:
+        low, high = _bootstrap_median(values)
+        method = "bootstrap"
+    else:
+        low, high = _order_statistic_median(values)
+        method = "order statistics"
+    return Interval(
+        estimate=_ms(float(np.median(values))), low=_ms(low), high=_ms(high), unit="ms", method=method, n=n
+    )
+
+
+def _bootstrap_median(values: np.ndarray) -> tuple[float, float]:
+    """2.5th and 97.5th percentiles of the medians of ``BOOTSTRAP_RESAMPLES`` seeded resamples."""
+    n = values.shape[0]
+    rng = np.random.default_rng(BOOTSTRAP_SEED)
+    rows = max(1, _BOOTSTRAP_CHUNK_VALUES // n)
+    medians = []
+    for done in range(0, BOOTSTRAP_RESAMPLES, rows):
+        count = min(rows, BOOTSTRAP_RESAMPLES - done)
+        medians.append(np.median(values[rng.integers(0, n, size=(count, n))], axis=1))
+    low, high = np.percentile(np.concatenate(medians), [2.5, 97.5])
+    return float(low), float(high)
+
+
+def _order_statistic_median(values: np.ndarray) -> tuple[float, float]:
+    """Sorted values at ranks ``n/2 ± 1.96 sqrt(n)/2`` (0-based, clipped to the array)."""
+    n = values.shape[0]
+    spread = _Z_975 * math.sqrt(n) / 2
+    lo_rank = max(math.floor(n / 2 - spread), 0)
+    hi_rank = min(math.ceil(n / 2 + spread), n - 1)
+    part = np.partition(values, [lo_rank, hi_rank])
+    return float(part[lo_rank]), float(part[hi_rank])
+
+
+def _ms(value_s: float) -> float:
+    return round(value_s * 1000, 4)
