@@ -141,6 +141,18 @@ def test_recalculate_with_stable_stage_and_p95(run: Path, capsys: pytest.Capture
     assert median <= p95 <= p99 and e2el[1] == "total" and e2el[-1] == "48"
 
 
+def test_stable_stage_intervals_are_reproduced_byte_for_byte(run: Path) -> None:
+    perf = _perf(run)
+    assert _cli(run, "--mode", "perf_viz", "--reuse", "--summarizer", "p95_stable") == 0
+    first = (perf / "tiny.json").read_bytes()
+    confidence = json.loads(first)["_ais_bench"]["window"]["confidence"]
+    ttft = confidence["TTFT Median"]
+    assert ttft is not None and ttft["method"] == "bootstrap" and ttft["low"] <= ttft["estimate"] <= ttft["high"]
+    (perf / "tiny.json").write_text("{}")
+    assert _cli(run, "--mode", "perf_viz", "--reuse", "--summarizer", "p95_stable") == 0
+    assert (perf / "tiny.json").read_bytes() == first
+
+
 def test_batch_size_comes_from_the_command_line_model(run: Path, capsys: pytest.CaptureFixture[str]) -> None:
     write_model_config(run / "cfg", "test_model", 1, batch_size=8)  # same abbr, another batch_size
     assert _cli(run, "--mode", "perf_viz", "--reuse") == 0
