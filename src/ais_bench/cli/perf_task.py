@@ -269,7 +269,7 @@ def _client_self_check(outcome: RunOutcome, columns: RecordColumns) -> dict[str,
     loop, schedule = check["loop_lag"], check["schedule_lag"]
     text = (
         f"Client self-check: {check['stamping']} time stamps, event-loop lag p99 {loop['p99_ms']:.3f} ms "
-        f"(max {loop['max_ms']:.1f} ms)"
+        f"(max {loop['max_ms']:.3f} ms)"
     )
     if schedule["samples"]:
         text += f", send-schedule lag p99 {schedule['p99_ms']:.1f} ms"

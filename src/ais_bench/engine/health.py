@@ -1,8 +1,12 @@
 """Client self-check: did the client, rather than the server, shape the numbers?
 
-Loop lag: every ``interval_s`` the monitor schedules a callback with ``call_soon`` and measures how
-long it takes to run and resume the monitor: the same path a socket read takes before its bytes are
-stamped. Lags go into a fixed-size histogram (10 µs bins up to 1 s), so a 24-hour run costs the
+Loop lag: every ``interval_s`` the monitor sleeps and measures two delays, and records their sum:
+the **timer overshoot** (how late the sleep woke, beyond the loops' 1 ms timer granularity: a loop
+blocked in a callback while the timer was due wakes late by the rest of the block) and the
+**ready-queue delay** (it schedules a callback with ``call_soon`` and measures how long it takes to
+run and resume the monitor: the same path a socket read takes before its bytes are stamped). The
+queue delay alone reads 0 when the block ended just before the timer's callback ran. Lags go into a
+fixed-size histogram (10 µs bins up to 1 s), so a 24-hour run costs the
 same memory as a 10-second one. The main process merges the workers' histograms.
 
 Schedule lag: for paced runs, each record's actual send (``start_s``) minus its planned send
@@ -33,6 +37,9 @@ CPU_BUSY_WARN_SHARE = 0.9
 #: Shortest load (wall seconds of a worker) whose CPU share is warned about: over a few milliseconds
 #: the share says little (start-up work and clock granularity dominate).
 CPU_WARN_MIN_WALL_S = 1.0
+
+#: asyncio's epoll timeout and uvloop's timers have 1 ms resolution: an idle loop may wake this late.
+TIMER_GRANULARITY_S = 1e-3
 
 BIN_S = 10e-6
 BINS = 100_000  # 10 µs x 100k = 1 s; larger lags land in the last bin
@@ -82,15 +89,22 @@ class LagHistogram:
 
 
 async def monitor_loop_lag(hist: LagHistogram, interval_s: float = SAMPLE_INTERVAL_S) -> None:
-    """Sample the loop's ready-queue lag into ``hist`` until cancelled."""
+    """Sample the loop's lag (timer overshoot + ready-queue delay) into ``hist`` until cancelled."""
     loop = asyncio.get_running_loop()
     while True:
+        due_s = perf_counter() + interval_s
         await asyncio.sleep(interval_s)
+        overshoot_s = perf_counter() - due_s
         waiter = loop.create_future()
         scheduled = perf_counter()
         loop.call_soon(waiter.set_result, None)
         await waiter
-        hist.add(perf_counter() - scheduled)
+        hist.add(loop_lag_sample_s(overshoot_s, perf_counter() - scheduled))
+
+
+def loop_lag_sample_s(overshoot_s: float, queue_delay_s: float) -> float:
+    """One lag sample: the timer overshoot beyond ``TIMER_GRANULARITY_S`` plus the ready-queue delay."""
+    return max(overshoot_s - TIMER_GRANULARITY_S, 0.0) + max(queue_delay_s, 0.0)
 
 
 @dataclass(frozen=True)
@@ -215,7 +229,7 @@ def build_self_check(outcome: _OutcomeLike, records: Any) -> dict[str, Any]:
             else "the client may have stamped events late and shaped TTFT/ITL"
         )
         warnings.append(
-            f"client event-loop lag p99 {loop.p99_s * 1000:.2f} ms (max {loop.max_s * 1000:.1f} ms) is over "
+            f"client event-loop lag p99 {loop.p99_s * 1000:.2f} ms (max {loop.max_s * 1000:.2f} ms) is over "
             f"{LOOP_LAG_P99_WARN_S * 1000:g} ms: {effect}; {remedy}"
         )
     if schedule.p99_s > SCHEDULE_LAG_P99_WARN_S:

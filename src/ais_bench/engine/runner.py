@@ -27,6 +27,8 @@ from ais_bench.load.schedule import split_concurrency
 START_DELAY_S = 0.05
 #: Seconds to wait for worker processes to load and connect before giving up.
 READY_TIMEOUT_S = 120.0
+#: How long a --debug run waits for its worker thread's last messages after the thread ended.
+FINAL_MESSAGES_TIMEOUT_S = 5.0
 
 ProgressCallback = Callable[[dict[str, int], float], None]
 
@@ -79,7 +81,9 @@ def run_benchmark(plan: EnginePlan, *, debug: bool, progress: ProgressCallback |
     shared.go.set()
     messages = WorkerMessages()
     interrupted = _watch(shared, runners, start_at_s, progress, messages)
-    messages.drain(shared)
+    # a worker process flushes its messages before it exits; a --debug worker thread's last messages
+    # (its loop lag and CPU use) may still be in the queue's feeder thread: wait for them
+    messages.drain(shared, final_from=len(runners) if debug else 0)
     if messages.crashes:
         crashes = messages.crashes
         raise WorkerCrashed(
@@ -165,10 +169,17 @@ class WorkerMessages:
     stamping: set[str] = field(default_factory=set)
     output_errors: list[tuple[str, int]] = field(default_factory=list)  # (reason, records not written)
 
-    def drain(self, shared: SharedState) -> WorkerMessages:
+    def drain(self, shared: SharedState, final_from: int = 0) -> WorkerMessages:
+        """Take every message queued; with ``final_from`` > 0, wait (at most ``FINAL_MESSAGES_TIMEOUT_S``)
+        until that many workers sent their last message (CPU use, or a crash)."""
+        deadline_s = time.monotonic() + FINAL_MESSAGES_TIMEOUT_S
         while True:
+            waiting_s = deadline_s - time.monotonic()
             try:
-                kind, worker, payload = shared.messages.get_nowait()
+                if len(self.worker_cpu_s) + len(self.crashes) < final_from and waiting_s > 0:
+                    kind, worker, payload = shared.messages.get(timeout=waiting_s)
+                else:
+                    kind, worker, payload = shared.messages.get_nowait()
             except queue.Empty:
                 return self
             if kind == "loop_lag":

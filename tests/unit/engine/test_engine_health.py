@@ -11,6 +11,7 @@ import numpy as np
 from ais_bench.engine.health import (
     LagHistogram,
     build_self_check,
+    loop_lag_sample_s,
     monitor_loop_lag,
     schedule_lags_s,
 )
@@ -172,3 +173,32 @@ def test_a_blocked_event_loop_is_seen_by_the_monitor_and_warned_about():
     check = build_self_check(FakeOutcome(hist), [])
     assert check["loop_lag"]["p99_ms"] >= 2.0
     assert any("event-loop lag" in w for w in check["warnings"])
+
+
+def test_a_loop_blocked_while_the_timer_is_due_cannot_read_zero():
+    # The loop is blocked for 150 ms right after the monitor starts a 100 ms sleep: its timer is due
+    # in the middle of the block, so it wakes >= 50 ms late; the ready queue is empty by then, so the
+    # call_soon delay alone (the old measure) reads ~0. The overshoot is counted.
+    async def run() -> LagHistogram:
+        hist = LagHistogram()
+        monitor = asyncio.create_task(monitor_loop_lag(hist, interval_s=0.1))
+        await asyncio.sleep(0)  # the monitor computes its due time and starts sleeping
+        time.sleep(0.15)  # a callback that blocks the loop
+        while hist.total == 0:
+            await asyncio.sleep(0.005)
+        monitor.cancel()
+        return hist
+
+    hist = asyncio.run(run())
+    assert hist.max() >= 0.049 - 0.001  # 50 ms late, less the 1 ms timer granularity
+
+
+def test_lag_sample_counts_overshoot_beyond_the_timer_granularity():
+    assert loop_lag_sample_s(0.0005, 0.00002) == 0.00002  # an idle loop: within the 1 ms granularity
+    assert loop_lag_sample_s(0.004, 0.0) == 0.003  # woke 4 ms late: 3 ms beyond the granularity
+    assert loop_lag_sample_s(-0.0008, 0.0001) == 0.0001  # uvloop timers may fire early
+
+
+def test_self_check_warning_shows_p99_and_max_with_the_same_precision():
+    check = build_self_check(FakeOutcome(_histogram([0.0015] * 99 + [0.0251])), [])
+    assert "lag p99 1.51 ms (max 25.11 ms)" in check["warnings"][0]
