@@ -62,7 +62,29 @@ class OutputError(AisBenchError):
 
 
 class RunInterrupted(AisBenchError):
-    """The run was interrupted (Ctrl-C); finished requests were kept and summarised."""
+    """The run was interrupted (Ctrl-C, or SIGTERM: exit 143); finished requests were kept and summarised."""
 
     code = "AIS-INTERRUPTED"
     exit_code = 130
+
+    def __init__(self, message: str, *, hint: str | None = None, stop_signal: str = "SIGINT") -> None:
+        super().__init__(message, hint=hint)
+        self.exit_code = exit_code_of_signal(stop_signal)
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (what ``timeout``, Docker and Kubernetes send), raised in the main thread where
+    Ctrl-C raises ``KeyboardInterrupt``, so both stop a run the same way."""
+
+
+#: Exit code of a run stopped by each signal: 128 + the signal number, as a shell reports it.
+SIGNAL_EXIT_CODES = {"SIGINT": 130, "SIGTERM": 143}
+
+
+def stop_signal_of(exc: BaseException) -> str:
+    """Name of the signal behind a ``KeyboardInterrupt``."""
+    return "SIGTERM" if isinstance(exc, Terminated) else "SIGINT"
+
+
+def exit_code_of_signal(stop_signal: str) -> int:
+    return SIGNAL_EXIT_CODES.get(stop_signal, 130)

@@ -87,7 +87,10 @@ def test_sigkill_mid_run_loses_nothing_finished_a_second_before(tmp_path: Path) 
     assert main([
         "--models", "test_model", "--datasets", "tiny", "--mode", "perf_viz", "--reuse",
         "--config-dir", str(tmp_path / "cfg"), "--work-dir", str(tmp_path / "out"),
-    ]) == 0
+    ]) == 3  # a killed run is a partial result, as its perf run would have said
+    extra = json.loads((perf / "tiny.json").read_text())["_ais_bench"]
+    assert extra["run_state"] == "killed"
+    assert extra["warnings"][0].startswith("this run was killed before it finished")
     details = [orjson.loads(line) for line in (perf / "tiny_details.jsonl").read_bytes().splitlines()]
     assert (perf / "tiny_details.h5").is_file()
     successes = [d for d in details if d["success"]]

@@ -2,16 +2,31 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
+import signal
 import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import orjson
 import pytest
 
 from ais_bench.cli.main import main
-from tests.support.configs import only_run_dir, write_model_config, write_synthetic_dataset
+from tests.support.configs import (
+    only_run_dir,
+    write_global_consts,
+    write_model_config,
+    write_synthetic_dataset,
+)
 from tests.support.fixed_server import FixedServer, FixedTiming
+from tests.support.scripted_server import ScriptedConnection, ScriptedRequest, ScriptedServer, stream_chat
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def _free_port() -> int:
@@ -85,3 +100,109 @@ def test_a_capped_timestamp_replay_reports_the_wait_for_a_slot_and_names_the_cap
     assert "7 of 8 paced requests waited for a free batch_size slot" in err
     warning = next(line for line in (out + err).splitlines() if "sent late" in line)
     assert "the concurrency cap" in warning and "raise batch_size" in warning and "lower" not in warning
+
+
+async def _stall(conn: ScriptedConnection, request: ScriptedRequest) -> bool:
+    await asyncio.sleep(3600)  # accepted, never answered
+    return False
+
+
+async def _answer_quickly(conn: ScriptedConnection, request: ScriptedRequest) -> bool:
+    await stream_chat(conn, ["a", "b", "c"], gap_s=0.002)
+    return True
+
+
+def _start_cli(tmp_path: Path, port: int, rows: int, batch_size: int) -> subprocess.Popen[str]:
+    """The CLI in its own process group (2 workers) against a server of this test process."""
+    consts = write_global_consts(tmp_path / "consts.py", WORKERS_NUM=2)
+    write_model_config(tmp_path / "cfg", "test_model", port, batch_size=batch_size)
+    write_synthetic_dataset(tmp_path / "cfg", "tiny", rows)
+    return subprocess.Popen(
+        [sys.executable, "-m", "ais_bench.cli.main", *_perf_args(tmp_path)],
+        cwd=REPO_ROOT, env={**os.environ, "AIS_BENCH_GLOBAL_CONSTS": str(consts)},
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+    )
+
+
+def _wait_for(condition: Callable[[], bool], proc: subprocess.Popen[str], timeout_s: float = 60) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert proc.poll() is None, proc.communicate()[1]
+        assert time.monotonic() < deadline, "the run did not get there in time"
+        time.sleep(0.05)
+
+
+def _perf(tmp_path: Path) -> Path:
+    return only_run_dir(tmp_path / "out") / "performances" / "test-model"
+
+
+@pytest.mark.parametrize("to_group", [True, False], ids=["group (timeout, Ctrl-C)", "main process (docker, k8s)"])
+def test_sigterm_summarises_what_finished_writes_every_file_and_exits_143(tmp_path: Path, to_group: bool) -> None:
+    with ScriptedServer(_answer_quickly) as server:
+        proc = _start_cli(tmp_path, server.port, rows=100_000, batch_size=4)
+        try:
+            _wait_for(lambda: len(server.snapshot().requests) >= 50, proc)
+            if to_group:
+                os.killpg(proc.pid, signal.SIGTERM)
+            else:
+                proc.send_signal(signal.SIGTERM)
+            out, err = proc.communicate(timeout=60)
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 143, err
+    assert "Traceback" not in err and "leaked" not in err
+    assert "[AIS-INTERRUPTED] run interrupted (SIGTERM)" in err
+    assert "Performance Results of task" in out
+    perf = _perf(tmp_path)
+    for name in ("tiny.json", "tiny.csv", "tiny_details.jsonl", "tiny_details.h5", "tiny_plot.html"):
+        assert (perf / name).is_file(), name
+    extra = json.loads((perf / "tiny.json").read_text())["_ais_bench"]
+    assert extra["run_state"] == "interrupted" and extra["stop_signal"] == "SIGTERM"
+    details = (perf / "tiny_details.jsonl").read_bytes().splitlines()
+    assert 50 <= len(details) < 100_000
+
+
+def test_reuse_of_an_interrupted_run_says_so_and_exits_like_a_partial_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with ScriptedServer(_answer_quickly) as server:
+        proc = _start_cli(tmp_path, server.port, rows=100_000, batch_size=2)
+        try:
+            _wait_for(lambda: len(server.snapshot().requests) >= 20, proc)
+            proc.send_signal(signal.SIGINT)
+            proc.communicate(timeout=60)
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 130
+    reuse = ["--models", "test_model", "--datasets", "tiny", "--mode", "perf_viz", "--reuse",
+             "--config-dir", str(tmp_path / "cfg"), "--work-dir", str(tmp_path / "out")]
+    capsys.readouterr()
+    assert main(reuse) == 3
+    out, _ = capsys.readouterr()
+    assert "Warning: this run was interrupted (SIGINT)" in out
+    extra = json.loads((_perf(tmp_path) / "tiny.json").read_text())["_ais_bench"]
+    assert extra["run_state"] == "interrupted"
+    assert sum(w.startswith("this run was interrupted") for w in extra["warnings"]) == 1
+    assert main(reuse) == 3  # recalculating again keeps one warning, not two
+    extra = json.loads((_perf(tmp_path) / "tiny.json").read_text())["_ais_bench"]
+    assert sum(w.startswith("this run was interrupted") for w in extra["warnings"]) == 1
+
+
+def test_ctrl_c_while_every_request_is_stalled_exits_130_with_a_summary(tmp_path: Path) -> None:
+    with ScriptedServer(_stall) as server:
+        proc = _start_cli(tmp_path, server.port, rows=6, batch_size=2)
+        try:
+            _wait_for(lambda: len(server.snapshot().requests) >= 2, proc)
+            proc.send_signal(signal.SIGINT)
+            _out, err = proc.communicate(timeout=60)  # the in-flight grace (5 s), then they are cut
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 130, err
+    assert "AIS-ALL-FAILED" not in err and "check the server address" not in err and "Traceback" not in err
+    assert "No result tables for the interrupted run" in err
+    assert "[AIS-INTERRUPTED] run interrupted (SIGINT): sending stopped; 0 of the 2 requests sent succeeded" in err
+    details = [orjson.loads(line) for line in (_perf(tmp_path) / "tiny_details.jsonl").read_bytes().splitlines()]
+    assert [d["error_kind"] for d in details] == ["cancelled", "cancelled"]

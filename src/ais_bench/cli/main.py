@@ -9,14 +9,21 @@ import sys
 import threading
 import traceback
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from ais_bench.errors import AisBenchError, ConfigError, RunInterrupted
+from ais_bench.errors import (
+    AisBenchError,
+    ConfigError,
+    RunInterrupted,
+    Terminated,
+    exit_code_of_signal,
+    stop_signal_of,
+)
 from ais_bench.safe_text import Redactor, printable_text, secrets_of
 
 if TYPE_CHECKING:
     from ais_bench.cli.configs import RunConfigs
-    from ais_bench.cli.perf_task import TaskOptions
+    from ais_bench.cli.perf_task import TaskOptions, TaskResult
 
 log = logging.getLogger("ais_bench")
 
@@ -38,7 +45,7 @@ class _SafeLogText(logging.Filter):
 def main(argv: list[str] | None = None) -> int:
     debug = "--debug" in (argv if argv is not None else sys.argv[1:])
     _setup_logging(debug)
-    _enable_ctrl_c()
+    previous_handlers = _enable_stop_signals()
     try:
         from ais_bench.cli.args import parse_args
 
@@ -49,17 +56,31 @@ def main(argv: list[str] | None = None) -> int:
             sys.stderr.write(SECRETS.redact(traceback.format_exc()))
         log.error(exc.one_line())
         return exc.exit_code
-    except KeyboardInterrupt:
-        log.error("interrupted")
-        return 130
+    except KeyboardInterrupt as exc:
+        stop_signal = stop_signal_of(exc)
+        log.error("interrupted (%s)", stop_signal)
+        return exit_code_of_signal(stop_signal)
+    finally:
+        for signum, handler in previous_handlers.items():
+            signal.signal(signum, handler)
 
 
-def _enable_ctrl_c() -> None:
-    """Ctrl-C (SIGINT) always means "stop sending, summarise what finished": Python leaves SIGINT
-    ignored when the tool was started with it ignored (e.g. as a background job of a script), so the
-    handler is installed explicitly. Only possible from the main thread."""
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGINT, signal.default_int_handler)
+def _enable_stop_signals() -> dict[int, Any]:
+    """Ctrl-C (SIGINT) and SIGTERM always mean "stop sending, summarise what finished" (exit 130 and
+    143): Python leaves SIGINT ignored when the tool was started with it ignored (e.g. as a
+    background job of a script), so its handler is installed explicitly; SIGTERM, which would kill
+    the process without a summary (and leak its semaphores), raises ``Terminated``, a
+    ``KeyboardInterrupt``. Only possible from the main thread. Returns the handlers replaced."""
+    if threading.current_thread() is not threading.main_thread():
+        return {}
+    return {
+        signal.SIGINT: signal.signal(signal.SIGINT, signal.default_int_handler),
+        signal.SIGTERM: signal.signal(signal.SIGTERM, _raise_terminated),
+    }
+
+
+def _raise_terminated(signum: int, frame: object) -> None:
+    raise Terminated()
 
 
 def _setup_logging(debug: bool) -> None:
@@ -168,7 +189,6 @@ def _remove_unused_run_dir(run_dir: Path, log_handler: logging.Handler) -> None:
 def _run_models(run_dir: Path, configs: RunConfigs, options: TaskOptions) -> int:
     from ais_bench.cli.perf_task import run_perf_task
     from ais_bench.cli.simulator import simulator_for
-    from ais_bench.cli.workdir import display
 
     exit_code = 0
     for model in configs.models:
@@ -176,13 +196,26 @@ def _run_models(run_dir: Path, configs: RunConfigs, options: TaskOptions) -> int
             for dataset in configs.datasets:
                 result = run_perf_task(run_dir, target, dataset, configs.summarizer, configs.consts, options)
                 if result.outcome.interrupted:
-                    raise RunInterrupted(
-                        "run interrupted: sending stopped; the requests that finished were summarised above",
-                        hint=f"results and details are in {display(run_dir)}",
-                    )
+                    raise _interrupted(result, run_dir)
                 if result.outcome.totals["failed"]:
                     exit_code = EXIT_PARTIAL
     return exit_code
+
+
+def _interrupted(result: TaskResult, run_dir: Path) -> RunInterrupted:
+    from ais_bench.cli.workdir import display
+
+    outcome = result.outcome
+    totals = outcome.totals
+    stop_signal = outcome.stop_signal or "SIGINT"
+    succeeded = totals["finished"] - totals["failed"]
+    what = "the results above cover them" if result.summary is not None else "no result tables: none succeeded"
+    return RunInterrupted(
+        f"run interrupted ({stop_signal}): sending stopped; {succeeded} of the {totals['sent']} requests sent "
+        f"succeeded, {totals['failed']} failed or were cut in flight; {what}",
+        hint=f"results and details are in {display(run_dir)}",
+        stop_signal=stop_signal,
+    )
 
 
 def _cli_args(args: argparse.Namespace) -> dict:

@@ -11,6 +11,7 @@ from typing import Any
 
 from ais_bench.cli.progress import ProgressPrinter
 from ais_bench.cli.results import ResultJob, summarise_dataset
+from ais_bench.cli.run_state import live_run_state, mark_running
 from ais_bench.cli.workdir import display, perf_dir
 from ais_bench.clients.backends import BackendSpec, backend_for
 from ais_bench.clients.headers import build_headers
@@ -27,7 +28,7 @@ from ais_bench.engine.preflight import (
     run_warmup,
 )
 from ais_bench.engine.runner import RunOutcome, run_benchmark
-from ais_bench.errors import ConfigError, OutputError, ServerUnreachable
+from ais_bench.errors import AllRequestsFailed, ConfigError, NoSteadyStage, OutputError, ServerUnreachable
 from ais_bench.load.schedule import LOW_RATE_WARNING, TrafficShape, build_send_offsets, choose_worker_count
 from ais_bench.metrics.summary import PerfSummary
 from ais_bench.records.columns import RecordColumns
@@ -98,6 +99,7 @@ def run_perf_task(
     )
     label = f"[{model.abbr}/{dataset.abbr}]"
     progress = ProgressPrinter(label, plan.total_requests, options.pressure_time_s)
+    mark_running(out_dir, dataset.abbr)
     outcome = run_benchmark(plan, debug=options.debug, progress=progress)
     progress.finish(outcome.totals, outcome.elapsed_s)
     for warning in outcome.warnings:
@@ -259,7 +261,14 @@ def _summarise(
         tokenizer=tokenizer, prompts=prompts, dump_text=dump_text,
         run_facts=lambda columns: _client_self_check(outcome, columns),
     )
-    return TaskResult(summarise_dataset(job), outcome, outcome.interrupted)
+    try:
+        summary = summarise_dataset(job)
+    except (AllRequestsFailed, NoSteadyStage) as exc:
+        if not outcome.interrupted:
+            raise
+        log.warning("No result tables for the interrupted run: %s", exc.message)
+        summary = None
+    return TaskResult(summary, outcome, outcome.interrupted)
 
 
 def _client_self_check(outcome: RunOutcome, columns: RecordColumns) -> dict[str, Any]:
@@ -280,4 +289,4 @@ def _client_self_check(outcome: RunOutcome, columns: RecordColumns) -> dict[str,
             f"(mean {slot['mean_ms']:.1f} ms, p99 {slot['p99_ms']:.1f} ms, max {slot['max_ms']:.1f} ms)"
         )
     log.info(text + (" -- see the warnings below" if warnings else ": the client kept up"))
-    return {"client_self_check": check, "warnings": warnings}
+    return {**live_run_state(outcome.stop_signal), "client_self_check": check, "warnings": warnings}

@@ -12,14 +12,18 @@ from __future__ import annotations
 import argparse
 import logging
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ais_bench.cli.configs import RunConfigs
+from ais_bench.cli.main import EXIT_PARTIAL
 from ais_bench.cli.results import ResultJob, details_paths, summarise_dataset
+from ais_bench.cli.run_state import ended_early, reused_facts
 from ais_bench.cli.workdir import display, has_records
 from ais_bench.config import DatasetConfig, ModelConfig
 from ais_bench.errors import ConfigError
+from ais_bench.records.columns import RecordColumns
 from ais_bench.records.store import RECORDS_DIRNAME, record_files
 
 log = logging.getLogger("ais_bench")
@@ -41,6 +45,7 @@ def run_recalculation(args: argparse.Namespace, configs: RunConfigs) -> int:
         "Recalculating the results of %s (summarizer stage '%s', stats %s)",
         display(run_dir), configs.summarizer.stage, ", ".join(configs.summarizer.stats_list),
     )
+    outcomes = RunEndings()
     for model, dataset, out_dir in jobs:
         tokenizer, prompts = _token_inputs(model, dataset, args)
         h5_exists = details_paths(out_dir, dataset.abbr)[1].is_file()
@@ -48,9 +53,24 @@ def run_recalculation(args: argparse.Namespace, configs: RunConfigs) -> int:
             out_dir, model, dataset, configs.summarizer, from_h5=True,
             write_details=args.dump_text or not h5_exists,
             tokenizer=tokenizer, prompts=prompts, dump_text=args.dump_text,
+            run_facts=outcomes.note,
         )
         summarise_dataset(job)
-    return 0
+    return EXIT_PARTIAL if outcomes.partial else 0
+
+
+@dataclass
+class RunEndings:
+    """What the recalculated runs were: any failed request, or a run interrupted or killed, makes
+    the recalculation exit with ``EXIT_PARTIAL``, as the run itself would (or should) have."""
+
+    partial: bool = False
+
+    def note(self, columns: RecordColumns) -> dict[str, Any]:
+        facts = reused_facts(columns)
+        failed = bool(len(columns)) and not bool(columns.rows["success"].all())
+        self.partial = self.partial or failed or ended_early(facts)
+        return facts
 
 
 def find_run_dir(work_dir: Path, reuse: str) -> Path:

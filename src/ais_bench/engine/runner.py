@@ -20,7 +20,7 @@ from ais_bench.engine.health import LagHistogram
 from ais_bench.engine.plan import EnginePlan
 from ais_bench.engine.shared import SharedState
 from ais_bench.engine.worker import run_in_process, worker_main
-from ais_bench.errors import AisBenchError
+from ais_bench.errors import AisBenchError, stop_signal_of
 from ais_bench.load.schedule import split_concurrency
 
 #: Delay between "all workers ready" and the first planned send, so every worker sees it in time.
@@ -41,6 +41,8 @@ class RunOutcome:
     started_at_s: float
     elapsed_s: float
     interrupted: bool = False
+    #: The signal that interrupted the run (``SIGINT``: Ctrl-C, or ``SIGTERM``), None when not interrupted.
+    stop_signal: str | None = None
     warnings: list[str] = field(default_factory=list)
     record_dir: Path | None = None
     loop_lag: LagHistogram = field(default_factory=LagHistogram)
@@ -80,7 +82,7 @@ def run_benchmark(plan: EnginePlan, *, debug: bool, progress: ProgressCallback |
     shared.start_at_s.value = start_at_s
     shared.go.set()
     messages = WorkerMessages()
-    interrupted = _watch(shared, runners, start_at_s, progress, messages)
+    stop_signal = _watch(shared, runners, start_at_s, progress, messages)
     # a worker process flushes its messages before it exits; a --debug worker thread's last messages
     # (its loop lag and CPU use) may still be in the queue's feeder thread: wait for them
     messages.drain(shared, final_from=len(runners) if debug else 0)
@@ -94,7 +96,8 @@ def run_benchmark(plan: EnginePlan, *, debug: bool, progress: ProgressCallback |
         totals=shared.totals(),
         started_at_s=start_at_s,
         elapsed_s=time.perf_counter() - start_at_s,
-        interrupted=interrupted,
+        interrupted=stop_signal is not None,
+        stop_signal=stop_signal,
         warnings=messages.warnings,
         record_dir=plan.record_dir,
         loop_lag=messages.loop_lag,
@@ -127,8 +130,10 @@ def _watch(
     start_at_s: float,
     progress: ProgressCallback | None,
     messages: WorkerMessages,
-) -> bool:
-    interrupted = False
+) -> str | None:
+    """Wait for the workers; returns the name of the signal that interrupted the run, if one did.
+    The first Ctrl-C or SIGTERM asks the workers to stop sending; a second one terminates them."""
+    stop_signal: str | None = None
     while any(r.is_alive() for r in runners):
         messages.drain(shared)
         try:
@@ -138,21 +143,22 @@ def _watch(
                     progress(shared.totals(), time.perf_counter() - start_at_s)
                 if runner.is_alive():
                     break
-        except KeyboardInterrupt:
-            if interrupted:
+        except KeyboardInterrupt as exc:
+            if stop_signal is not None:
                 _terminate(runners)
                 break
-            interrupted = True
+            stop_signal = stop_signal_of(exc)
             shared.stop.set()
     if progress is not None:
         progress(shared.totals(), time.perf_counter() - start_at_s)
-    return interrupted
+    return stop_signal
 
 
 def _terminate(runners: list) -> None:
+    """Kill the worker processes (they ignore SIGINT and SIGTERM, which are the main process's)."""
     for runner in runners:
         if isinstance(runner, multiprocessing.process.BaseProcess) and runner.is_alive():
-            runner.terminate()
+            runner.kill()
     for runner in runners:
         runner.join(timeout=5)
 

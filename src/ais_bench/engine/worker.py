@@ -65,8 +65,10 @@ class WorkerContext:
 
 
 def worker_main(plan: EnginePlan, shared: SharedState, worker_id: int, slots: int) -> None:
-    """Entry point of a worker process (``--debug`` uses ``run_in_process`` instead)."""
+    """Entry point of a worker process (``--debug`` uses ``run_in_process`` instead). Ctrl-C and
+    SIGTERM sent to the whole process group are for the main process, which stops the workers."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     try:
         run_worker_loop(_run(plan, shared, worker_id, slots, tune_gc=True))
     except BaseException:  # reported to the main process, which decides how to exit
