@@ -106,6 +106,6 @@ def test_reuse_of_a_run_whose_records_hold_a_nul(tmp_path: Path) -> None:
         if line["error_message"]:
             line["error_message"] = "raw\x00text\x01 " + "y" * 5000
     text_file.write_bytes(b"".join(orjson.dumps(line) + b"\n" for line in lines))
-    assert _run(tmp_path, "--mode", "perf_viz", "--reuse") == 0
+    assert _run(tmp_path, "--mode", "perf_viz", "--reuse") == EXIT_PARTIAL  # failed requests, as in the run
     details = _assert_results_complete(perf)
     assert all(d["error"].startswith("raw\\x00text\\x01 yyy") for d in details if not d["success"])
