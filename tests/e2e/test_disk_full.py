@@ -10,6 +10,7 @@ latest), the disk is full after.
 from __future__ import annotations
 
 import itertools
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -75,8 +76,10 @@ def test_disk_full_during_the_load(
     assert f"the {len(kept)} records on disk are kept" in errors[0]
     # Space comes back: what was kept is summarised.
     (small_disk / "filler").unlink()  # written by fill()
-    assert _run(tmp_path, small_disk, "--mode", "perf_viz", "--reuse") == 0
+    assert _run(tmp_path, small_disk, "--mode", "perf_viz", "--reuse") == 3  # a run stopped early: partial
     assert (perf / "tiny.json").is_file() and (perf / "tiny_details.h5").is_file()
+    extra = json.loads((perf / "tiny.json").read_text())["_ais_bench"]
+    assert extra["run_state"] == "stopped" and "No space left on device" in extra["warnings"][0]
 
 
 def test_disk_full_while_writing_the_results(

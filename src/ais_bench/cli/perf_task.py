@@ -11,7 +11,7 @@ from typing import Any
 
 from ais_bench.cli.progress import ProgressPrinter
 from ais_bench.cli.results import ResultJob, summarise_dataset
-from ais_bench.cli.run_state import live_run_state, mark_running
+from ais_bench.cli.run_state import live_run_state, mark_running, mark_stopped
 from ais_bench.cli.workdir import display, perf_dir
 from ais_bench.clients.backends import BackendSpec, backend_for
 from ais_bench.clients.headers import build_headers
@@ -105,6 +105,7 @@ def run_perf_task(
     for warning in outcome.warnings:
         log.warning(warning)
     if outcome.output_error is not None:
+        mark_stopped(out_dir, dataset.abbr, f"its records could not be written: {outcome.output_error}")
         raise _records_not_written(outcome, out_dir)
     prompts = [spec.sent_prompt(item) for item in items]
     return _summarise(out_dir, model, dataset, summarizer, outcome, tokenizer, prompts, options.dump_text)

@@ -1,7 +1,8 @@
 """Whether a run finished, was interrupted (Ctrl-C, SIGTERM) or was killed, kept beside its records.
 
 Before the load starts, ``records/<ds>.run_facts.json`` says ``"run_state": "running"``; the
-summary of a live run replaces it with ``finished`` or ``interrupted`` (and the signal). A run killed
+summary of a live run replaces it with ``finished`` or ``interrupted`` (and the signal); a load
+stopped by an error it cannot summarise (a full disk) says ``stopped`` and why. A run killed
 outright (SIGKILL, power loss) never gets that far, so a recalculation that finds ``running`` knows
 the run was killed. ``<ds>.json`` carries the state under ``"_ais_bench"."run_state"``.
 """
@@ -14,7 +15,7 @@ from typing import Any
 
 from ais_bench.records.columns import RecordColumns, write_run_facts
 
-RUNNING, FINISHED, INTERRUPTED, KILLED = "running", "finished", "interrupted", "killed"
+RUNNING, FINISHED, INTERRUPTED, STOPPED, KILLED = "running", "finished", "interrupted", "stopped", "killed"
 
 
 def mark_running(out_dir: Path, data_abbr: str) -> None:
@@ -22,6 +23,12 @@ def mark_running(out_dir: Path, data_abbr: str) -> None:
     record writers, with what to do."""
     with contextlib.suppress(OSError):
         write_run_facts(out_dir, data_abbr, {"run_state": RUNNING})
+
+
+def mark_stopped(out_dir: Path, data_abbr: str, reason: str) -> None:
+    """Say the load stopped early on an error (e.g. a full disk): best effort, as ``mark_running``."""
+    with contextlib.suppress(OSError):
+        write_run_facts(out_dir, data_abbr, {"run_state": STOPPED, "stop_reason": reason})
 
 
 def live_run_state(stop_signal: str | None) -> dict[str, Any]:
@@ -41,6 +48,9 @@ def reused_facts(columns: RecordColumns) -> dict[str, Any]:
     if facts.get("run_state") == KILLED:
         warnings.insert(0, f"{_ENDED_EARLY_PREFIX} killed before it finished (no summary was written): the "
                         "results cover only the requests whose records reached the disk")
+    elif facts.get("run_state") == STOPPED:
+        warnings.insert(0, f"{_ENDED_EARLY_PREFIX} stopped early ({facts.get('stop_reason', 'an error')}): the "
+                        "results cover only the requests whose records reached the disk")
     elif facts.get("run_state") == INTERRUPTED:
         warnings.insert(0, f"{_ENDED_EARLY_PREFIX} interrupted ({facts.get('stop_signal', 'SIGINT')}): sending "
                         "stopped early, and the results cover only the requests that finished")
@@ -52,4 +62,4 @@ _ENDED_EARLY_PREFIX = "this run was"
 
 
 def ended_early(facts: dict[str, Any]) -> bool:
-    return facts.get("run_state") in (INTERRUPTED, KILLED)
+    return facts.get("run_state") in (INTERRUPTED, STOPPED, KILLED)
