@@ -54,9 +54,11 @@ def test_stream_chat_metrics_match_known_delays(tmp_path: Path) -> None:
     assert 50 <= ttft <= 50 + 10
     assert e2el - ttft == pytest.approx(80, abs=3)
     assert _ms(rows["TPOT"][avg]) == pytest.approx(20, abs=1)
-    # ITL is per SSE event: role+first token arrive together (gap 0), four 20 ms gaps, and the usage
-    # chunk right after the last token (gap ~0): six gaps per request, mean 80/6 = 13.33 ms.
-    assert _ms(rows["ITL"][avg]) == pytest.approx(80 / 6, abs=1.5)
+    # ITL gaps lie between token events only: the role chunk (sent with the first token) and the
+    # usage chunk right after the last token make no gap, so four 20 ms gaps per request (the
+    # version before counted six, two of them ~0: mean 13.3 ms, Min 0.0).
+    assert _ms(rows["ITL"][avg]) == pytest.approx(20, abs=1.5)
+    assert rows["ITL"][-1] == "24"  # N of ITL: the number of gaps, 4 x 6 requests
     assert float(rows["OutputTokens"][avg]) == 5
     assert float(rows["InputTokens"][avg]) == 7
     # Per-request throughputs follow from the measured latencies (mean of ratios ~ ratio of means here).

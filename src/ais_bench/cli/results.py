@@ -31,7 +31,13 @@ from ais_bench.records.columns import (
 from ais_bench.records.details import DetailTexts, write_details_jsonl
 from ais_bench.records.details_h5 import RunAttributes, read_details_h5, write_details_h5
 from ais_bench.records.record import RequestRecord, RequestTable
-from ais_bench.records.table import TokenCounts, failure_reasons, resolve_token_counts
+from ais_bench.records.table import (
+    TokenCounts,
+    early_stop_warning,
+    failure_reasons,
+    finish_reason_mix,
+    resolve_token_counts,
+)
 from ais_bench.reports.console import format_headline, format_tables
 from ais_bench.reports.csv_writer import write_csv
 from ais_bench.reports.json_writer import write_json
@@ -124,6 +130,7 @@ def _summarise(job: ResultJob) -> PerfSummary:
     reasons = failure_reasons(records)
     if reasons:
         log.warning("Failed reasons:\n%s", _reasons_table(reasons))
+    finish_reasons = finish_reason_mix(records)
     table = table_from_columns(columns, counts)
     del records
     try:
@@ -142,6 +149,7 @@ def _summarise(job: ResultJob) -> PerfSummary:
         _write_plot(job, table, columns, None)  # the timeline still helps to see why
         raise
     summary.warnings.extend(counts.warnings)
+    summary.warnings.extend(early_stop_warning(finish_reasons, model.generation_kwargs.get("ignore_eos") is True))
     summary.warnings.extend(facts.pop("warnings", []))
     headline = format_headline(summary)  # doubts about the steady window come first
     if headline:
@@ -150,7 +158,8 @@ def _summarise(job: ResultJob) -> PerfSummary:
     print(format_tables(summary, headline=False))
     write_csv(summary, job.out_dir / f"{dataset.abbr}.csv")
     failed = [{"reason": reason, "count": count} for reason, count in reasons]
-    write_json(summary, job.out_dir / f"{dataset.abbr}.json", extra={"failed_reasons": failed, **facts})
+    extra = {"failed_reasons": failed, "finish_reasons": finish_reasons, **facts}
+    write_json(summary, job.out_dir / f"{dataset.abbr}.json", extra=extra)
     _write_plot(job, table, columns, summary)
     print(f"Performance Result files located in {display(job.out_dir)}.")
     return summary
@@ -175,7 +184,7 @@ def _token_counts(
     if texts is not None and job.tokenizer is not None:
         for rec in records:
             rec.output_text, rec.reasoning_text = texts.get(rec.request_id, ("", ""))
-    return resolve_token_counts(records, job.tokenizer, job.prompts)
+    return resolve_token_counts(records, job.tokenizer, job.prompts, stream=job.model.stream)
 
 
 def _source_text(job: ResultJob, columns: RecordColumns) -> str:

@@ -56,6 +56,17 @@ class MindieStreamApi:
     """MindIE native API (``infer``); streams by default."""
 
 
+#: ``BackendSpec.end_marker`` values and how they read in messages and docs.
+END_DONE = "done"
+END_FINAL_EVENT = "final_event"
+END_BODY = "body_end"
+END_MARKER_NAMES = {
+    END_DONE: "data: [DONE]",
+    END_FINAL_EVENT: "the final event (generated_text)",
+    END_BODY: "the end of the chunked body",
+}
+
+
 class BuildBody(Protocol):
     def __call__(
         self,
@@ -94,6 +105,10 @@ class BackendSpec:
     hold ``{model_name}`` (Triton). ``needs_model_name``: the body or URL uses the served model name
     (so an empty ``model`` is discovered). ``sent_prompt``: the prompt of an item as the API
     receives it (messages for chat APIs, a string otherwise), which the tokenizer counts.
+    ``end_marker``: what ends a complete stream (``END_DONE``: ``data: [DONE]``; ``END_FINAL_EVENT``:
+    the adapter's final event, which sets ``ResponseState.ended``; ``END_BODY``: the body's own end,
+    chunked or with a length, since the API has no in-band marker). A stream that ends without it was
+    cut and fails.
     """
 
     name: str
@@ -107,6 +122,7 @@ class BackendSpec:
     stream_endpoint: str | None = None
     needs_model_name: bool = True
     sent_prompt: Callable[[RequestItem], Prompt] = _text_prompt
+    end_marker: str = "done"
 
     def url_path(self, *, stream: bool, model_name: str = "") -> str:
         """The path joined to the base URL: ``stream_endpoint`` when streaming (if set), else
@@ -149,8 +165,14 @@ def build_registry(entries: Iterable[tuple[type, BackendSpec]]) -> dict[type, Ba
 
 
 _CHAT = {"endpoint": "v1/chat/completions", "sent_prompt": _chat_prompt}
-_TGI = {"endpoint": "generate", "stream_endpoint": "generate_stream", "needs_model_name": False}
-_TRITON = {"endpoint": triton.ENDPOINT, "stream_endpoint": triton.STREAM_ENDPOINT}
+_TGI = {
+    "endpoint": "generate", "stream_endpoint": "generate_stream", "needs_model_name": False,
+    "end_marker": END_FINAL_EVENT,
+}
+_TRITON = {
+    "endpoint": triton.ENDPOINT, "stream_endpoint": triton.STREAM_ENDPOINT,
+    "models_endpoint": triton.MODELS_ENDPOINT, "end_marker": END_BODY,
+}
 
 _ENTRIES: list[tuple[type, BackendSpec]] = [
     _spec(VLLMCustomAPIChat, openai_chat, **_CHAT),
@@ -161,7 +183,7 @@ _ENTRIES: list[tuple[type, BackendSpec]] = [
     _spec(TGICustomAPIStream, tgi, alias=True, **_TGI),
     _spec(TritonCustomAPI, triton, **_TRITON),
     _spec(TritonCustomAPIStream, triton, alias=True, **_TRITON),
-    _spec(MindieStreamApi, mindie, "infer", default_stream=True, needs_model_name=False),
+    _spec(MindieStreamApi, mindie, "infer", default_stream=True, needs_model_name=False, end_marker=END_FINAL_EVENT),
 ]
 
 #: Every supported backend class and its spec; assembled here and only here.

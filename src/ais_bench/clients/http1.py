@@ -130,10 +130,14 @@ class Exchange:
     ``[DONE]``), or with the exception that ended it. ``headers``: the response headers the engine
     reads (``content-type``, ``content-encoding``, ``location``; lower-case names, latin-1 text).
     ``problem``: why a 200 body cannot be used (see :func:`unusable_body_reason`); it is then kept
-    like an error body instead of going to ``sink``.
+    like an error body instead of going to ``sink``. ``close_delimited``: the body had neither a
+    length nor chunked encoding and ended with the connection, so nothing says it was complete.
     """
 
-    __slots__ = ("body", "body_bytes", "done", "error", "headers", "max_body", "problem", "reason", "sink", "status")
+    __slots__ = (
+        "body", "body_bytes", "close_delimited", "done", "error", "headers", "max_body", "problem", "reason", "sink",
+        "status",
+    )
 
     def __init__(self, loop: asyncio.AbstractEventLoop, sink: Callable[[bytes], None] | None, max_body: int | None):
         self.done: asyncio.Future[None] = loop.create_future()
@@ -147,6 +151,7 @@ class Exchange:
         self.problem: str | None = None
         #: Set by a consumer whose own processing failed after the body was read (it ends the exchange).
         self.error: Exception | None = None
+        self.close_delimited = False
 
     def finish(self) -> None:
         """The consumer has what it needs: resolve now; the rest of the body is read and dropped."""
@@ -199,6 +204,7 @@ class HTTPConnection(asyncio.Protocol):
     def eof_received(self) -> bool | None:
         exchange = self._exchange
         if exchange is not None and exchange.status and not self._length_known:
+            exchange.close_delimited = True
             self._complete()  # a body delimited by the end of the connection
         return None
 

@@ -7,9 +7,12 @@ configured mode so ``stream=False`` also works.
 
 Responses have TGI's shape, so parsing is TGI's (``ais_bench.clients.tgi``): streamed events
 ``data: {"prefill_time": ..., "decode_time": ..., "token": {"id": .., "text": ".."}}`` with the whole
-``generated_text`` (and ``details`` when asked) in the last one; a full body
-``{"generated_text": "...", "details": {"generated_tokens": n, ...}}``. No ``usage``: the tokenizer
-(model ``path``) counts unless ``details.generated_tokens`` is present.
+``generated_text`` (and ``details`` when asked) in the last one, whose ``token.text`` may be null
+(the end-of-sequence step: still one generated token); that final event is the end marker. A full
+body is ``{"generated_text": "...", "details": {"finish_reason": ..., "generated_tokens": n, ...}}``.
+No ``usage``: ``details.generated_tokens`` (``generation_kwargs=dict(details=True)``, as the built-in
+config sets) is the output count, else the tokenizer (model ``path``), else the token events.
+Source: Ascend MindIE Service documentation, "TGI/MindIE text inference interface (``/infer``)".
 """
 
 from __future__ import annotations

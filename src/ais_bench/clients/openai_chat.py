@@ -11,6 +11,7 @@ from typing import Any
 
 from ais_bench.clients.response import (
     ResponseState,
+    check_single_choice,
     check_text,
     fold_usage,
     load_json_object,
@@ -79,7 +80,7 @@ def build_messages(prompt: Prompt, index: int = -1) -> list[dict[str, Any]]:
 def parse_stream_event(data: str, state: ResponseState) -> None:
     """Fold one SSE event's data (a ``chat.completion.chunk``) into ``state``.
 
-    Appends every choice's ``delta.content`` and ``delta.reasoning_content`` (or ``delta.reasoning``);
+    Appends the choice's ``delta.content`` and ``delta.reasoning_content`` (or ``delta.reasoning``);
     any non-null ``usage`` sets the usage counts (vLLM sends it in a final chunk with
     ``choices: []``); a non-null ``finish_reason`` is kept. Raises ``DecodeError`` (not JSON, wrong
     shape) or ``ServerStreamError`` (an error object).
@@ -88,7 +89,7 @@ def parse_stream_event(data: str, state: ResponseState) -> None:
     try:
         choices = obj.get("choices")
         if choices:
-            _fold_choices(choices, "delta", state)
+            _fold_choices(choices, "delta", state, data)
         fold_usage(obj, state)
     except (AttributeError, TypeError) as exc:
         raise shape_error("event", data, exc) from None
@@ -104,17 +105,19 @@ def parse_full_body(body: bytes, state: ResponseState) -> None:
         choices = obj.get("choices")
         if not choices:
             raise TypeError("no choices")
-        _fold_choices(choices, "message", state)
+        _fold_choices(choices, "message", state, body)
         fold_usage(obj, state)
     except (AttributeError, TypeError) as exc:
         raise shape_error("response body", body, exc) from None
 
 
-def _fold_choices(choices: list[Any], part: str, state: ResponseState) -> None:
-    """Append each choice's ``<part>.content`` and reasoning (``reasoning_content`` or
-    ``reasoning``), keep a non-null ``finish_reason``; one content event when any text came."""
+def _fold_choices(choices: list[Any], part: str, state: ResponseState, raw: str | bytes) -> None:
+    """Append the choice's ``<part>.content`` and reasoning (``reasoning_content`` or
+    ``reasoning``), keep a non-null ``finish_reason``; one content event when any text came.
+    A choice with an index other than 0 (``n > 1``) is a ``DecodeError``."""
     carried = False
-    for choice in choices:
+    for position, choice in enumerate(choices):
+        check_single_choice(choice.get("index"), raw, position)
         piece = choice.get(part)
         if piece:
             content = piece.get("content")

@@ -11,6 +11,7 @@ from typing import Any
 
 from ais_bench.clients.response import (
     ResponseState,
+    check_single_choice,
     check_text,
     fold_usage,
     load_json_object,
@@ -70,8 +71,9 @@ def parse_stream_event(data: str, state: ResponseState) -> None:
     obj = load_json_object(data, "event")
     try:
         choices = obj.get("choices")
-        if choices:
-            _fold_choice(choices[0], state)
+        for position, choice in enumerate(choices or ()):
+            check_single_choice(choice.get("index"), data, position)
+            _fold_choice(choice, state)
         fold_usage(obj, state)
     except (AttributeError, TypeError, KeyError) as exc:
         raise shape_error("event", data, exc) from None
@@ -86,7 +88,9 @@ def parse_full_body(body: bytes, state: ResponseState) -> None:
         choices = obj.get("choices")
         if not choices:
             raise TypeError("no choices")
-        _fold_choice(choices[0], state)
+        for position, choice in enumerate(choices):
+            check_single_choice(choice.get("index"), body, position)
+            _fold_choice(choice, state)
         fold_usage(obj, state)
     except (AttributeError, TypeError, KeyError) as exc:
         raise shape_error("response body", body, exc) from None

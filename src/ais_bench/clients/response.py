@@ -21,8 +21,12 @@ class ResponseState:
     ``text_parts`` / ``reasoning_parts``: generated text and reasoning, one part per event (or one for
     a full body), in arrival order. ``usage_input_tokens`` / ``usage_output_tokens``: the server's
     ``usage.prompt_tokens`` / ``usage.completion_tokens`` (last ``usage`` seen wins), None when the
-    server sent none. ``content_events``: events that carried non-empty text or reasoning (the
-    fallback output-token count). ``finish_reason``: the last non-null ``finish_reason``.
+    server sent none. ``content_events``: token events, i.e. events that stand for generated tokens
+    (OpenAI: a chunk with non-empty text or reasoning; TGI/MindIE: an event with a ``token``; Triton:
+    an event with ``text_output``, empty or not); the engine stamps only these, and they are the
+    fallback output-token count. ``finish_reason``: the last non-null ``finish_reason``.
+    ``ended``: the stream carried its backend's end marker (``[DONE]``, TGI's/MindIE's final event
+    with ``generated_text``, or, for Triton, the body's own end).
     """
 
     text_parts: list[str] = field(default_factory=list)
@@ -31,6 +35,7 @@ class ResponseState:
     usage_output_tokens: int | None = None
     content_events: int = 0
     finish_reason: str | None = None
+    ended: bool = False
 
     @property
     def text(self) -> str:
@@ -104,6 +109,20 @@ def apply_usage(usage: Any, state: ResponseState) -> None:
     completion = usage.get("completion_tokens")
     if completion is not None:
         state.usage_output_tokens = _count(completion, "usage.completion_tokens")
+
+
+def check_single_choice(index: Any, raw: str | bytes, position: int = 0) -> None:
+    """Raise ``DecodeError`` for a choice other than the first (its ``index``, or its ``position``
+    in the list when it has none): ais_bench measures one sequence per request (a server answering
+    ``n > 1`` interleaves several texts in one stream)."""
+    if index is None:
+        index = position
+    if index != 0:
+        raise DecodeError(
+            f"choice {index!r} arrived: the server generates several sequences per request (n > 1), "
+            "which ais_bench does not measure; set n=1 (or remove n/best_of from generation_kwargs)",
+            snippet=make_snippet(raw),
+        )
 
 
 def _count(value: Any, name: str) -> int:

@@ -9,13 +9,16 @@ Responses:
 * ``generate_stream``: one SSE event per token,
   ``data:{"index":1,"token":{"id":..,"text":" Hi","special":false},"generated_text":null,"details":null}``;
   the last event also carries the whole ``generated_text`` and, when ``details`` was asked, the
-  ``details``. The stream ends when the connection closes (no ``[DONE]``).
+  ``details`` (``finish_reason``, ``generated_tokens``, ``seed``, ``input_length``). There is no
+  ``[DONE]``: that final event is the end marker; a stream that ends without it was cut.
 
 Text: token texts are appended (special tokens skipped); a non-null ``generated_text`` replaces them
-(AISBench keeps only ``generated_text``). TGI sends no ``usage``; when the server includes
-``details.generated_tokens`` (``generation_kwargs=dict(details=True)``) it is taken as the server's
-output count, otherwise the tokenizer (model ``path``) counts. Errors arrive as ``{"error": "...",
-"error_type": "..."}``.
+(AISBench keeps only ``generated_text``). Tokens: every token event counts (the end-of-sequence step
+too). TGI sends no ``usage``; ``details.generated_tokens`` / ``details.input_length``
+(``generation_kwargs=dict(details=True)``, as the built-in configs set) are the server's counts,
+preferred over the tokenizer (model ``path``) and the event count. Errors arrive as
+``{"error": "...", "error_type": "..."}`` (source: huggingface/text-generation-inference
+``router/src/server.rs`` and ``router/src/lib.rs``: ``StreamResponse``, ``StreamDetails``).
 """
 
 from __future__ import annotations
@@ -53,19 +56,26 @@ def generation_parameters(
 
 
 def parse_stream_event(data: str, state: ResponseState) -> None:
-    """Fold one token event (TGI / MindIE ``infer`` stream) into ``state``."""
+    """Fold one token event (TGI / MindIE ``infer`` stream) into ``state``.
+
+    Every event with a ``token`` stands for one generated token, the final end-of-sequence step
+    included (its text is empty, special or null), so each one is a token event; special tokens add
+    no text. The final event (non-null ``generated_text``) ends the stream: its text replaces the
+    pieces, its ``details`` give the finish reason and the server's token counts.
+    """
     obj = load_json_object(data, "event")
     try:
         token = obj.get("token")
-        if token:
+        if token is not None:
             text = token.get("text")
             if text and not token.get("special"):
                 state.text_parts.append(check_text(text, "token.text"))
-                state.content_events += 1
+            state.content_events += 1
         generated = obj.get("generated_text")
         if generated is not None:
             state.text_parts[:] = [check_text(generated, "generated_text")]
-            if not token and generated:
+            state.ended = True
+            if token is None and generated and not state.content_events:
                 state.content_events += 1
         _details(obj.get("details"), state)
     except (AttributeError, TypeError) as exc:
@@ -102,6 +112,8 @@ def _first_object(body: bytes) -> dict[str, Any]:
 
 
 def _details(details: Any, state: ResponseState) -> None:
+    """``details.finish_reason``, ``details.generated_tokens`` (the output count) and
+    ``details.input_length`` (the prompt count, TGI 2.x streams) when the server sent them."""
     if not details:
         return
     finish_reason = details.get("finish_reason")
@@ -110,3 +122,6 @@ def _details(details: Any, state: ResponseState) -> None:
     generated_tokens = details.get("generated_tokens")
     if type(generated_tokens) is int and generated_tokens > 0:
         state.usage_output_tokens = generated_tokens
+    input_length = details.get("input_length")
+    if type(input_length) is int and input_length > 0:
+        state.usage_input_tokens = input_length

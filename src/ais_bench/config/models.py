@@ -304,8 +304,22 @@ def _check_generation_kwargs(source: str, where: str, value: Any) -> dict[str, A
                 f"{source}: {where}.{key} is not allowed in generation_kwargs: {reason}",
                 hint=f"remove '{key}' from generation_kwargs",
             )
+    for key in _SEQUENCE_COUNT_KEYS:
+        count = d.get(key)
+        if isinstance(count, int) and not isinstance(count, bool) and count > 1:
+            raise ConfigError(
+                f"{source}: {where}.{key}={count} asks for several sequences per request, which ais_bench "
+                "does not measure (their tokens interleave in one stream and TPOT/ITL would be wrong)",
+                hint=f"remove '{key}' from generation_kwargs (or set it to 1); to send each prompt several "
+                "times, repeat the dataset rows",
+            )
     _check_json(source, where, d)
     return dict(d)
+
+
+#: ``generation_kwargs`` keys that ask the server for several sequences per request (OpenAI ``n``,
+#: vLLM ``best_of``).
+_SEQUENCE_COUNT_KEYS = ("n", "best_of")
 
 
 def _check_json(source: str, where: str, value: Any, depth: int = 0) -> None:

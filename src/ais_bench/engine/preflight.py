@@ -71,28 +71,38 @@ def check_reachable(url: str) -> None:
 
 
 async def discover_model(base_url: str, models_endpoint: str, headers: dict[str, str]) -> str:
-    """The first model id of ``GET <base>/v1/models``."""
-    from ais_bench.clients.model_discovery import parse_models_list
+    """The served model: the first id of ``GET <base>/v1/models``, or, for Triton's index
+    (``POST <base>/v2/repository/index``), its one ready model."""
+    from ais_bench.clients.model_discovery import (
+        TRITON_INDEX_BODY,
+        TRITON_INDEX_ENDPOINT,
+        parse_models_list,
+        parse_triton_index,
+    )
 
     url = base_url + models_endpoint
+    triton = models_endpoint == TRITON_INDEX_ENDPOINT
+    method = "POST" if triton else "GET"
+    hint = (
+        "set model_name='<Triton model>' in the model config" if triton
+        else "set `model` in the model config to the served model name"
+    )
     timeout = aiohttp.ClientTimeout(total=DISCOVERY_TIMEOUT_S)
     try:
         async with (
             aiohttp.ClientSession(timeout=timeout, headers=headers, trust_env=False) as session,
-            session.get(url) as resp,
+            session.request(method, url, data=TRITON_INDEX_BODY if triton else None) as resp,
         ):
             body = await resp.read()
             if resp.status != 200:
                 raise ServerUnreachable(
-                    f"model auto-detection failed: GET {url} returned HTTP {resp.status}",
-                    hint="set `model` in the model config to the served model name",
+                    f"model auto-detection failed: {method} {url} returned HTTP {resp.status}", hint=hint
                 )
     except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
         raise ServerUnreachable(
-            f"model auto-detection failed: GET {url}: {type(exc).__name__}: {exc}",
-            hint="set `model` in the model config to the served model name",
+            f"model auto-detection failed: {method} {url}: {type(exc).__name__}: {exc}", hint=hint
         ) from None
-    return parse_models_list(body)
+    return parse_triton_index(body) if triton else parse_models_list(body)
 
 
 @dataclass

@@ -8,8 +8,12 @@ Stamps (``perf_counter`` seconds; ``clients/transport.py`` has the details):
   the time the connection's protocol received them, before any parsing; when that is unavailable
   too, the time the reader resumed.
 
-Every SSE event completed by the bytes one ``readany()`` returns gets that read's stamp. ``[DONE]``
-is not an event. Failures are data: a record with ``success=False``, an error ``kind`` and a message;
+Every SSE event completed by the bytes one read returns gets that read's stamp; only **token
+events** (events the adapter counts as generated tokens: not a role-only, finish-only or usage-only
+chunk) become time points, so TTFT ends at the first token event and ITL gaps lie between token
+events. ``[DONE]`` is not an event. A stream is complete only with its backend's end marker
+(``BackendSpec.end_marker``); one that ends without it fails ("stream cut after N events"), and a
+``finish_reason`` of ``abort`` or ``error`` fails the request with that reason. Failures are data: a record with ``success=False``, an error ``kind`` and a message;
 nothing raises out of :func:`send_request` except cancellation.
 """
 
@@ -25,7 +29,7 @@ from typing import Any
 import aiohttp
 import orjson
 
-from ais_bench.clients.backends import BackendSpec
+from ais_bench.clients.backends import END_BODY, END_MARKER_NAMES, BackendSpec
 from ais_bench.clients.errors import ResponseError, clean_error_text
 from ais_bench.clients.http1 import (
     ConnectionPool,
@@ -53,6 +57,14 @@ class Attempt:
     error_message: str | None = None
     http_status: int | None = None
     retryable: bool = False
+    #: Events received (token events or not; ``[DONE]`` excluded) and the stamp of the last read
+    #: that brought an event or ``[DONE]`` (the end of a complete stream).
+    events: int = 0
+    end_s: float | None = None
+
+
+#: Finish reasons that mean the server gave up on the request (SGLang/vLLM abort, errors).
+FAILED_FINISH_REASONS = frozenset({"abort", "error", "cancelled"})
 
 
 async def send_request(
@@ -116,6 +128,7 @@ async def _attempt(
                 raw = await resp.read()
                 points.append(stamps.read_s if stamps is not None else perf_counter())
                 spec.parse_full_body(raw, state)
+                check_finish_reason(attempt)
     except asyncio.CancelledError:
         _fail(attempt, "cancelled", "request cancelled by user (run interrupted)")
         raise
@@ -128,9 +141,9 @@ async def _attempt(
     except aiohttp.ConnectionTimeoutError:
         _fail(attempt, "connect_timeout", f"cannot reach {url}: {_connect_timeout_text(session, url)}", retryable=True)
     except (aiohttp.ServerTimeoutError, asyncio.TimeoutError):
-        _fail(attempt, "read_timeout", f"timed out after {len(points) - 1} events (REQUEST_TIME_OUT)", retryable=True)
+        _fail(attempt, "read_timeout", f"timed out after {_events(attempt, stream)} events (REQUEST_TIME_OUT)", retryable=True)
     except (aiohttp.ClientPayloadError, aiohttp.ServerDisconnectedError, aiohttp.ClientOSError) as exc:
-        message = f"stream ended early after {len(points) - 1} events: {_reason(exc)}"
+        message = f"stream ended early after {_events(attempt, stream)} events: {_reason(exc)}"
         _fail(attempt, "protocol", message, retryable=True)
     except ResponseError as exc:
         _fail(attempt, exc.kind, _response_error_text(exc))
@@ -207,7 +220,7 @@ async def _lean_exchange(
         if connection is not None and exchange is not None:
             connection.abort(exchange)
         kind = "connect_timeout" if exchange is None else "read_timeout"
-        _fail(attempt, kind, f"timed out after {len(points) - 1} events (REQUEST_TIME_OUT)", retryable=True)
+        _fail(attempt, kind, f"timed out after {_events(attempt, stream)} events (REQUEST_TIME_OUT)", retryable=True)
         return
     except HTTPExchangeError as exc:
         exc.reused = connection is not None and connection.reused  # type: ignore[attr-defined]
@@ -225,7 +238,7 @@ def _fail_exchange(attempt: Attempt, url: str, exc: HTTPExchangeError) -> None:
     elif exc.kind == "connect_timeout":
         _fail(attempt, "connect_timeout", f"cannot reach {url}: {exc}", retryable=exc.retryable)
     else:
-        message = f"stream ended early after {len(attempt.points) - 1} events: {exc}"
+        message = f"stream ended early after {max(attempt.events, len(attempt.points) - 1)} events: {exc}"
         _fail(attempt, "protocol", message, retryable=exc.retryable)
 
 
@@ -247,12 +260,17 @@ def _read_outcome(
             spec.parse_full_body(bytes(exchange.body), attempt.state)
         except ResponseError as exc:
             _fail(attempt, exc.kind, _response_error_text(exc))
+            return
+        check_finish_reason(attempt)
     elif exchange.sink is not None:  # the body ended without [DONE]
         connection.drain_or_close(exchange)
         if decoder.has_partial_event:
-            _fail(attempt, "protocol", f"stream ended early after {len(points) - 1} events (inside an event)")
+            _fail(attempt, "protocol", f"stream ended early after {attempt.events} events (inside an event)")
+        else:
+            check_stream_end(spec, attempt, body_delimited=not exchange.close_delimited)
     else:
         connection.drain_or_close(exchange)
+        check_finish_reason(attempt)
 
 
 def _event_sink(
@@ -262,19 +280,22 @@ def _event_sink(
     stamps each with the read's stamp; parsing the events' JSON waits for the loop's next turn
     (``call_soon``), so when many sockets are ready at once they are all read (and stamped) before
     any of them is parsed. ``[DONE]`` finishes the exchange (the rest of the body is dropped).
-    A parse error is kept on the exchange and ends it."""
+    A parse error is kept on the exchange and ends it. Only token events become time points."""
     feed = decoder.feed
     parse = spec.parse_stream_event
     points = attempt.points
     state = attempt.state
     stamps = connection.transport
     call_soon = asyncio.get_running_loop().call_soon
-    pending: list[str] = []
+    pending: list[tuple[str, float]] = []
 
     def parse_pending() -> None:
         try:
-            for data in pending:
+            for data, stamp in pending:
+                before = state.content_events
                 parse(data, state)
+                if state.content_events != before:
+                    points.append(stamp)
         except ResponseError as exc:
             exc.received_bytes = exchange.body_bytes  # type: ignore[attr-defined]
             exchange.error = exc
@@ -289,13 +310,15 @@ def _event_sink(
             return
         now = stamps.read_s  # type: ignore[union-attr]
         for data in feed(chunk):
+            attempt.end_s = now
             if data == "[DONE]":
+                state.ended = True
                 exchange.finish()
                 return
-            points.append(now)
+            attempt.events += 1
             if not pending:
                 call_soon(parse_pending)
-            pending.append(data)
+            pending.append((data, now))
 
     return sink
 
@@ -342,17 +365,56 @@ async def _read_stream(
             now = stamps.read_s if stamps is not None else perf_counter()
             if not chunk:
                 if decoder.has_partial_event:
-                    _fail(attempt, "protocol", f"stream ended early after {len(points) - 1} events (inside an event)")
+                    _fail(attempt, "protocol", f"stream ended early after {attempt.events} events (inside an event)")
+                else:
+                    check_stream_end(spec, attempt, body_delimited=_length_delimited(resp))
                 return
             received_bytes += len(chunk)
             for data in feed(chunk):
+                attempt.end_s = now
                 if data == "[DONE]":
+                    state.ended = True
+                    check_finish_reason(attempt)
                     return
-                points.append(now)
+                attempt.events += 1
+                before = state.content_events
                 parse(data, state)
+                if state.content_events != before:
+                    points.append(now)
     except ResponseError as exc:
         exc.received_bytes = received_bytes  # type: ignore[attr-defined]
         raise
+
+
+def _length_delimited(resp: aiohttp.ClientResponse) -> bool:
+    """The response had a length or chunked encoding (its end is the server's, not a cut)."""
+    return "Content-Length" in resp.headers or "chunked" in resp.headers.get("Transfer-Encoding", "").lower()
+
+
+def check_stream_end(spec: BackendSpec, attempt: Attempt, *, body_delimited: bool) -> None:
+    """A stream body ended without ``[DONE]``: complete if the adapter saw its final event, or, for an
+    API whose end marker is the body's end, if the body had its own end (chunked or a length, not the
+    connection closing); else fail it as cut. Then check its finish reason."""
+    state = attempt.state
+    if not state.ended and spec.end_marker == END_BODY and body_delimited:
+        state.ended = True
+    if not state.ended:
+        marker = END_MARKER_NAMES[spec.end_marker]
+        _fail(attempt, "protocol", f"stream cut after {attempt.events} events: it ended without {marker}", retryable=True)
+        return
+    check_finish_reason(attempt)
+
+
+def check_finish_reason(attempt: Attempt) -> None:
+    """Fail a complete response whose finish reason says the server gave up on it."""
+    reason = attempt.state.finish_reason
+    if reason is not None and reason.lower() in FAILED_FINISH_REASONS:
+        _fail(attempt, "server_error", f"the server ended the generation with finish_reason {reason!r}")
+
+
+def _events(attempt: Attempt, stream: bool) -> int:
+    """Events received so far, for messages (a body not streamed is one event once read)."""
+    return attempt.events if stream else len(attempt.points) - 1
 
 
 async def _http_error(attempt: Attempt, resp: aiohttp.ClientResponse) -> Attempt:
@@ -441,10 +503,15 @@ def build_record(
     """Turn the last attempt into the record written to disk."""
     points = attempt.points
     state = attempt.state
+    if attempt.error_kind is None and len(points) < 2 and state.ended and attempt.end_s is not None:
+        points.append(attempt.end_s)  # complete, but no token event: the end stands for the first token
     if attempt.error_kind is None and len(points) < 2:
         _fail(attempt, "protocol", "response ended without any event")
     success = attempt.error_kind is None
     start_s = points[0] if points else float("nan")
+    last_s = points[-1] if points else start_s
+    if success and attempt.end_s is not None:
+        last_s = max(last_s, attempt.end_s)
     return RequestRecord(
         request_id=request_id,
         data_index=data_index,
@@ -452,7 +519,7 @@ def build_record(
         worker_id=worker_id,
         success=success,
         start_s=start_s,
-        end_s=perf_counter() if not success else (points[-1] if points else start_s),
+        end_s=perf_counter() if not success else last_s,
         time_points_s=points,
         usage_input_tokens=state.usage_input_tokens,
         usage_output_tokens=state.usage_output_tokens,
@@ -463,4 +530,5 @@ def build_record(
         error_kind=attempt.error_kind,
         error_message=attempt.error_message,
         http_status=attempt.http_status,
+        finish_reason=None if state.finish_reason is None else clean_error_text(state.finish_reason)[:32],
     )

@@ -1,13 +1,19 @@
 """Per-request metric values (behaviour spec §5.1), vectorised over a ``RequestTable``.
 
 Clock: every ``*_s`` value is a difference of ``time.perf_counter()`` seconds. With ``tp`` the time
-points of one request (``[send, event_1, ..., event_K]`` when streaming, ``[send, body read]`` when
-not), ``n_in`` / ``n_out`` its token counts:
+points of one request (``[send, token_event_1, ..., token_event_K]`` when streaming: role-only,
+finish-only and usage-only chunks are not token events; ``[send, body read]`` when not), ``end`` the
+read that completed its response (the row's ``end_s``: the last event or ``[DONE]``), ``n_in`` /
+``n_out`` its token counts:
 
-- ``e2el_s``  = ``tp[-1] - tp[0]``
-- ``ttft_s``  = ``tp[1] - tp[0]`` when streaming, else 0 (the TTFT row is then not reported)
-- ``tpot_s``  = ``(e2el - ttft) / (n_out - 1)`` when streaming and ``n_out > 1``, else 0
-- ``itl_s``   = ``diff(tp[1:])`` of every request, pooled (one gap per SSE event, not per token)
+- ``e2el_s``  = ``end - tp[0]``
+- ``ttft_s``  = ``tp[1] - tp[0]`` when streaming (the first token event), else 0 (the TTFT row is
+  then not reported)
+- ``tpot_s``  = ``(e2el - ttft) / (n_out - 1)`` when streaming and ``n_out > 1``; undefined otherwise
+  (``tpot_defined`` False, value 0): a 1-token request has no decode time per token, so it is left
+  out of the TPOT statistics rather than counted as 0
+- ``itl_s``   = ``diff(tp[1:])`` of every request, pooled: the gaps between consecutive token events
+  (one gap per SSE event, not per token)
 - ``output_token_throughput`` = ``n_out / e2el`` token/s (0 when ``e2el == 0``; the original divides
   by zero there)
 - ``prefill_token_throughput`` = ``n_in / ttft`` token/s when ``ttft > 0``, else 0
@@ -42,7 +48,8 @@ class PerRequestMetrics:
     ``start_s`` / ``end_s``: ``tp[0]`` / ``tp[-1]`` (perf_counter seconds).
     ``itl_s``: every request's ITL gaps (seconds) flattened; request k owns
     ``itl_s[itl_offsets[k]:itl_offsets[k + 1]]`` (``max(points - 2, 0)`` gaps).
-    ``itl_any_nonzero``: whether request k has at least one non-zero gap (the ``N`` of TPOT and ITL).
+    ``itl_any_nonzero``: whether request k has at least one non-zero gap.
+    ``tpot_defined``: whether request k has a TPOT (streaming and more than one output token).
     """
 
     stream: bool
@@ -59,6 +66,7 @@ class PerRequestMetrics:
     itl_s: np.ndarray  # float64 (itl_offsets[-1],)
     itl_offsets: np.ndarray  # int64 (m+1,)
     itl_any_nonzero: np.ndarray  # bool (m,)
+    tpot_defined: np.ndarray  # bool (m,)
 
     def __len__(self) -> int:
         return int(self.row_index.shape[0])
@@ -90,6 +98,7 @@ class PerRequestMetrics:
             itl_s=self.itl_s[np.repeat(mask, itl_lengths)],
             itl_offsets=itl_offsets,
             itl_any_nonzero=self.itl_any_nonzero[mask],
+            tpot_defined=self.tpot_defined[mask],
         )
 
 
@@ -108,7 +117,7 @@ def compute_per_request(table: RequestTable, stream: bool) -> PerRequestMetrics:
     last = offsets[1:][rows] - 1
 
     start_s = points[first]
-    end_s = points[last]
+    end_s = np.maximum(np.asarray(table.end_s, dtype=np.float64)[rows], points[last])
     e2el_s = end_s - start_s
     ttft_s = points[first + 1] - start_s if stream else np.zeros(len(rows), dtype=np.float64)
     input_tokens = np.asarray(table.input_tokens, dtype=np.int64)[rows]
@@ -141,6 +150,7 @@ def compute_per_request(table: RequestTable, stream: bool) -> PerRequestMetrics:
         itl_s=itl_s,
         itl_offsets=itl_offsets,
         itl_any_nonzero=_any_nonzero(itl_s, itl_offsets),
+        tpot_defined=has_decode,
     )
 
 

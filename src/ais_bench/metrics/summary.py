@@ -94,19 +94,21 @@ def build_metric_rows(requests: PerRequestMetrics, stage: str, stats: Sequence[s
       over the stage is ~0; TPOT is left out when its sum is ~0 (e.g. every output <= 1 token).
     - ITL is left out only when the stage has **no non-zero gap at all**. Deliberate difference: the
       original also drops it when just the *first* request's ITL array is all zeros.
-    - ``N`` is the number of successful requests, but for TPOT and ITL the number of requests whose
-      ITL array holds a non-zero gap.
+    - ``N`` is the number of values the row's statistics were computed over: successful requests,
+      but for TPOT the requests that have one (streamed, more than one output token: a 1-token
+      request has no TPOT and is left out, not counted as 0) and for ITL the number of gaps.
     """
     success = len(requests)
     decoding = int(np.count_nonzero(requests.itl_any_nonzero))
+    tpot_values = requests.tpot_s[requests.tpot_defined]
     show_ttft = requests.stream and float(requests.ttft_s.sum()) > _ZERO_SUM_S
-    show_tpot = float(requests.tpot_s.sum()) > _ZERO_SUM_S
+    show_tpot = float(tpot_values.sum()) > _ZERO_SUM_S
     show_itl = decoding > 0
     candidates: list[tuple[str, np.ndarray, str, int, bool]] = [
         ("E2EL", requests.e2el_s, "ms", success, True),
         ("TTFT", requests.ttft_s, "ms", success, show_ttft),
-        ("TPOT", requests.tpot_s, "ms", decoding, show_tpot),
-        ("ITL", requests.itl_s, "ms", decoding, show_itl),
+        ("TPOT", tpot_values, "ms", len(tpot_values), show_tpot),
+        ("ITL", requests.itl_s, "ms", len(requests.itl_s), show_itl),
         ("InputTokens", requests.input_tokens, "", success, True),
         ("OutputTokens", requests.output_tokens, "", success, True),
         ("OutputTokenThroughput", requests.output_token_throughput, "token/s", success, True),

@@ -23,6 +23,8 @@ from ais_bench.records.store import (
     ROW_DTYPE,
     error_kind_code,
     error_kind_name,
+    finish_reason_code,
+    finish_reason_name,
     is_legacy,
     iter_legacy_records,
     iter_text_lines,
@@ -124,7 +126,7 @@ def _legacy_rows(path: Path) -> tuple[np.ndarray, np.ndarray, dict[int, tuple[st
             -1 if rec.usage_input_tokens is None else rec.usage_input_tokens,
             -1 if rec.usage_output_tokens is None else rec.usage_output_tokens,
             rec.content_events, rec.attempts, -1 if rec.http_status is None else rec.http_status,
-            rec.success, error_kind_code(rec.error_kind),
+            rec.success, error_kind_code(rec.error_kind), finish_reason_code(rec.finish_reason),
         )
         chunks.append(rec.time_points_s)
         offset += count
@@ -217,6 +219,9 @@ def light_records(columns: RecordColumns) -> list[RequestRecord]:
         rec.error_message = message
     for i in np.flatnonzero(rows["http_status"] >= 0).tolist():
         records[i].http_status = http[i]
+    reasons = rows["finish_reason"].tolist()
+    for i in np.flatnonzero(rows["finish_reason"]).tolist():
+        records[i].finish_reason = finish_reason_name(reasons[i])
     return records
 
 

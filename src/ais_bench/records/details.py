@@ -5,7 +5,8 @@ One JSON object per request, ordered by request id: ``id`` (request id, unique i
 ``http_status``, ``start_s``/``end_s`` (perf_counter seconds), ``scheduled_s`` (planned send time or
 null), ``slot_wait_s`` (seconds a paced request waited for a free ``batch_size`` slot, or null),
 ``events`` (number of time points minus the send), ``input_tokens``/``output_tokens`` and their
-``*_source``, ``attempts``, ``worker``; with ``--dump-text`` also ``input`` (the prompt string or chat
+``*_source``, ``finish_reason`` (the server's, null when it sent none), ``attempts``, ``worker``; with
+``--dump-text`` also ``input`` (the prompt string or chat
 messages), ``output`` and ``reasoning`` (generated text). Time points are in ``<ds>_details.h5``.
 """
 
@@ -72,6 +73,7 @@ def write_details_jsonl(
                 "input_tokens_source": counts.input_source[i],
                 "output_tokens": counts.output_tokens[i],
                 "output_tokens_source": counts.output_source[i],
+                "finish_reason": rec.finish_reason,
                 "attempts": rec.attempts,
                 "worker": rec.worker_id,
             }

@@ -20,7 +20,7 @@ import numpy as np
 
 from ais_bench import __version__
 from ais_bench.records.columns import RecordColumns
-from ais_bench.records.record import RequestRecord
+from ais_bench.records.record import FINISH_REASONS, RequestRecord
 from ais_bench.records.store import ROW_DTYPE, error_kind_code
 from ais_bench.records.table import TokenCounts
 from ais_bench.safe_text import printable_text
@@ -93,6 +93,7 @@ def write_details_h5(
         error_kind = np.zeros(len(columns), dtype="S16")
         error_kind[failed] = np.asarray(kinds, dtype="S16")
         f.create_dataset("error_kind", data=error_kind)
+        f.create_dataset("finish_reason", data=_finish_reason_names(rows["finish_reason"]))
         f.create_dataset("failed_rows", data=failed.astype(np.int64))
         f.create_dataset(
             "failed_error_message",
@@ -121,11 +122,26 @@ def read_details_h5(path: Path) -> RecordColumns:
         messages = [m.decode() if isinstance(m, bytes) else m for m in f["failed_error_message"][()].tolist()]
         kinds = [k.decode() or None for k in f["error_kind"][()][failed].tolist()] if failed else []
         rows["error_kind"][failed] = [error_kind_code(k) for k in kinds]
+        if "finish_reason" in f:  # files written before finish reasons were kept have none
+            rows["finish_reason"] = _finish_reason_codes(f["finish_reason"][()])
         errors = {row: (kind, message or None) for row, kind, message in zip(failed, kinds, messages, strict=True)}
         time_points = f["time_points_s"][()]
         data_abbr = str(f.attrs["data_abbr"])
         facts = json.loads(f.attrs.get("run_facts", "{}"))
     return RecordColumns(data_abbr, rows, offsets, time_points, errors, source="details.h5", run_facts=facts)
+
+
+#: ``finish_reason`` dataset: the name of each row's finish reason ("" when none).
+_FINISH_NAMES = np.array(["", *FINISH_REASONS] + ["other"] * (255 - len(FINISH_REASONS)), dtype="S16")
+
+
+def _finish_reason_names(codes: np.ndarray) -> np.ndarray:
+    return _FINISH_NAMES[codes.astype(np.intp)]
+
+
+def _finish_reason_codes(names: np.ndarray) -> np.ndarray:
+    lookup = {name: code for code, name in enumerate(_FINISH_NAMES[: len(FINISH_REASONS) + 1].tolist())}
+    return np.array([lookup.get(name, 255) for name in names.tolist()], dtype=np.uint8)
 
 
 def read_h5_attributes(path: Path) -> dict[str, object]:

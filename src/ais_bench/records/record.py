@@ -15,6 +15,9 @@ import numpy as np
 ERROR_KINDS = (
     "connect", "connect_timeout", "read_timeout", "http_status", "protocol", "decode", "server_error", "cancelled",
 )
+#: Finish reasons stored by code (1 + index); others are stored as "other". OpenAI/vLLM/SGLang:
+#: stop, length, abort, tool_calls, content_filter, error; TGI/MindIE: eos_token, stop_sequence.
+FINISH_REASONS = ("stop", "length", "abort", "eos_token", "stop_sequence", "tool_calls", "content_filter", "error")
 
 
 @dataclass(slots=True)
@@ -22,9 +25,12 @@ class RequestRecord:
     """Everything the engine observed about one request (its last attempt).
 
     ``time_points_s``: streaming -> [send, event_1, ..., event_K] where event_k is the time the bytes
-    holding SSE event k were read (before parsing; ``[DONE]`` is not an event); non-streaming ->
-    [send, body fully read]. Failed requests keep ``start_s`` (the send time) and ``end_s`` (when the
-    failure was seen) but may have fewer time points.
+    holding the k-th **token event** were read (before parsing; role-only, finish-only and usage-only
+    chunks and ``[DONE]`` are not token events); non-streaming -> [send, body fully read].
+    ``end_s``: for a successful request, the read that completed the response (the last event or
+    ``[DONE]``; E2EL ends there). Failed requests keep ``start_s`` (the send time) and ``end_s`` (when
+    the failure was seen) but may have fewer time points.
+    ``finish_reason``: the server's last non-null finish reason (None when it sent none).
     ``usage_input_tokens`` / ``usage_output_tokens``: the server's ``usage`` counts, None when absent.
     ``content_events``: number of events that carried generated text (fallback token count).
     """
@@ -52,6 +58,7 @@ class RequestRecord:
     #: slots (0 when a slot was free in time); None when no slot was involved (unpaced, pressure,
     #: or an open-loop timestamp replay).
     slot_wait_s: float | None = None
+    finish_reason: str | None = None
 
     def to_json_dict(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in self.__slots__}  # type: ignore[attr-defined]

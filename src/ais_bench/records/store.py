@@ -30,14 +30,15 @@ from typing import BinaryIO
 import numpy as np
 import orjson
 
-from ais_bench.records.record import ERROR_KINDS, RequestRecord
+from ais_bench.records.record import ERROR_KINDS, FINISH_REASONS, RequestRecord
 from ais_bench.safe_text import Redactor, utf8_text
 
 RECORDS_DIRNAME = "records"
 
-#: One request per row; little-endian, packed (98 bytes). Missing values: usage -1, http_status -1,
+#: One request per row; little-endian, packed (99 bytes). Missing values: usage -1, http_status -1,
 #: scheduled_s and slot_wait_s NaN, error_kind 0 (codes: 1 + index in ``ERROR_KINDS``; 255 = a kind not listed there,
-#: whose name is in the text line).
+#: whose name is in the text line), finish_reason 0 (codes: 1 + index in ``FINISH_REASONS``;
+#: 255 = another reason, whose name is in the text line).
 ROW_DTYPE = np.dtype([
     ("request_id", "<i8"),
     ("data_index", "<i8"),
@@ -55,8 +56,9 @@ ROW_DTYPE = np.dtype([
     ("http_status", "<i4"),
     ("success", "u1"),
     ("error_kind", "u1"),
+    ("finish_reason", "u1"),
 ])
-_ROW_STRUCT = struct.Struct("<qqddddqiiqqqiiBB")
+_ROW_STRUCT = struct.Struct("<qqddddqiiqqqiiBBB")
 assert _ROW_STRUCT.size == ROW_DTYPE.itemsize
 OTHER_ERROR_CODE = 255
 _KIND_CODES = {kind: i + 1 for i, kind in enumerate(ERROR_KINDS)}
@@ -70,6 +72,19 @@ def error_kind_name(code: int) -> str | None:
     if code == 0:
         return None
     return ERROR_KINDS[code - 1] if code <= len(ERROR_KINDS) else "other"
+
+
+_FINISH_CODES = {reason: i + 1 for i, reason in enumerate(FINISH_REASONS)}
+
+
+def finish_reason_code(reason: str | None) -> int:
+    return 0 if reason is None else _FINISH_CODES.get(reason, OTHER_ERROR_CODE)
+
+
+def finish_reason_name(code: int) -> str | None:
+    if code == 0:
+        return None
+    return FINISH_REASONS[code - 1] if code <= len(FINISH_REASONS) else "other"
 
 
 def worker_record_path(perf_dir: Path, data_abbr: str, worker_id: int) -> Path:
@@ -126,6 +141,7 @@ class RecordWriter:
             _or_minus_one(record.usage_input_tokens), _or_minus_one(record.usage_output_tokens),
             record.content_events, record.attempts, _or_minus_one(record.http_status),
             1 if record.success else 0, error_kind_code(record.error_kind),
+            finish_reason_code(record.finish_reason),
         ))
         self._points_written += count
         self.written += 1
@@ -151,6 +167,7 @@ class RecordWriter:
             "error_message": record.error_message,
             "output_text": record.output_text,
             "reasoning_text": record.reasoning_text,
+            "finish_reason": record.finish_reason,
         }
         if self._redactor is not None:
             for name in ("error_message", "output_text", "reasoning_text"):
@@ -293,6 +310,7 @@ def iter_records(path: Path) -> Iterator[RequestRecord]:
             http_status=_none_if_negative(row["http_status"]),
             scheduled_s=None if np.isnan(row["scheduled_s"]) else float(row["scheduled_s"]),
             slot_wait_s=None if np.isnan(row["slot_wait_s"]) else float(row["slot_wait_s"]),
+            finish_reason=text.get("finish_reason"),
         )
 
 

@@ -51,12 +51,15 @@ def resolve_token_counts(
     records: list[RequestRecord],
     tokenizer: TextTokenizer | None = None,
     prompts: Sequence[Any] | None = None,
+    stream: bool | None = None,
 ) -> TokenCounts:
     """Token counts of every record.
 
     ``tokenizer``: the model's tokenizer, or None. ``prompts``: the prompt of each dataset row *as
     sent* (chat messages for chat APIs, the string for the others), indexed by
-    ``RequestRecord.data_index``; without it the tokenizer counts outputs only.
+    ``RequestRecord.data_index``; without it the tokenizer counts outputs only. ``stream``: the run's
+    mode when known: a streamed request whose several tokens arrived as one event is reported, and
+    without streaming an output count from events (one per response) is a placeholder.
     """
     n = len(records)
     usage_in = np.array([r.usage_input_tokens or 0 for r in records], dtype=np.int64)
@@ -90,6 +93,18 @@ def resolve_token_counts(
     missing_out = int(np.count_nonzero((out_source == "events") & success))
     missing_in = int(np.count_nonzero((in_source == "none") & success))
     hint = "" if tokenizer is not None else " (set the model config's path to a tokenizer folder to count them)"
+    if stream:
+        warnings += _single_event_streams(records, out_tokens, success)
+    if missing_out and stream is False:
+        out_source = np.where((out_source == "events") & success, "unknown", out_source).astype(object)
+        warnings.append(
+            f"output token count unknown for {missing_out} successful request(s): the server sent no count "
+            "(usage / details.generated_tokens / num_output_tokens) and no tokenizer is set, so each counts "
+            "1 token (a placeholder, not a measurement): set the model config's path to the served model's "
+            "tokenizer folder (or ask the server for its counts, e.g. generation_kwargs details=True); "
+            "token throughputs and TPOT of this run are not measured values"
+        )
+        missing_out = 0
     if missing_out:
         warnings.append(
             f"{missing_out} successful request(s) had no usage.completion_tokens from the server: "
@@ -107,6 +122,45 @@ def resolve_token_counts(
         output_source=list(out_source),
         warnings=warnings,
     )
+
+
+def _single_event_streams(records: list[RequestRecord], out_tokens: np.ndarray, success: np.ndarray) -> list[str]:
+    """The warning for streamed requests whose several tokens arrived as one token event."""
+    events = np.array([r.content_events for r in records], dtype=np.int64)
+    single = int(np.count_nonzero(success & (events == 1) & (out_tokens > 1)))
+    if not single:
+        return []
+    return [
+        f"{single} streamed request(s) arrived as a single event carrying several tokens: the server did not "
+        "stream them, so their TTFT is their E2EL and they have no ITL (Triton: check that the model reads "
+        "the stream input)"
+    ]
+
+
+def finish_reason_mix(records: list[RequestRecord]) -> dict[str, int]:
+    """How many requests ended with each finish reason (``none`` when the server sent none),
+    most frequent first."""
+    mix: dict[str, int] = {}
+    for rec in records:
+        key = rec.finish_reason or "none"
+        mix[key] = mix.get(key, 0) + 1
+    return dict(sorted(mix.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
+#: Finish reasons that mean the output stopped before max_out_len.
+_EARLY_STOPS = ("stop", "eos_token", "stop_sequence")
+
+
+def early_stop_warning(mix: dict[str, int], ignore_eos: bool) -> list[str]:
+    """A warning when a run meant to reach max_out_len (``ignore_eos``) mostly stopped earlier."""
+    early = sum(mix.get(reason, 0) for reason in _EARLY_STOPS)
+    known = early + mix.get("length", 0)
+    if not ignore_eos or not known or early * 2 <= known:
+        return []
+    return [
+        f"{early} of {known} requests stopped before max_out_len (finish_reason stop/eos) although "
+        "ignore_eos is set: the server ignored it, so outputs are shorter than planned"
+    ]
 
 
 def _prompt_counts(

@@ -103,7 +103,7 @@ def build_timeline(table: RequestTable, *, stream: bool, origin_s: float) -> Req
     points = table.time_points_s if table.time_points_s.size else np.zeros(1)
     ok = table.success & (lengths >= 2)
     start_s = np.where(ok, points[first_point], table.start_s)
-    end_s = np.where(ok, points[last_point], table.end_s)
+    end_s = np.where(ok, np.maximum(points[last_point], table.end_s), table.end_s)
     split = ok & stream
     first_event_s = np.where(split, points[np.minimum(first_point + 1, points.size - 1)], np.nan)
 

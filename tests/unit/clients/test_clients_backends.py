@@ -85,6 +85,7 @@ def test_spec_fields() -> None:
         "stream_endpoint",
         "needs_model_name",
         "sent_prompt",
+        "end_marker",
     ]
 
 

@@ -63,11 +63,19 @@ def test_tgi_body() -> None:
     assert body == {"inputs": "Be brief.\nHi?", "parameters": {"temperature": 0.5, "max_new_tokens": 64}}
 
 
-def test_triton_body() -> None:
+@pytest.mark.parametrize("stream", [True, False])
+def test_triton_body_has_what_the_llm_backends_read(stream: bool) -> None:
+    """TensorRT-LLM's ensemble needs the ``max_tokens`` input and streams on ``stream``;
+    vllm_backend streams on ``stream``, reads max_tokens as a parameter, prepends the prompt unless
+    ``exclude_input_in_output``, and sends its counts when asked (``return_*``)."""
+    body = triton.build_body(RequestItem(0, "Hello", "d", max_out_len=7), stream=stream, **KW)
+    assert uuid.UUID(body.pop("id")).version == 4
+    assert body == {
+        "text_input": "Hello", "max_tokens": 7, "stream": stream, "exclude_input_in_output": True,
+        "return_num_input_tokens": True, "return_num_output_tokens": True, "return_finish_reason": True,
+        "parameters": {"temperature": 0.5, "max_new_tokens": 1},  # generation_kwargs as given
+    }
     body = triton.build_body(RequestItem(0, "Hello", "d"), stream=True, **KW)
-    assert set(body) == {"id", "text_input", "parameters"}
-    assert uuid.UUID(body["id"]).version == 4
-    assert body["text_input"] == "Hello" and body["parameters"] == {"temperature": 0.5, "max_new_tokens": 64}
     other = triton.build_body(RequestItem(0, "Hello", "d"), stream=True, **KW)
     assert other["id"] != body["id"]
 
@@ -90,8 +98,10 @@ def test_tgi_stream_assembles_text_and_takes_final_generated_text() -> None:
     assert state.text == "Hello world" and state.content_events == 3
     final = _tgi_event("</s>", special=True, generated="Hello world!",
                        details={"finish_reason": "eos_token", "generated_tokens": 4, "seed": None})
+    assert not state.ended
     tgi.parse_stream_event(final, state)
-    assert state.text == "Hello world!" and state.content_events == 3
+    # the end-of-sequence step is a generated token too: 4 token events, as the server counts
+    assert state.text == "Hello world!" and state.content_events == 4 and state.ended
     assert state.finish_reason == "eos_token" and state.usage_output_tokens == 4
     assert state.usage_input_tokens is None
 
@@ -118,7 +128,7 @@ def test_triton_stream_and_body() -> None:
     state = ResponseState()
     for piece in ("Hel", "", "lo"):
         triton.parse_stream_event(json.dumps({"model_name": "m", "text_output": piece}), state)
-    assert state.text == "Hello" and state.content_events == 2
+    assert state.text == "Hello" and state.content_events == 3  # every generation step is a token event
     state = ResponseState()
     triton.parse_full_body(b'{"model_name": "m", "model_version": "1", "text_output": "done"}', state)
     assert state.text == "done" and state.content_events == 1

@@ -158,13 +158,18 @@ def test_reasoning_stream(key: str) -> None:
     assert state.content_events == 2
 
 
-def test_several_choices_are_appended() -> None:
-    state = ResponseState()
-    openai_chat.parse_stream_event(
-        '{"choices":[{"index":0,"delta":{"content":"a"}},{"index":1,"delta":{"content":"b"}}]}', state
-    )
-    assert state.text_parts == ["a", "b"]
-    assert state.content_events == 1
+@pytest.mark.parametrize(
+    "event",
+    [
+        '{"choices":[{"index":0,"delta":{"content":"a"}},{"index":1,"delta":{"content":"b"}}]}',
+        '{"choices":[{"index":1,"delta":{"content":"b"}}]}',
+        '{"choices":[{"delta":{"content":"a"}},{"delta":{"content":"b"}}]}',
+    ],
+)
+def test_a_second_choice_fails_with_the_n_reason(event: str) -> None:
+    """n > 1 interleaves several sequences in one stream: refused, never mixed into one count."""
+    with pytest.raises(DecodeError, match=r"several sequences per request \(n > 1\).*set n=1"):
+        openai_chat.parse_stream_event(event, ResponseState())
 
 
 def test_malformed_json_is_decode_error_with_snippet() -> None:

@@ -76,10 +76,11 @@ def test_vllm_completion_stream() -> None:
     assert (state.usage_input_tokens, state.usage_output_tokens) == (2, 2)
 
 
-def test_only_first_choice_is_used() -> None:
-    state = ResponseState()
-    openai_completions.parse_stream_event('{"choices":[{"text":"a"},{"text":"b"}]}', state)
-    assert state.text == "a"
+def test_a_second_choice_fails_with_the_n_reason() -> None:
+    with pytest.raises(DecodeError, match=r"n > 1"):
+        openai_completions.parse_stream_event('{"choices":[{"text":"a"},{"text":"b"}]}', ResponseState())
+    with pytest.raises(DecodeError, match=r"n > 1"):
+        openai_completions.parse_full_body(b'{"choices":[{"index":0,"text":"a"},{"index":1,"text":"b"}]}', ResponseState())
 
 
 def test_empty_text_is_not_a_content_event() -> None:

@@ -275,3 +275,13 @@ def test_error_names_display_path(write, tmp_path, monkeypatch):
     assert info.value.message == (
         "models/x.py: models[0].batch_size = -1 is not allowed: expected an integer in (0, 100000]"
     )
+
+
+@pytest.mark.parametrize("key", ["n", "best_of"])
+def test_several_sequences_per_request_are_refused_in_one_line(key):
+    """n > 1 interleaves several sequences in one stream (TPOT halved, ITL 0): refused, not mixed."""
+    with pytest.raises(ConfigError) as info:
+        validate_model(base(generation_kwargs={key: 2}), SRC)
+    assert "\n" not in info.value.message and f"generation_kwargs.{key}=2" in info.value.message
+    assert "several sequences per request" in info.value.message
+    assert validate_model(base(generation_kwargs={key: 1}), SRC).generation_kwargs == {key: 1}

@@ -28,9 +28,9 @@ def test_hand_computed_total_summary(hand_table: RequestTable) -> None:
     assert rows["E2EL"].values == (733.3, 400.0, 1000.0, 800.0, 900.0, 960.0, 996.0)
     # TTFT [0.2, 0.3, 0.4] s: mean 0.3; P75 0.35, P90 0.38, P99 0.398
     assert rows["TTFT"].values == (300.0, 200.0, 400.0, 300.0, 350.0, 380.0, 398.0)
-    # TPOT [0.8/8 = 0.1, 0.5/3 = 0.16667, 0 (one output token)] s: mean 0.26667/3 = 0.0889;
-    # max 0.1667; median 0.1; P75 0.1 + 0.5*0.06667 = 0.1333; P90 0.1533; P99 0.1653
-    assert rows["TPOT"].values == (88.9, 0.0, 166.7, 100.0, 133.3, 153.3, 165.3)
+    # TPOT [0.8/8 = 0.1, 0.5/3 = 0.16667] s (the one-token request has no TPOT: left out, not 0):
+    # mean 0.13333; median 0.13333; P75 0.1 + 0.75*0.06667 = 0.15; P90 0.16; P99 0.166
+    assert rows["TPOT"].values == (133.3, 100.0, 166.7, 133.3, 150.0, 160.0, 166.0)
     # ITL pooled [0.1, 0.15, 0.55, 0.3, 0.2] s, sorted [0.1, 0.15, 0.2, 0.3, 0.55]: mean 1.3/5 = 0.26;
     # median 0.2; P75 rank 3 -> 0.3; P90 rank 3.6 -> 0.3 + 0.6*0.25 = 0.45; P99 rank 3.96 -> 0.54
     assert rows["ITL"].values == (260.0, 100.0, 550.0, 200.0, 300.0, 450.0, 540.0)
@@ -46,8 +46,9 @@ def test_hand_computed_total_summary(hand_table: RequestTable) -> None:
         430.5556, 125.0, 666.6667, 500.0, 583.3333, 633.3333, 663.3333,
     )  # fmt: skip
     assert [rows[n].unit for n in rows] == ["ms"] * 4 + ["", ""] + ["token/s"] * 2
-    # N: 3 successful requests; TPOT and ITL: 2 requests with a non-zero ITL gap
-    assert [rows[n].n for n in rows] == [3, 3, 2, 2, 3, 3, 3, 3]
+    # N: the values each row's statistics used: 3 successful requests; TPOT: the 2 requests with
+    # more than one output token; ITL: the 5 gaps
+    assert [rows[n].n for n in rows] == [3, 3, 2, 5, 3, 3, 3, 3]
     assert all(row.stage == "total" for row in summary.rows)
 
     common = {m.name: (m.value, m.unit) for m in summary.common}
@@ -80,7 +81,7 @@ def test_itl_row_kept_when_only_the_first_request_has_zero_gaps() -> None:
     table = RequestTable.from_columns([[0.0, 0.1, 0.1, 0.1], [1.0, 1.2, 1.3]], [True, True], [1, 1], [3, 2])
     summary = compute_summary(table, stage="total", stats_list=["Max"], batch_size=1, stream=True)
     itl = next(r for r in summary.rows if r.name == "ITL")
-    assert itl.values == (100.0,) and itl.n == 1
+    assert itl.values == (100.0,) and itl.n == 3  # N counts the gaps: [0, 0] and [0.1]
 
 
 def test_itl_and_tpot_rows_removed_without_decode() -> None:
@@ -149,7 +150,7 @@ def test_summary_matches_reference(
     series = {
         "E2EL": [r.e2el for r in ref],
         "TTFT": [r.ttft for r in ref],
-        "TPOT": [r.tpot for r in ref],
+        "TPOT": [r.tpot for r in ref if r.n_out > 1],  # a 1-token request has no TPOT
         "ITL": [g for r in ref for g in r.itl],
         "InputTokens": [float(r.n_in) for r in ref],
         "OutputTokens": [float(r.n_out) for r in ref],
@@ -163,7 +164,7 @@ def test_summary_matches_reference(
             expected = ref_stat(series[row.name], stat) * scale
             assert value is not None
             assert math.isclose(value, expected, rel_tol=1e-9, abs_tol=1e-4 * scale * 1.01), (row.name, stat)
-        assert row.n == (decoding if row.name in ("TPOT", "ITL") else len(ref))
+        assert row.n == len(series[row.name])  # N: the values the statistics used (ITL: gaps)
     shown = {r.name for r in summary.rows}
     assert ("ITL" in shown) == (decoding > 0)
     common = {m.name: m.value for m in summary.common}

@@ -50,7 +50,7 @@ def test_metric_table_layout() -> None:
     ]
     assert "│ 116.6667 " in text  # token counts are plain numbers, left-aligned like the strings
     assert "430.5556 token/s" in text
-    assert "│ TPOT                     │ total   │ 88.9 ms" in text
+    assert "│ TPOT                     │ total   │ 133.3 ms" in text  # the 1-token request has no TPOT
     assert "│  2  │" in text  # N is numeric: centred
 
 

@@ -5,7 +5,7 @@ models = [
         attr="service",
         type=TGICustomAPI,  # POST generate
         abbr="tgi-api-general",
-        path="",  # tokenizer folder of the served model: counts tokens (this API sends no usage)
+        path="",  # tokenizer folder: counts prompts (and outputs when details are missing)
         stream=False,
         request_rate=0,  # requests/s across all workers; 0 = as fast as batch_size allows
         use_timestamp=False,
@@ -19,6 +19,7 @@ models = [
         generation_kwargs=dict(  # sent in the body's "parameters" (max_new_tokens is added)
             temperature=0.01,
             ignore_eos=False,
+            details=True,  # the server's finish_reason and generated_tokens in the last event / body
         ),
     )
 ]

@@ -5,8 +5,8 @@ models = [
         attr="service",
         type=TritonCustomAPI,  # POST v2/models/{model_name}/generate
         abbr="triton-api-general",
-        path="",  # tokenizer folder of the served model: counts tokens (this API sends no usage)
-        model_name="",  # Triton model in the URL; "" = ask the server (GET /v1/models)
+        path="",  # tokenizer folder: counts tokens when the server sends no num_output_tokens
+        model_name="",  # Triton model in the URL; "" = the one ready model of POST /v2/repository/index
         stream=False,
         request_rate=0,  # requests/s across all workers; 0 = as fast as batch_size allows
         use_timestamp=False,
@@ -17,7 +17,7 @@ models = [
         max_out_len=512,
         batch_size=1,  # maximum concurrency
         trust_remote_code=False,
-        generation_kwargs=dict(  # sent in the body's "parameters" (max_new_tokens is added)
+        generation_kwargs=dict(  # sent in "parameters" (vLLM SamplingParams fields); max_tokens is top-level
             temperature=0.01,
             ignore_eos=False,
         ),
