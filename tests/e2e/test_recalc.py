@@ -108,8 +108,10 @@ def test_h5_jsonl_and_csv_agree(run: Path) -> None:
     assert end_s.tolist() == [d["end_s"] for d in details]
     assert (np.diff(offsets) - 1).tolist() == [d["events"] for d in details]
     assert out_tokens.tolist() == [d["output_tokens"] for d in details]
-    # The csv follows from the h5 time points: E2EL and TTFT averages, N, token totals.
-    e2el = points[offsets[1:] - 1] - points[offsets[:-1]]
+    # The csv follows from the h5 time points: E2EL (send -> the read that completed the response,
+    # end_s, at or after the last token event) and TTFT averages, N, token totals.
+    assert (end_s >= points[offsets[1:] - 1]).all()
+    e2el = end_s - points[offsets[:-1]]
     ttft = points[offsets[:-1] + 1] - points[offsets[:-1]]
     avg = rows["Performance Parameters"].index("Average")
     assert float(rows["E2EL"][avg].removesuffix(" ms")) == pytest.approx(round(float(e2el.mean()), 4) * 1000)
