@@ -1,9 +1,10 @@
 """TGI, Triton and MindIE backends end to end against small servers speaking each protocol on 127.0.0.1.
 
-Each server checks the request body shape (and 400s on a wrong one), streams ``max_new_tokens`` words
-as its API does (TGI: ``data:`` without a space and the whole ``generated_text`` in the last event;
-Triton: ``text_output`` pieces; MindIE: ``token`` events then ``generated_text``), and never sends
-``usage`` -- so the token counts must come from the tokenizer (model ``path``), never be 0.
+Each server checks the request body shape (and 400s on a wrong one), streams ``max_new_tokens``
+(Triton: ``max_tokens``) words as its API does (TGI: ``data:`` without a space and the whole
+``generated_text`` in the last event; Triton: ``text_output`` pieces; MindIE: ``token`` events then
+``generated_text``), and never sends ``usage`` nor ``details`` -- so the token counts must come from
+the tokenizer (model ``path``), never be 0. Triton's model is found in ``POST /v2/repository/index``.
 """
 
 from __future__ import annotations
@@ -26,6 +27,10 @@ pytestmark = require(SMOLLM2_DIR, "SmolLM2 tokenizer")
 
 WORDS = (" alpha", " beta", " gamma", " delta", " epsilon")
 TRITON_MODEL = "ensemble"
+TRITON_KEYS = {
+    "id", "text_input", "max_tokens", "stream", "exclude_input_in_output", "return_num_input_tokens",
+    "return_num_output_tokens", "return_finish_reason", "parameters",
+}
 
 
 def words(n: int) -> list[str]:
@@ -60,7 +65,7 @@ class NativeServer:
         app.router.add_post("/v2/models/{name}/generate", self._triton)
         app.router.add_post("/v2/models/{name}/generate_stream", self._triton)
         app.router.add_post("/infer", self._mindie)
-        app.router.add_get("/v1/models", self._models)
+        app.router.add_post("/v2/repository/index", self._models)
         self._runner = web.AppRunner(app)
         self._loop.run_until_complete(self._runner.setup())
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -69,11 +74,12 @@ class NativeServer:
         self._ready.set()
         self._loop.run_forever()
 
-    async def _body(self, request: web.Request, keys: set[str]) -> dict[str, Any]:
+    async def _body(self, request: web.Request, keys: set[str], length: str = "max_new_tokens") -> dict[str, Any]:
         body = await request.json()
         self.requests.append((request.path, body))
         params = body.get("parameters")
-        if set(body) != keys or not isinstance(params, dict) or not isinstance(params.get("max_new_tokens"), int):
+        where = body if length == "max_tokens" else params
+        if set(body) != keys or not isinstance(params, dict) or not isinstance(where.get(length), int):
             raise web.HTTPBadRequest(text=json.dumps({"error": f"bad body {body}"}))
         return body
 
@@ -103,8 +109,8 @@ class NativeServer:
     async def _triton(self, request: web.Request) -> web.StreamResponse:
         if request.match_info["name"] != TRITON_MODEL:
             raise web.HTTPNotFound(text=json.dumps({"error": "unknown model"}))
-        body = await self._body(request, {"id", "text_input", "parameters"})
-        pieces = words(body["parameters"]["max_new_tokens"])
+        body = await self._body(request, TRITON_KEYS, "max_tokens")
+        pieces = words(body["max_tokens"])
         if request.path.endswith("/generate"):
             return web.json_response({"model_name": TRITON_MODEL, "text_output": "".join(pieces)})
         return await self._sse(request, [json.dumps({"model_name": TRITON_MODEL, "text_output": p}) for p in pieces], " ")
@@ -122,7 +128,7 @@ class NativeServer:
     async def _models(self, request: web.Request) -> web.Response:
         if self.refuse_discovery:
             raise web.HTTPNotFound()
-        return web.json_response({"object": "list", "data": [{"id": TRITON_MODEL, "object": "model"}]})
+        return web.json_response([{"name": TRITON_MODEL, "version": "1", "state": "READY"}])
 
 
 CASES = [
@@ -160,7 +166,7 @@ def test_native_backend_end_to_end(tmp_path: Path, backend: str, stream: bool | 
     first = server.requests[-1][1]
     prompt = first.get("inputs", first.get("text_input"))
     assert prompt == " ".join(["A"] * 12)
-    assert first["parameters"]["max_new_tokens"] == 6
+    assert (first["max_tokens"] if "text_input" in first else first["parameters"]["max_new_tokens"]) == 6
     tok = load_tokenizer(SMOLLM2_DIR)
     perf = only_run_dir(tmp_path / "out") / "performances" / "native"
     details = [json.loads(line) for line in (perf / "tiny_details.jsonl").read_text().splitlines()]
@@ -173,3 +179,29 @@ def test_native_backend_end_to_end(tmp_path: Path, backend: str, stream: bool | 
         assert d["input_tokens_source"] == "tokenizer" and d["input_tokens"] == expected_in
     common = json.loads((perf / "tiny.json").read_text())
     assert common["Total Generated Tokens"]["total"] == 4 * expected_out
+
+
+def test_a_non_streamed_count_nobody_measured_is_not_reported_as_measured(tmp_path: Path) -> None:
+    """TGI without streaming, without ``details`` and without a tokenizer: the output count is
+    unknown. Each request counts a placeholder of 1, marked ``unknown``; the throughputs computed
+    from it are left out and the warning says what to set."""
+    with NativeServer() as server:
+        write_model_config(tmp_path / "cfg", "native", server.port, backend="TGICustomAPI", stream=False,
+                           model="", batch_size=2, max_out_len=64)
+        write_synthetic_dataset(tmp_path / "cfg", "tiny", 4, input_len=12, output_len=6)
+        code = main([
+            "--models", "native", "--datasets", "tiny", "--mode", "perf", "--num-warmups", "0",
+            "--config-dir", str(tmp_path / "cfg"), "--work-dir", str(tmp_path / "out"),
+        ])
+    assert code == 0
+    perf = only_run_dir(tmp_path / "out") / "performances" / "native"
+    details = [json.loads(line) for line in (perf / "tiny_details.jsonl").read_text().splitlines()]
+    assert {d["output_tokens_source"] for d in details} == {"unknown"}
+    result = json.loads((perf / "tiny.json").read_text())
+    for name in ("Output Token Throughput", "Total Generated Tokens", "Total Token Throughput"):
+        assert name not in result
+    assert "Request Throughput" in result
+    table = (perf / "tiny.csv").read_text()
+    assert "E2EL" in table and "OutputTokens" not in table and "OutputTokenThroughput" not in table
+    warnings = result["_ais_bench"]["warnings"]
+    assert any("output token count unknown for 4" in w and "path" in w for w in warnings), warnings

@@ -148,6 +148,7 @@ def _summarise(job: ResultJob) -> PerfSummary:
     except NoSteadyStage:
         _write_plot(job, table, columns, None)  # the timeline still helps to see why
         raise
+    _drop_placeholder_output_metrics(summary, counts, table.success)
     summary.warnings.extend(counts.warnings)
     summary.warnings.extend(early_stop_warning(finish_reasons, model.generation_kwargs.get("ignore_eos") is True))
     summary.warnings.extend(facts.pop("warnings", []))
@@ -176,6 +177,22 @@ def _clean_error_messages(records: list[RequestRecord], redactor: Redactor) -> N
     for rec in records:
         if rec.error_message:
             rec.error_message = printable_text(redactor.redact(rec.error_message), ERROR_TEXT_CHARS)
+
+
+#: Rows and common metrics computed from the output token count.
+_OUTPUT_COUNT_ROWS = ("TPOT", "OutputTokens", "OutputTokenThroughput")
+_OUTPUT_COUNT_COMMON = ("Total Generated Tokens", "Output Token Throughput", "Total Token Throughput")
+
+
+def _drop_placeholder_output_metrics(summary: PerfSummary, counts: TokenCounts, success: Any) -> None:
+    """When no successful request has a measured output count (every one is ``unknown``: not
+    streamed, no count from the server, no tokenizer), leave out what was computed from the
+    placeholder instead of showing it as measured; the token-count warning says what to set."""
+    sources = [source for source, ok in zip(counts.output_source, success.tolist(), strict=True) if ok]
+    if not sources or any(source != "unknown" for source in sources):
+        return
+    summary.rows[:] = [row for row in summary.rows if row.name not in _OUTPUT_COUNT_ROWS]
+    summary.common[:] = [metric for metric in summary.common if metric.name not in _OUTPUT_COUNT_COMMON]
 
 
 def _token_counts(
