@@ -72,9 +72,12 @@ class ReplayServer:
                     length = int(value)
             body = await reader.readexactly(length)
             self.received.append((head.split(b" ")[1].decode(), body))
-            for piece in _response_pieces(self.response):
+            pause_s = self.response.get("pause_after_first_chunk_s", 0.0)
+            for k, piece in enumerate(_response_pieces(self.response)):
                 writer.write(piece)
                 await writer.drain()
+                if k == 1 and pause_s:  # piece 0 is the head, piece 1 the first chunk
+                    await asyncio.sleep(pause_s)
         except (asyncio.IncompleteReadError, ConnectionError):
             pass
         finally:
@@ -182,3 +185,17 @@ def test_the_corpus_covers_every_backend_and_names_its_sources() -> None:
         "vLLM", "SGLang", "TGI", "Triton + vllm_backend", "Triton + TensorRT-LLM ensemble", "MindIE",
     }
     assert all(e["source"] and e["version"] for e in exchanges)
+
+
+def test_ttft_waits_for_the_first_token_not_the_role_chunk() -> None:
+    """vLLM writes the role-only chunk before the first token is computed: TTFT ends at the first
+    token event, and the role chunk makes no ITL gap. The server pauses 0.3 s after the role chunk,
+    so the first token cannot be stamped less than 0.3 s after the send (a lower bound only)."""
+    exchange = json.loads((CORPUS / "vllm-chat-stream.json").read_text())
+    exchange["response"]["pause_after_first_chunk_s"] = 0.3
+    attempt, _, _ = run_worker_loop(_replay(exchange, "lean"))
+    record = build_record(attempt, 1, 0, 0, "conformance", 0)
+    assert record.success, record.error_message
+    points = record.time_points_s
+    assert len(points) == 5  # the send and the 4 token events
+    assert points[1] - points[0] >= 0.3

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 
 import pytest
 
@@ -10,6 +11,7 @@ from ais_bench.clients import openai_chat, openai_completions
 from ais_bench.clients.backends import (
     BACKENDS,
     BackendSpec,
+    TritonCustomAPI,
     VLLMCustomAPI,
     VLLMCustomAPIChat,
     VLLMCustomAPIChatStream,
@@ -19,7 +21,7 @@ from ais_bench.clients.backends import (
 )
 from ais_bench.clients.errors import ModelDiscoveryError
 from ais_bench.clients.headers import build_headers
-from ais_bench.clients.model_discovery import parse_models_list
+from ais_bench.clients.model_discovery import parse_models_list, parse_triton_index
 from ais_bench.errors import AisBenchError, ConfigError
 
 
@@ -118,3 +120,29 @@ def test_models_list_errors(body: bytes, words: str) -> None:
         parse_models_list(body)
     assert isinstance(info.value, AisBenchError)
     assert "model=" in (info.value.hint or "")
+
+
+def test_triton_discovery_uses_its_model_index_not_v1_models() -> None:
+    """Triton has no ``/v1/models``: its index (``POST v2/repository/index``) lists the models."""
+    assert BACKENDS[TritonCustomAPI].models_endpoint == "v2/repository/index"
+    body = b'[{"name":"vllm_model","version":"1","state":"READY"},{"name":"old","version":"1","state":"UNAVAILABLE"}]'
+    assert parse_triton_index(body) == "vllm_model"
+
+
+@pytest.mark.parametrize(
+    ("body", "words"),
+    [
+        (
+            b'[{"name":"ensemble","state":"READY"},{"name":"preprocessing","state":"READY"},'
+            b'{"name":"tensorrt_llm","state":"READY"},{"name":"postprocessing","state":"READY"}]',
+            "serves 4 models (ensemble, postprocessing, preprocessing, tensorrt_llm)",
+        ),
+        (b"[]", "no ready model"),
+        (b'{"models": []}', "not a list"),
+        (b"<html>", "not JSON"),
+    ],
+)
+def test_triton_index_errors_name_the_models_and_the_fix(body: bytes, words: str) -> None:
+    with pytest.raises(ModelDiscoveryError, match=re.escape(words)) as info:
+        parse_triton_index(body)
+    assert "model_name=" in (info.value.hint or "")
