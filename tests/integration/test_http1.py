@@ -956,38 +956,40 @@ def test_a_request_after_done_waits_for_the_connection_instead_of_opening_anothe
 
 
 def test_a_connection_waited_for_that_the_server_closes_right_after_its_body_is_replaced():
-    """The body's end and the server's close arrive together, while the next request waits for
-    that connection: it must open a new one, not write into the closed one and wait forever
-    (REQUEST_TIME_OUT here only keeps a regression from hanging the suite)."""
+    """The body's end and the server's close arrive in one read, while the next request waits for
+    that connection: it must open a new one, not write into the closed one and wait forever (a soak
+    run hung so). The server runs in its own thread, so both arrive while the client's loop is
+    blocked; REQUEST_TIME_OUT only keeps a regression from hanging the suite."""
+    from tests.support.scripted_server import ScriptedServer, chat_events, chunk, sse_head
 
-    async def handler(server: RawServer, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        if await server.read_request(reader) is None:
-            return
-        writer.write(SSE_HEAD + b"".join(map(_chunk, [*EVENTS, DONE])))
-        await writer.drain()
+    async def script(conn, request) -> bool:  # type: ignore[no-untyped-def]
+        await conn.write(sse_head() + b"".join(chunk(event) for event in chat_events(["Hel", "lo"])))
         await asyncio.sleep(0.05)
-        writer.write(TERMINATOR)
-        await writer.drain()  # the handler returns: the connection closes without "Connection: close"
+        await conn.write(chunk(b""))
+        return False  # close, without "Connection: close"
 
-    async def run() -> tuple[RawServer, list[tuple[Attempt, int]]]:
-        async with RawServer(handler) as server:
-            pool = _pool(server.url, timeout_s=10.0)
-            loop = asyncio.get_running_loop()
-            results = []
-            try:
-                for _ in range(3):
-                    results.append(await _send(pool, server.url))
-                    # Keep the loop busy while the body's end and the close arrive: it then reads both at once.
-                    loop.call_later(0.01, time.sleep, 0.3)
-            finally:
-                pool.close()
-        return server, results
+    async def run(url: str) -> list[tuple[Attempt, int, float]]:
+        pool = _pool(url, timeout_s=10.0)
+        loop = asyncio.get_running_loop()
+        results = []
+        try:
+            for _ in range(3):
+                began = time.perf_counter()
+                attempt, attempts = await _send(pool, url)
+                results.append((attempt, attempts, time.perf_counter() - began))
+                loop.call_soon(time.sleep, 0.3)  # blocked while the body's end and the close arrive
+        finally:
+            pool.close()
+        return results
 
-    server, results = run_worker_loop(run())
-    for attempt, attempts in results:
-        _assert_hello_stream(attempt)
-        assert attempts == 1
-    assert len(server.requests) == server.connections  # one request per connection, none lost
+    with ScriptedServer(script) as server:
+        results = run_worker_loop(run(server.base_url + PATH.lstrip("/")))
+        log = server.snapshot()
+    for attempt, attempts, took_s in results:
+        assert attempt.error_kind is None, attempt.error_message
+        assert attempt.state.text == "Hello" and attempts == 1
+        assert took_s < 5  # never the 10 s REQUEST_TIME_OUT
+    assert log.connections_accepted == len(log.requests) == 3
 
 
 def test_an_idle_connection_is_closed_and_not_reused():
