@@ -24,7 +24,16 @@ from tests.support.configs import (
     write_synthetic_dataset,
 )
 from tests.support.fixed_server import FixedServer, FixedTiming
-from tests.support.scripted_server import ScriptedConnection, ScriptedRequest, ScriptedServer, stream_chat
+from tests.support.scripted_server import (
+    Script,
+    ScriptedConnection,
+    ScriptedRequest,
+    ScriptedServer,
+    chat_events,
+    chunk,
+    sse_head,
+    stream_chat,
+)
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -206,3 +215,56 @@ def test_ctrl_c_while_every_request_is_stalled_exits_130_with_a_summary(tmp_path
     assert "[AIS-INTERRUPTED] run interrupted (SIGINT): sending stopped; 0 of the 2 requests sent succeeded" in err
     details = [orjson.loads(line) for line in (_perf(tmp_path) / "tiny_details.jsonl").read_bytes().splitlines()]
     assert [d["error_kind"] for d in details] == ["cancelled", "cancelled"]
+
+
+def _cut_after(seconds: float, which: Callable[[int], bool]) -> tuple[Script, list[float]]:
+    """A script that cuts the stream of the requests ``which(n)`` selects (n counts from 0) after one
+    event and ``seconds`` (a retryable failure), answers the others at once, and notes every arrival."""
+    arrivals: list[float] = []
+
+    async def script(conn: ScriptedConnection, request: ScriptedRequest) -> bool:
+        arrivals.append(time.perf_counter())
+        if not which(len(arrivals) - 1):
+            return await _answer_quickly(conn, request)
+        await conn.write(sse_head())
+        await conn.write(chunk(chat_events(["a"])[0]))
+        await asyncio.sleep(seconds)
+        conn.abort()
+        return False
+
+    return script, arrivals
+
+
+def test_a_retried_request_is_counted_shown_and_timed_from_its_first_attempt(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    script, _ = _cut_after(0.3, lambda n: n == 0)  # the first request's first attempt is cut after 0.3 s
+    with ScriptedServer(script) as server:
+        write_model_config(tmp_path / "cfg", "test_model", server.port, batch_size=1, retry=2)
+        write_synthetic_dataset(tmp_path / "cfg", "tiny", 3)
+        assert main(_perf_args(tmp_path)) == 0
+    out = capsys.readouterr().out
+    assert "Retries: 1 of 3 requests were retried (1 extra attempts); their E2EL and TTFT count from the first" in out
+    perf = _perf(tmp_path)
+    assert json.loads((perf / "tiny.json").read_text())["_ais_bench"]["retries"] == {
+        "requests_retried": 1, "extra_attempts": 1,
+    }
+    details = {d["id"]: d for d in map(orjson.loads, (perf / "tiny_details.jsonl").read_bytes().splitlines())}
+    assert details[0]["attempts"] == 2 and details[0]["success"]
+    assert details[0]["end_s"] - details[0]["start_s"] >= 0.3  # the cut attempt's 0.3 s is waited time
+    assert details[1]["end_s"] - details[1]["start_s"] < 0.3
+
+
+def test_the_pressure_deadline_is_exact_even_for_retries(tmp_path: Path) -> None:
+    # Every stream is cut after 0.6 s and retried: sends at 0, 0.6, then 1.2 s is past the 1 s deadline.
+    script, arrivals = _cut_after(0.6, lambda n: True)
+    with ScriptedServer(script) as server:
+        write_model_config(tmp_path / "cfg", "test_model", server.port, batch_size=1, retry=5)
+        write_synthetic_dataset(tmp_path / "cfg", "tiny", 3)
+        main(_perf_args(tmp_path, "--pressure", "--pressure-time", "1"))
+        time.sleep(0.2)  # anything still sent would have arrived by now
+    assert len(arrivals) == 2
+    assert arrivals[-1] - arrivals[0] < 1.0
+    details = [orjson.loads(line) for line in (_perf(tmp_path) / "tiny_details.jsonl").read_bytes().splitlines()]
+    assert [(d["attempts"], d["success"]) for d in details] == [(2, False)]
+    assert details[0]["end_s"] - details[0]["start_s"] >= 1.2  # both attempts, from the first send

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from ais_bench.cli.workdir import display
 from ais_bench.clients.errors import ERROR_TEXT_CHARS
 from ais_bench.clients.headers import build_headers
@@ -157,13 +159,33 @@ def _summarise(job: ResultJob) -> PerfSummary:
         print(headline)
     print(f"Performance Results of task [{model.abbr}/{dataset.abbr}]:")
     print(format_tables(summary, headline=False))
+    retries = retry_counts(columns)
+    if retries["requests_retried"]:
+        print(_retries_line(retries, len(columns)))
     write_csv(summary, job.out_dir / f"{dataset.abbr}.csv")
     failed = [{"reason": reason, "count": count} for reason, count in reasons]
-    extra = {"failed_reasons": failed, "finish_reasons": finish_reasons, **facts}
+    extra = {"failed_reasons": failed, "finish_reasons": finish_reasons, "retries": retries, **facts}
     write_json(summary, job.out_dir / f"{dataset.abbr}.json", extra=extra)
     _write_plot(job, table, columns, summary)
     print(f"Performance Result files located in {display(job.out_dir)}.")
     return summary
+
+
+def retry_counts(columns: RecordColumns) -> dict[str, int]:
+    """``requests_retried``: requests sent more than once (``attempts`` > 1); ``extra_attempts``:
+    the sends beyond each request's first, over the whole run."""
+    attempts = columns.rows["attempts"].astype(np.int64)
+    return {
+        "requests_retried": int((attempts > 1).sum()),
+        "extra_attempts": int(np.maximum(attempts - 1, 0).sum()),
+    }
+
+
+def _retries_line(retries: dict[str, int], requests: int) -> str:
+    return (
+        f"Retries: {retries['requests_retried']} of {requests} requests were retried "
+        f"({retries['extra_attempts']} extra attempts); their E2EL and TTFT count from the first attempt"
+    )
 
 
 def _model_redactor(model: ModelConfig) -> Redactor:

@@ -77,6 +77,8 @@ async def send_request(
     max_chunk_bytes: int,
     started: list[Attempt] | None = None,
     headers: dict[str, str] | None = None,
+    *,
+    send_by_s: float | None = None,
 ) -> tuple[Attempt, int]:
     """Send ``body`` to ``url`` with up to ``retry`` extra attempts; returns (last attempt, attempts).
 
@@ -84,19 +86,56 @@ async def send_request(
     aiohttp session (https, and the pre-flight request). Each attempt is appended to ``started`` as it
     begins, so a caller that is cancelled can still record what the interrupted attempt saw.
     ``headers``: extra headers of this request only.
+
+    A retried request is timed from its first send, what its user waited: every later attempt's
+    send point (``points[0]``) is replaced by the first attempt's once it ends (or is cancelled), so
+    the record's E2EL and TTFT include the failed attempts; its events are the last attempt's.
+
+    ``send_by_s`` (perf_counter s, pressure mode's deadline): no byte of any attempt is sent at or
+    after it (checked just before the write). A request not sent at all returns 0 attempts; a retry
+    not sent leaves the previous attempt's failure as the outcome.
     """
     attempts = 0
+    first_send_s: float | None = None
+    previous: Attempt | None = None
     while True:
         attempts += 1
         attempt = Attempt([], ResponseState())
         if started is not None:
             started.append(attempt)
-        if isinstance(session, ConnectionPool):
-            await _lean_attempt(session, spec, url, body, stream, max_chunk_bytes, attempt, headers)
-        else:
-            await _attempt(session, spec, url, body, stream, max_chunk_bytes, attempt, headers)
+        try:
+            if isinstance(session, ConnectionPool):
+                await _lean_attempt(session, spec, url, body, stream, max_chunk_bytes, attempt, headers, send_by_s)
+            else:
+                await _attempt(session, spec, url, body, stream, max_chunk_bytes, attempt, headers, send_by_s)
+        except SendDeadlinePassed:
+            if started is not None:
+                started.pop()
+            return (previous, attempts - 1) if previous is not None else (attempt, 0)
+        finally:
+            first_send_s = _time_from_first_send(attempt, first_send_s)
         if attempt.error_kind is None or not attempt.retryable or attempts > retry:
             return attempt, attempts
+        previous = attempt
+
+
+class SendDeadlinePassed(Exception):
+    """The attempt was not sent: its send deadline (``send_by_s``) had passed."""
+
+
+def _check_send_deadline(send_by_s: float | None) -> None:
+    if send_by_s is not None and perf_counter() >= send_by_s:
+        raise SendDeadlinePassed()
+
+
+def _time_from_first_send(attempt: Attempt, first_send_s: float | None) -> float | None:
+    """Put the first attempt's send time into a later ``attempt``; returns the first send time."""
+    if not attempt.points:
+        return first_send_s
+    if first_send_s is None:
+        return attempt.points[0]
+    attempt.points[0] = first_send_s
+    return first_send_s
 
 
 async def _attempt(
@@ -108,9 +147,11 @@ async def _attempt(
     max_chunk_bytes: int,
     attempt: Attempt,
     headers: dict[str, str] | None = None,
+    send_by_s: float | None = None,
 ) -> Attempt:
     points = attempt.points
     state = attempt.state
+    _check_send_deadline(send_by_s)  # aiohttp connects and writes inside post(): checked just before
     try:
         points.append(perf_counter())
         async with session.post(url, data=body, headers=headers, allow_redirects=False) as resp:
@@ -161,6 +202,7 @@ async def _lean_attempt(
     max_chunk_bytes: int,
     attempt: Attempt,
     headers: dict[str, str] | None,
+    send_by_s: float | None = None,
 ) -> None:
     """One attempt through the lean client. A reused keep-alive connection that the server had
     closed (it ends before any byte of the response) is not a failure: the request goes again, once,
@@ -173,7 +215,7 @@ async def _lean_attempt(
     fresh = False
     while True:
         try:
-            await _lean_exchange(pool, spec, request, stream, max_chunk_bytes, attempt, deadline, fresh)
+            await _lean_exchange(pool, spec, request, stream, max_chunk_bytes, attempt, (deadline, send_by_s), fresh)
         except HTTPExchangeError as exc:
             if exc.unanswered and not fresh and getattr(exc, "reused", False):
                 fresh = True  # the server had closed this keep-alive connection: send again on a new one
@@ -189,12 +231,15 @@ async def _lean_exchange(
     stream: bool,
     max_chunk_bytes: int,
     attempt: Attempt,
-    deadline: float | None,
+    deadlines: tuple[float | None, float | None],
     fresh: bool,
 ) -> None:
     """Send ``request`` on a connection of ``pool`` and read its response into ``attempt``. Raises
-    :class:`HTTPExchangeError` (with ``reused`` set) when the connection failed; every other
-    outcome is recorded on ``attempt``."""
+    :class:`HTTPExchangeError` (with ``reused`` set) when the connection failed, and
+    :class:`SendDeadlinePassed` (the connection goes back to the pool unused) when the send deadline
+    had passed once a connection was ready; every other outcome is recorded on ``attempt``.
+    ``deadlines``: (end of REQUEST_TIME_OUT on the loop clock, send deadline in perf_counter s)."""
+    deadline, send_by_s = deadlines
     points = attempt.points
     loop = asyncio.get_running_loop()
     connection: HTTPConnection | None = None
@@ -202,6 +247,9 @@ async def _lean_exchange(
     decoder = SSEDecoder(max_chunk_bytes) if stream else None
     try:
         connection = await pool.acquire(fresh=fresh)
+        if send_by_s is not None and perf_counter() >= send_by_s:
+            pool.put_back(connection)
+            raise SendDeadlinePassed()
         exchange = Exchange(loop, None, None)
         if decoder is not None:
             exchange.sink = _event_sink(decoder, spec, attempt, exchange, connection)

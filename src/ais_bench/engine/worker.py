@@ -317,20 +317,25 @@ async def _add_pressure_clients(ctx: WorkerContext) -> None:
 
 
 async def _pressure_client(ctx: WorkerContext, deadline_s: float) -> None:
+    """Send back to back until the deadline: no byte of any request or retry goes out after it
+    (``send_request`` checks just before each write); a request started before it finishes."""
     shared = ctx.shared
-    if not ctx.sending:
-        return
     total = len(ctx.plan.items)
-    first = True
-    while first or (perf_counter() < deadline_s and ctx.sending):
-        first = False
+    while perf_counter() < deadline_s and ctx.sending:
         request_id = shared.claim(shared.next_request)
-        await _send_and_record(ctx, request_id, request_id % total, None)
+        await _send_and_record(ctx, request_id, request_id % total, None, send_by_s=deadline_s)
 
 
 async def _send_and_record(
-    ctx: WorkerContext, request_id: int, data_index: int, scheduled_s: float | None, slot_wait_s: float | None = None
+    ctx: WorkerContext,
+    request_id: int,
+    data_index: int,
+    scheduled_s: float | None,
+    slot_wait_s: float | None = None,
+    send_by_s: float | None = None,
 ) -> None:
+    """Send one request and write its record; ``send_by_s``: see ``engine.request.send_request`` (a
+    request that was not sent at all leaves no record and is not counted as sent)."""
     plan = ctx.plan
     ctx.count(SENT)
     ctx.count(IN_FLIGHT)
@@ -351,6 +356,7 @@ async def _send_and_record(
             plan.max_chunk_bytes,
             started,
             headers,
+            send_by_s=send_by_s,
         )
     except asyncio.CancelledError:
         if request_id not in ctx.stalled:
@@ -363,6 +369,9 @@ async def _send_and_record(
     finally:
         del ctx.in_flight[request_id]
         ctx.count(IN_FLIGHT, -1)
+    if attempts == 0:  # its send deadline passed before any byte went out
+        ctx.count(SENT, -1)
+        return
     _write_record(ctx, attempt, attempts, request_id, data_index, (scheduled_s, slot_wait_s))
 
 
