@@ -6,7 +6,8 @@ failed by reason, records on disk, and RSS over time (first, middle, last, max).
 requests' error bodies hold a NUL byte and echo the api_key (as hostile servers do): the run must
 keep every result and the key must appear in no file of the run folder.
 
-The simulator (its own faults: HTTP 500, resets, malformed events, stalls) runs behind a misbehaving
+The simulator (its own faults: HTTP 500, resets, malformed events, stalls, streams cut cleanly
+without their end marker) runs behind a misbehaving
 gateway (``bench/fault_gateway.py``): interim 100 Continue responses, keep-alive connections dropped
 after a response, redirects, gzip bodies, a connection limit of batch_size and an idle close after
 5 s. The RSS reported is the tool's alone (the simulator is started by this script).
@@ -49,7 +50,7 @@ def simulator_config(batch: int) -> SimConfig:
     return SimConfig(
         max_num_seqs=batch, decode_base_ms=5.0, decode_per_seq_ms=0.02, prefill_base_ms=1.0,
         fail_rate=0.01, fail_message="bad{nul}request, got {authorization}", reset_rate=0.01,
-        malformed_rate=0.01, stall_rate=0.001, stall_s=0.5, seed=7,
+        malformed_rate=0.01, stall_rate=0.001, stall_s=0.5, cut_rate=0.01, seed=7,
     )
 
 API_KEY = "sk-soak-SECRET-0123456789"
@@ -158,13 +159,15 @@ def report_records(work: Path) -> None:
     perf = next(work.glob("outputs/default/*/performances/soak"))
     on_disk = sum(1 for f in (perf / "records").glob("*.jsonl") for _ in f.open("rb"))
     reasons: collections.Counter[str] = collections.Counter()
-    total = 0
+    total = retried = 0
     for line in (perf / "soak_details.jsonl").open("rb"):
         row = orjson.loads(line)
         total += 1
+        retried += row["attempts"] > 1
         if not row["success"]:
             reasons[(row["error_kind"] or "?") + ": " + (row["error"] or "")[:70]] += 1
-    print(f"requests sent and recorded: {total} (records on disk: {on_disk}); failed: {sum(reasons.values())}")
+    print(f"requests sent and recorded: {total} (records on disk: {on_disk}); failed: {sum(reasons.values())}; "
+          f"retried (resets, cut streams): {retried}")
     for reason, count in reasons.most_common(10):
         print(f"  {count:7d}  {reason}")
 

@@ -44,3 +44,19 @@ def test_finish_reasons_are_kept_per_request_and_summed_in_the_json(tmp_path: Pa
     assert _run(tmp_path, "--mode", "perf_viz", "--reuse") == 0
     again = json.loads((perf / "tiny.json").read_text())["_ais_bench"]["finish_reasons"]
     assert again == mix
+
+
+def test_streams_cut_without_their_end_marker_are_failed_with_the_reason(tmp_path: Path) -> None:
+    """The simulator ends half of the streams cleanly after a few tokens, without finish_reason,
+    usage or [DONE] (issue 14 item 14): those requests fail, the others succeed, exit 3."""
+    write_model_config(tmp_path / "cfg", "sim", 0, simulator={**SIM, "cut_rate": 0.5}, batch_size=4,
+                       max_out_len=8, generation_kwargs={"ignore_eos": True})
+    write_synthetic_dataset(tmp_path / "cfg", "tiny", 24, input_len=4, output_len=8)
+    assert _run(tmp_path) == 3
+    perf = only_run_dir(tmp_path / "out") / "performances" / "sim"
+    details = [json.loads(line) for line in (perf / "tiny_details.jsonl").read_text().splitlines()]
+    failed = [d for d in details if not d["success"]]
+    assert 0 < len(failed) < 24
+    assert all(d["error"].startswith("stream cut after ") and "it ended without data: [DONE]" in d["error"]
+               for d in failed)
+    assert all(d["finish_reason"] == "length" for d in details if d["success"])

@@ -62,6 +62,15 @@ def test_reset_cuts_the_stream_before_done():
     assert 1 <= len(out["lines"]) <= 20
 
 
+def test_cut_ends_the_stream_cleanly_without_done():
+    out = read_stream(cut_rate=1.0)
+    assert out["status"] == 200
+    assert out["error"] is None  # the chunked body ended properly: only the end marker is missing
+    assert b"[DONE]" not in out["lines"]
+    assert 1 <= len(out["lines"]) <= 20
+    assert all(json.loads(line).get("usage") is None for line in out["lines"])
+
+
 def test_stall_pauses_the_stream():
     out = read_stream(stall_rate=1.0, stall_s=0.4)
     assert out["error"] is None and out["lines"][-1] == b"[DONE]"

@@ -20,7 +20,7 @@ MAX_NUM_SEQS = 1_000_000
 MAX_TOKENS = 2**31 - 1
 MAX_COST_MS = 3_600_000.0
 MAX_STALL_S = 86_400.0
-_FAULT_RATE_FIELDS = ("fail_rate", "reset_rate", "stall_rate", "malformed_rate")
+_FAULT_RATE_FIELDS = ("fail_rate", "reset_rate", "stall_rate", "malformed_rate", "cut_rate")
 
 
 def _doc(text: str) -> dict[str, str]:
@@ -63,6 +63,10 @@ class SimConfig:
     stall_rate: float = field(default=0.0, metadata=_doc("share of streams that pause mid-way for stall_s"))
     stall_s: float = field(default=2.0, metadata=_doc("length of a stall, s"))
     malformed_rate: float = field(default=0.0, metadata=_doc("share of streams with one invalid-JSON event"))
+    cut_rate: float = field(
+        default=0.0,
+        metadata=_doc("share of streams that end cleanly mid-way, without finish_reason, usage or [DONE]"),
+    )
     record_truth_path: str | None = field(
         default=None, metadata=_doc("JSONL file of per-event write times (perf_counter s), written at close")
     )
@@ -105,6 +109,7 @@ FIELD_KINDS: dict[str, str] = {
     "stall_rate": "float",
     "stall_s": "float",
     "malformed_rate": "float",
+    "cut_rate": "float",
     "record_truth_path": "str?",
 }
 
@@ -199,4 +204,4 @@ def _check_values(cfg: SimConfig) -> None:
     for name in _FAULT_RATE_FIELDS:
         _require(0.0 <= getattr(cfg, name) <= 1.0, name, getattr(cfg, name), "a share in [0, 1]")
     total = sum(getattr(cfg, name) for name in _FAULT_RATE_FIELDS)
-    _require(total <= 1.0 + 1e-9, "fail_rate+reset_rate+stall_rate+malformed_rate", total, "a sum <= 1")
+    _require(total <= 1.0 + 1e-9, "fail_rate+reset_rate+stall_rate+malformed_rate+cut_rate", total, "a sum <= 1")

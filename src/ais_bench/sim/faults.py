@@ -8,7 +8,9 @@ Faults are mutually exclusive; ``u < fail_rate`` fails, the next ``reset_rate`` 
 ``fault_at_tokens`` in [1, output_tokens] is the number of token events written before the fault acts:
 - ``reset``: the connection is aborted right after that many token events (no ``[DONE]``);
 - ``stall``: output is held back for ``stall_s`` after that many token events, then flushed;
-- ``malformed``: one extra event whose data is not valid JSON is written after that many tokens.
+- ``malformed``: one extra event whose data is not valid JSON is written after that many tokens;
+- ``cut``: the stream ends cleanly (the chunked body's last chunk) right after that many token
+  events, without finish_reason, usage or ``[DONE]`` (streams only).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ FAULT_FAIL = "fail"
 FAULT_RESET = "reset"
 FAULT_STALL = "stall"
 FAULT_MALFORMED = "malformed"
+FAULT_CUT = "cut"
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +61,7 @@ class PlanDrawer:
             (FAULT_RESET, cfg.reset_rate),
             (FAULT_STALL, cfg.stall_rate),
             (FAULT_MALFORMED, cfg.malformed_rate),
+            (FAULT_CUT, cfg.cut_rate),
         ):
             edge += rate
             if u < edge:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import time
 
-from ais_bench.sim.faults import FAULT_MALFORMED, FAULT_RESET, FAULT_STALL, RequestPlan
+from ais_bench.sim.faults import FAULT_CUT, FAULT_MALFORMED, FAULT_RESET, FAULT_STALL, RequestPlan
 from ais_bench.sim.responses import (
     DONE_EVENT,
     KIND_CHAT,
@@ -101,6 +101,11 @@ class StreamSink(_SinkBase):
         fault = self.plan.fault
         if fault == FAULT_RESET:
             return self._reset()
+        if fault == FAULT_CUT:  # the handler then ends the chunked body cleanly: no finish, usage, [DONE]
+            self._finished = True
+            if self._held is None:
+                self._resolve()
+            return False
         if fault == FAULT_MALFORMED:
             self._send(frame_chunk(malformed_event(self._info)), 1)
         elif fault == FAULT_STALL:
