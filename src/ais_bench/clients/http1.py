@@ -55,14 +55,16 @@ USER_AGENT = "ais_bench"
 
 class HTTPExchangeError(Exception):
     """A request that did not get a complete response. ``kind``: ``connect``, ``connect_timeout`` or
-    ``protocol``. ``unanswered``: the connection ended before any byte of a response arrived (on a
-    reused keep-alive connection: the server had closed it, the request can go again on a new one)."""
+    ``protocol``. ``unanswered``: the connection ended before any byte of a response arrived;
+    ``reused``: it had served a request before (set by the engine). Both: a keep-alive connection the
+    server had closed; the request can go again on a new one."""
 
     def __init__(self, kind: str, message: str, retryable: bool = True, unanswered: bool = False) -> None:
         super().__init__(message)
         self.kind = kind
         self.retryable = retryable
         self.unanswered = unanswered
+        self.reused = False
 
 
 @dataclass(frozen=True)

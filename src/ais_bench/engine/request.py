@@ -217,7 +217,7 @@ async def _lean_attempt(
         try:
             await _lean_exchange(pool, spec, request, stream, max_chunk_bytes, attempt, (deadline, send_by_s), fresh)
         except HTTPExchangeError as exc:
-            if exc.unanswered and not fresh and getattr(exc, "reused", False):
+            if exc.unanswered and exc.reused and not fresh:
                 fresh = True  # the server had closed this keep-alive connection: send again on a new one
                 continue
             _fail_exchange(attempt, url, exc)
@@ -271,7 +271,7 @@ async def _lean_exchange(
         _fail(attempt, kind, f"timed out after {_events(attempt, stream)} events (REQUEST_TIME_OUT)", retryable=True)
         return
     except HTTPExchangeError as exc:
-        exc.reused = connection is not None and connection.reused  # type: ignore[attr-defined]
+        exc.reused = connection is not None and connection.reused
         raise
     except ResponseError as exc:
         exc.received_bytes = exchange.body_bytes if exchange is not None else 0  # type: ignore[attr-defined]
