@@ -6,7 +6,8 @@ Token counts (DESIGN.md decision 4), per request and per direction:
 2. else the model's tokenizer (``path``), when one is given (source ``tokenizer``): the prompt as it
    was sent (chat messages rendered with the chat template) for input, the generated text (reasoning
    included) for output -- see ``ais_bench.tokens``;
-3. else, with a warning, the number of content events for output (source ``events``) and 0 for
+3. else, with a warning, the number of token events for output (source ``events``; without streaming
+   ``unknown``, a placeholder of 1 per response) and 0 for
    input (source ``none``).
 
 When both usage and a tokenizer exist, the tokenizer also counts the requests that have usage (every
@@ -108,7 +109,7 @@ def resolve_token_counts(
     if missing_out:
         warnings.append(
             f"{missing_out} successful request(s) had no usage.completion_tokens from the server: "
-            f"their output token count is the number of content events{hint}"
+            f"their output token count is the number of token events{hint}"
         )
     if missing_in:
         warnings.append(
