@@ -268,3 +268,20 @@ def test_the_pressure_deadline_is_exact_even_for_retries(tmp_path: Path) -> None
     details = [orjson.loads(line) for line in (_perf(tmp_path) / "tiny_details.jsonl").read_bytes().splitlines()]
     assert [(d["attempts"], d["success"]) for d in details] == [(2, False)]
     assert details[0]["end_s"] - details[0]["start_s"] >= 1.2  # both attempts, from the first send
+
+
+def test_sigterm_while_the_workers_start_stops_them_and_exits_143(tmp_path: Path) -> None:
+    with ScriptedServer(_answer_quickly) as server:
+        proc = _start_cli(tmp_path, server.port, rows=1000, batch_size=4)
+        try:
+            assert proc.stderr is not None
+            for line in proc.stderr:  # the workers are being started once "Sending" is logged
+                if "Sending 1000 requests" in line:
+                    break
+            os.killpg(proc.pid, signal.SIGTERM)
+            _, err = proc.communicate(timeout=60)  # no worker left behind to wait for
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 143, err
+    assert "Traceback" not in err and "leaked" not in err

@@ -77,7 +77,12 @@ def run_benchmark(plan: EnginePlan, *, debug: bool, progress: ProgressCallback |
         ]
     for runner in runners:
         runner.start()
-    _wait_until_ready(shared, runners)
+    try:
+        _wait_until_ready(shared, runners)
+    except BaseException:  # a worker failed to start, or Ctrl-C/SIGTERM: nothing was sent yet
+        shared.stop.set()
+        _terminate(runners)  # the workers ignore SIGTERM, so the interpreter's exit could not stop them
+        raise
     start_at_s = time.perf_counter() + START_DELAY_S
     shared.start_at_s.value = start_at_s
     shared.go.set()
