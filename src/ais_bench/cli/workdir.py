@@ -54,9 +54,13 @@ def _claim_run_dir(root: Path, stamp: str) -> Path:
 
 
 def has_records(run_dir: Path) -> bool:
-    """True when a run folder holds any file under ``performances/`` (records or results)."""
+    """True when a run folder holds records or results under ``performances/`` (a run-state note
+    written before the load, ``records/<ds>.run_facts.json``, is neither)."""
     performances = run_dir / "performances"
-    return performances.is_dir() and any(p.is_file() for p in performances.rglob("*"))
+    return performances.is_dir() and any(
+        p.is_file() and not p.name.endswith(".run_facts.json") and p.stat().st_size > 0
+        for p in performances.rglob("*")
+    )
 
 
 def perf_dir(run_dir: Path, model_abbr: str) -> Path:

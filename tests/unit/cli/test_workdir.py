@@ -55,4 +55,7 @@ def test_bare_reuse_skips_folders_of_runs_that_sent_nothing(tmp_path: Path) -> N
     (ran / "performances" / "m" / "records").mkdir(parents=True)
     (ran / "performances" / "m" / "records" / "ds.worker0.rows").write_bytes(b"")
     (tmp_path / "20260101_130000" / "logs").mkdir(parents=True)  # newer, but stopped before sending
+    started = tmp_path / "20260101_140000" / "performances" / "m" / "records"
+    started.mkdir(parents=True)  # newest: stopped while its workers started (only the run-state note)
+    (started / "ds.run_facts.json").write_text('{"run_state": "running"}')
     assert find_run_dir(tmp_path, "latest") == ran
