@@ -53,7 +53,7 @@ def test_runs_started_in_the_same_second_each_get_their_own_folder(
 def test_bare_reuse_skips_folders_of_runs_that_sent_nothing(tmp_path: Path) -> None:
     ran = tmp_path / "20260101_120000"
     (ran / "performances" / "m" / "records").mkdir(parents=True)
-    (ran / "performances" / "m" / "records" / "ds.worker0.rows").write_bytes(b"")
+    (ran / "performances" / "m" / "records" / "ds.worker0.rows").write_bytes(b"x" * 98)
     (tmp_path / "20260101_130000" / "logs").mkdir(parents=True)  # newer, but stopped before sending
     started = tmp_path / "20260101_140000" / "performances" / "m" / "records"
     started.mkdir(parents=True)  # newest: stopped while its workers started (only the run-state note)
