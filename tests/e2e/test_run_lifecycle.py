@@ -13,10 +13,12 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import orjson
 import pytest
 
 from ais_bench.cli.main import main
+from ais_bench.records.details_h5 import read_details_h5
 from tests.support.configs import (
     only_run_dir,
     write_global_consts,
@@ -103,6 +105,8 @@ def test_a_capped_timestamp_replay_reports_the_wait_for_a_slot_and_names_the_cap
     waits = [d["slot_wait_s"] for d in sorted(details, key=lambda d: d["id"])]
     assert waits[0] is not None and all(w >= 0.25 for w in waits[1:])
     perf = only_run_dir(tmp_path / "out") / "performances" / "test-model"
+    h5_waits = read_details_h5(perf / "trace_details.h5").rows["slot_wait_s"]
+    assert np.allclose(h5_waits, waits)  # the same per request in the h5
     check = json.loads((perf / "trace.json").read_text())["_ais_bench"]["client_self_check"]
     assert check["slot_wait"]["waited"] == 7 and check["slot_wait"]["samples"] == 8
     out, err = capsys.readouterr()
