@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,10 +43,12 @@ def _exchanges() -> list[Any]:
 
 @dataclass
 class ReplayServer:
-    """Answers one request with the recorded response; keeps what it received."""
+    """Answers one request with the recorded response; keeps what it received and, per piece written
+    (head, then each chunk), the ``perf_counter`` time just before its write (``written_s``)."""
 
     response: dict[str, Any]
     received: list[tuple[str, bytes]] = field(default_factory=list)
+    written_s: list[float] = field(default_factory=list)
     server: asyncio.AbstractServer | None = None
 
     @property
@@ -74,14 +77,21 @@ class ReplayServer:
             self.received.append((head.split(b" ")[1].decode(), body))
             pause_s = self.response.get("pause_after_first_chunk_s", 0.0)
             for k, piece in enumerate(_response_pieces(self.response)):
+                self.written_s.append(time.perf_counter())
                 writer.write(piece)
                 await writer.drain()
                 if k == 1 and pause_s:  # piece 0 is the head, piece 1 the first chunk
-                    await asyncio.sleep(pause_s)
+                    await _sleep_until(self.written_s[-1] + pause_s)
         except (asyncio.IncompleteReadError, ConnectionError):
             pass
         finally:
             writer.close()
+
+
+async def _sleep_until(deadline_s: float) -> None:
+    """Sleep until ``perf_counter()`` reaches the deadline: a single ``asyncio.sleep`` may wake early."""
+    while (left_s := deadline_s - time.perf_counter()) > 0:
+        await asyncio.sleep(left_s)
 
 
 def _response_pieces(response: dict[str, Any]) -> list[bytes]:
@@ -113,7 +123,7 @@ def _request_body(exchange: dict[str, Any], spec: BackendSpec) -> bytes:
     return orjson.dumps(body)
 
 
-async def _replay(exchange: dict[str, Any], client: str) -> tuple[Attempt, int, list[tuple[str, bytes]]]:
+async def _replay(exchange: dict[str, Any], client: str) -> tuple[Attempt, int, ReplayServer]:
     spec = SPECS[exchange["backend"]]
     body = _request_body(exchange, spec)
     async with ReplayServer(exchange["response"]) as server:
@@ -129,7 +139,7 @@ async def _replay(exchange: dict[str, Any], client: str) -> tuple[Attempt, int, 
             timeout = aiohttp.ClientTimeout(total=30.0)
             async with aiohttp.ClientSession(timeout=timeout, headers={"Content-Type": "application/json"}) as session:
                 attempt, attempts = await send_request(session, spec, url, body, exchange["stream"], 0, MAX_CHUNK)
-        return attempt, attempts, server.received
+        return attempt, attempts, server
 
 
 def _same_body(sent: dict[str, Any], recorded: dict[str, Any]) -> None:
@@ -142,7 +152,8 @@ def _same_body(sent: dict[str, Any], recorded: dict[str, Any]) -> None:
 @pytest.mark.parametrize("client", ["lean", "aiohttp"])
 @pytest.mark.parametrize("exchange", _exchanges())
 def test_exchange_replays_to_the_recorded_numbers(exchange: dict[str, Any], client: str) -> None:
-    attempt, attempts, received = run_worker_loop(_replay(exchange, client))
+    attempt, attempts, server = run_worker_loop(_replay(exchange, client))
+    received = server.received
     assert attempts == 1
     assert len(received) == 1
     path, body = received[0]
@@ -189,13 +200,19 @@ def test_the_corpus_covers_every_backend_and_names_its_sources() -> None:
 
 def test_ttft_waits_for_the_first_token_not_the_role_chunk() -> None:
     """vLLM writes the role-only chunk before the first token is computed: TTFT ends at the first
-    token event, and the role chunk makes no ITL gap. The server pauses 0.3 s after the role chunk,
-    so the first token cannot be stamped less than 0.3 s after the send (a lower bound only)."""
+    token event, and the role chunk makes no ITL gap. The server holds the first token chunk until
+    0.3 s (on ``perf_counter``) after it wrote the role chunk, and records when it wrote each piece."""
     exchange = json.loads((CORPUS / "vllm-chat-stream.json").read_text())
     exchange["response"]["pause_after_first_chunk_s"] = 0.3
-    attempt, _, _ = run_worker_loop(_replay(exchange, "lean"))
+    attempt, _, server = run_worker_loop(_replay(exchange, "lean"))
     record = build_record(attempt, 1, 0, 0, "conformance", 0)
     assert record.success, record.error_message
     points = record.time_points_s
     assert len(points) == 5  # the send and the 4 token events
-    assert points[1] - points[0] >= 0.3
+    role_written_s, first_token_written_s = server.written_s[1], server.written_s[2]
+    assert first_token_written_s - role_written_s >= 0.3  # what the server guarantees, not luck
+    # The first token event cannot arrive before the server wrote it. The 10 ms margin only absorbs
+    # the kernel stamp's move from CLOCK_REALTIME to perf_counter (µs, more if the process is
+    # interrupted while reading both clocks); a TTFT ending at the role chunk would be >= 0.29 s early.
+    assert points[1] >= first_token_written_s - 0.01
+    assert points[0] <= role_written_s  # the send precedes every answer
