@@ -593,7 +593,7 @@ def test_a_stalled_response_times_out_as_read_timeout():
                 start = time.perf_counter()
                 attempt, attempts = await _send(pool, server.url, retry=0)
                 elapsed = time.perf_counter() - start
-                await asyncio.wait_for(client_left.wait(), 1.0)
+                await asyncio.wait_for(client_left.wait(), 10.0)  # returns once set: generous for a loaded machine
             finally:
                 pool.close()
         return attempt, attempts, elapsed, client_left.is_set()
@@ -603,7 +603,9 @@ def test_a_stalled_response_times_out_as_read_timeout():
     assert attempt.error_message == "timed out after 1 events (REQUEST_TIME_OUT)"
     assert attempt.retryable is True and attempts == 1
     assert attempt.state.text == "Hel" and len(attempt.points) == 2
-    assert 0.29 <= elapsed < 0.8
+    # Never before REQUEST_TIME_OUT (0.3 s); a loaded machine may end it late, so the upper bound only
+    # rules out a timeout that never fires (the test would hang) or one taken from somewhere else.
+    assert 0.29 <= elapsed < 0.3 + 5
     assert client_left  # the client closed the connection it gave up on
 
 
@@ -630,7 +632,8 @@ def test_a_port_with_nothing_listening_is_a_connect_error():
     assert attempt.error_message == f"cannot reach {url}: connection refused"
     assert attempt.retryable is True and attempts == 2  # a connect error is retried
     assert len(attempt.points) == 1
-    assert elapsed < 0.5
+    # Refused at once: two attempts that each waited for REQUEST_TIME_OUT (1 s) would take >= 2 s.
+    assert elapsed < 2 * 1.0
 
 
 def test_a_connect_that_runs_out_of_time_is_a_connect_timeout():
@@ -663,7 +666,7 @@ def test_a_connect_that_runs_out_of_time_is_a_connect_timeout():
     finally:
         for sock in [*fillers, listener]:
             sock.close()
-    assert 0.29 <= elapsed < 0.8
+    assert 0.29 <= elapsed < 0.3 + 5  # at REQUEST_TIME_OUT, never before; late only on a loaded machine
     assert attempt.error_kind == "connect_timeout"
     assert attempt.error_message == "timed out after 0 events (REQUEST_TIME_OUT)"
     assert attempt.retryable is True and len(attempt.points) == 1
@@ -711,14 +714,23 @@ def test_a_reason_phrase_split_across_reads_is_kept_whole():
 
 
 def test_done_returns_at_once_and_the_connection_is_reused_once_the_body_ends():
+    """The server holds the body's end until the client has returned (or 10 s, never on a client that
+    returns at [DONE]): a client that waited for the body's end would make it time out."""
     times: dict[str, list[float]] = {"done": [], "end": []}
+    held_until_returned: list[bool] = []
+    returned_event = asyncio.Event()
 
     async def handler(server: RawServer, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         while await server.read_request(reader) is not None:
             writer.write(SSE_HEAD + b"".join(map(_chunk, [*EVENTS, DONE])))
             await writer.drain()
             times["done"].append(time.perf_counter())
-            await asyncio.sleep(0.2)
+            try:
+                await asyncio.wait_for(returned_event.wait(), 10.0)
+                held_until_returned.append(True)
+            except asyncio.TimeoutError:
+                held_until_returned.append(False)
+            returned_event.clear()
             writer.write(TERMINATOR)
             await writer.drain()
             times["end"].append(time.perf_counter())
@@ -731,19 +743,22 @@ def test_done_returns_at_once_and_the_connection_is_reused_once_the_body_ends():
                 for _ in range(2):
                     attempt, attempts = await _send(pool, server.url)
                     results.append((attempt, attempts, time.perf_counter()))
-                    await asyncio.sleep(0.3)  # the terminator arrives meanwhile
+                    returned_event.set()
+                    await asyncio.sleep(0.3)  # the terminator arrives meanwhile (else the pool waits for it)
             finally:
                 pool.close()
         return server, results
 
     server, results = run_worker_loop(run())
+    assert held_until_returned == [True, True]  # returned at [DONE], before the body's end was sent
     for (attempt, attempts, returned), done_s, end_s in zip(
         results, times["done"], times["end"], strict=True
     ):
         _assert_hello_stream(attempt)
         assert attempts == 1
-        assert returned - done_s < 0.05  # right after [DONE] ...
-        assert end_s - returned > 0.15  # ... well before the body's end
+        assert done_s <= returned <= end_s
+        # The last event arrived with the write that [DONE] ended (the 10 ms only covers moving the
+        # kernel stamp to perf_counter).
         assert attempt.points[-1] <= done_s + 0.01
     assert server.connections == 1  # the connection was reused once the body ended
 
@@ -915,7 +930,7 @@ def test_a_reset_that_arrives_together_with_the_last_data_ends_the_request():
     assert attempt.error_kind == "protocol", attempt.error_message
     assert attempt.error_message.startswith("stream ended early after")
     assert "reset" in attempt.error_message
-    assert took_s < 2.0  # seen at once, not at REQUEST_TIME_OUT
+    assert took_s < 3.0  # seen at once (after the 0.3 s busy spell), not at the 3 s REQUEST_TIME_OUT
 
 
 # --- 12. connections: never more than requests in flight (issue 14, items 2 and 5) ---------------------
@@ -988,7 +1003,7 @@ def test_a_connection_waited_for_that_the_server_closes_right_after_its_body_is_
     for attempt, attempts, took_s in results:
         assert attempt.error_kind is None, attempt.error_message
         assert attempt.state.text == "Hello" and attempts == 1
-        assert took_s < 5  # never the 10 s REQUEST_TIME_OUT
+        assert took_s < 10  # never the 10 s REQUEST_TIME_OUT
     assert log.connections_accepted == len(log.requests) == 3
 
 
