@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
+import numpy as np
 
 from ais_bench.cli.main import main
 from tests.support.configs import only_run_dir, write_sim_model_config
@@ -49,9 +49,13 @@ trace_datasets = [dict(abbr="trace", type=MooncakeTraceDataset, path={str(trace)
     assert _run(tmp_path, "trace") == 0
     details = sorted(_details(tmp_path, "sim-model", "trace"), key=lambda d: d["data_index"])
     assert [d["success"] for d in details] == [True] * 5
-    starts = [d["start_s"] - details[0]["start_s"] for d in details]
-    for start, planned in zip(starts, TIMESTAMPS_MS, strict=True):
-        assert start == pytest.approx(planned / 1000, abs=0.08)
+    # Planned on the trace's timestamps (sorted, relative to the first) and never sent before the plan;
+    # the lag bound only rules out a send that waits for something else (the previous request's end, a
+    # tick): on an idle machine it is under 1 ms, a loaded one delays single sends by tens of ms.
+    scheduled = np.array([d["scheduled_s"] for d in details])
+    np.testing.assert_allclose(scheduled - scheduled[0], np.array(TIMESTAMPS_MS) / 1000, atol=1e-9)
+    lag = np.array([d["start_s"] for d in details]) - scheduled
+    assert lag.min() >= 0 and lag.max() < 0.25
     assert details[1]["input"] == [{"role": "user", "content": "What is the capital of France?"}]
     assert all(d["output_tokens"] == 4 for d in details)
 

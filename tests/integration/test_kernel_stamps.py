@@ -34,6 +34,11 @@ from ais_bench.sim import SimConfig, start_sim_process
 
 pytestmark = pytest.mark.skipif(not kernel_stamps_supported(), reason="kernel receive stamps need Linux")
 
+#: How far a kernel stamp may lie from the writer's ``perf_counter()`` taken just before its write: on
+#: 127.0.0.1 the bytes arrive inside the write call (µs), unless the writer is preempted between the
+#: two, which a busy machine does for milliseconds. Every wrong stamp these tests catch is >= 45 ms off.
+WRITE_TO_ARRIVAL_S = 0.02
+
 FAST = {"prefill_base_ms": 0.0, "prefill_per_token_ms": 0.0, "decode_per_seq_ms": 0.0}
 STREAM_BODY = orjson.dumps({"prompt": "x", "max_tokens": 6, "ignore_eos": True, "stream": True})
 
@@ -80,10 +85,10 @@ def test_a_blocked_client_still_stamps_each_read_with_the_arrival_time(tmp_path:
     for stamp_s, _, events in pieces:  # the pieces of one read share its stamp
         newest_of_read[stamp_s] = max(events, newest_of_read.get(stamp_s, 0))
     for stamp_s, events in newest_of_read.items():
-        assert 0 <= stamp_s - written_s[events - 1] < 0.002
+        assert 0 <= stamp_s - written_s[events - 1] < WRITE_TO_ARRIVAL_S
     late_stamp_s, late_seen_s, late_events = pieces[1]
     assert late_seen_s - written_s[late_events - 1] > 0.05  # the loop read it late ...
-    assert late_stamp_s - written_s[newest_of_read[late_stamp_s] - 1] < 0.002  # ... the stamp did not follow
+    assert late_stamp_s - written_s[newest_of_read[late_stamp_s] - 1] < WRITE_TO_ARRIVAL_S  # ... the stamp did not
 
 
 def test_the_send_stamp_is_the_first_write_not_the_time_spent_waiting_in_the_client(tmp_path: Path):
@@ -110,10 +115,10 @@ def test_the_send_stamp_is_the_first_write_not_the_time_spent_waiting_in_the_cli
     entry = _truth(truth_path)["queued"]
     points = attempt.points
     assert points[0] - before_s >= 0.045  # the stamp is the write, after the loop was free again
-    assert 0 <= entry["arrival_s"] - points[0] < 0.002  # and the request's bytes reached the server then
+    assert 0 <= entry["arrival_s"] - points[0] < WRITE_TO_ARRIVAL_S  # and the request's bytes reached the server then
     client_ttft = points[1] - points[0]
     server_ttft = entry["event_times_s"][0] - entry["arrival_s"]
-    assert abs(client_ttft - server_ttft) < 0.002
+    assert abs(client_ttft - server_ttft) < 2 * WRITE_TO_ARRIVAL_S  # one write-to-arrival at each end
 
 
 def test_a_large_request_body_is_written_whole_through_the_stamped_transport():
@@ -175,8 +180,12 @@ def test_arrival_stamps_move_to_the_perf_counter_clock_and_never_into_the_future
         return [(socket.SOL_SOCKET, SO_TIMESTAMPNS, struct.pack("@qq", *divmod(wall_ns, 1_000_000_000)))]
 
     before = time.perf_counter()
-    five_ms_ago = _arrival_s(timespec_ancillary(time.time_ns() - 5_000_000))
-    assert abs((before - five_ms_ago) - 0.005) < 0.0005
+    wall_ns = time.time_ns()
+    after = time.perf_counter()
+    five_ms_ago = _arrival_s(timespec_ancillary(wall_ns - 5_000_000))
+    # The wall clock was read between ``before`` and ``after`` (however long a preemption made that);
+    # the 0.5 ms only covers the offset between the two clocks as the transport measured it (µs).
+    assert before - 0.005 - 0.0005 <= five_ms_ago <= after - 0.005 + 0.0005
     future = _arrival_s(timespec_ancillary(time.time_ns() + 10_000_000_000))
     assert future <= time.perf_counter()
     assert before <= _arrival_s([]) <= time.perf_counter()
