@@ -58,33 +58,39 @@ def fractions_inside(start_s: np.ndarray, end_s: np.ndarray, lo_s: float, hi_s: 
     return share
 
 
-def rate_interval(
+def rate_intervals(
     start_s: np.ndarray,
     end_s: np.ndarray,
-    weights: np.ndarray,
+    weights: dict[str, tuple[np.ndarray, str]],
     window: tuple[float, float],
     batches: int,
-    unit: str,
-) -> Interval | None:
-    """Batch-means interval of ``sum(weights * fraction inside) / duration`` over ``window`` = (lo, hi)."""
+) -> dict[str, Interval | None]:
+    """Batch-means intervals of ``sum(w * fraction inside) / duration`` over ``window`` = (lo, hi),
+    one per ``name -> (w, unit)`` of ``weights`` (every array indexed like ``start_s``)."""
     if batches < 2:
-        return None
+        return dict.fromkeys(weights)
     lo_s, hi_s = window
+    start_s = np.asarray(start_s, dtype=np.float64)
+    end_s = np.asarray(end_s, dtype=np.float64)
+    touching = (end_s >= lo_s) & (start_s < hi_s)
+    start_s, end_s = start_s[touching], end_s[touching]
+    matrix = np.column_stack([np.asarray(w, dtype=np.float64)[touching] for w, _ in weights.values()])
     edges = lo_s + (hi_s - lo_s) * np.arange(batches + 1) / batches
     batch_s = (hi_s - lo_s) / batches
-    rates = np.array(
-        [float(np.dot(weights, fractions_inside(start_s, end_s, a, b))) / batch_s for a, b in pairwise(edges)]
-    )
-    estimate = float(np.dot(weights, fractions_inside(start_s, end_s, lo_s, hi_s))) / (hi_s - lo_s)
-    half = _T_975[batches - 1] * float(rates.std(ddof=1)) / math.sqrt(batches)
-    return Interval(
-        estimate=round(estimate, 4),
-        low=round(max(estimate - half, 0.0), 4),
-        high=round(estimate + half, 4),
-        unit=unit,
-        method="batch means",
-        n=batches,
-    )
+    rates = np.array([fractions_inside(start_s, end_s, a, b) @ matrix / batch_s for a, b in pairwise(edges)])
+    estimates = fractions_inside(start_s, end_s, lo_s, hi_s) @ matrix / (hi_s - lo_s)
+    halves = _T_975[batches - 1] * rates.std(axis=0, ddof=1) / math.sqrt(batches)
+    return {
+        name: Interval(
+            estimate=round(float(estimate), 4),
+            low=round(max(float(estimate - half), 0.0), 4),
+            high=round(float(estimate + half), 4),
+            unit=unit,
+            method="batch means",
+            n=batches,
+        )
+        for (name, (_, unit)), estimate, half in zip(weights.items(), estimates, halves, strict=True)
+    }
 
 
 def median_interval(values_s: np.ndarray, *, max_bootstrap: int = BOOTSTRAP_MAX_REQUESTS) -> Interval | None:

@@ -34,16 +34,27 @@ class InFlightSteps:
         return np.diff(edges), counts
 
 
-def build_in_flight(start_s: np.ndarray, end_s: np.ndarray) -> InFlightSteps:
-    """The in-flight step function of requests that run on ``[start_s[i], end_s[i])``."""
-    times = np.concatenate([np.asarray(start_s, dtype=np.float64), np.asarray(end_s, dtype=np.float64)])
-    delta = np.concatenate([np.ones(len(start_s), dtype=np.int64), -np.ones(len(end_s), dtype=np.int64)])
-    order = np.argsort(times, kind="stable")
-    sorted_times = times[order]
-    count = np.cumsum(delta[order])
-    last_of_time = np.ones(sorted_times.shape[0], dtype=bool)
-    last_of_time[:-1] = sorted_times[1:] != sorted_times[:-1]
-    return InFlightSteps(sorted_times[last_of_time], count[last_of_time])
+@dataclass(frozen=True, slots=True)
+class Events:
+    """Every start (+1) and end (-1) of the requests, sorted by time (ties in any order)."""
+
+    times: np.ndarray  # float64 (2m,)
+    delta: np.ndarray  # int64 (2m,), +1 or -1
+
+    @classmethod
+    def of(cls, start_s: np.ndarray, end_s: np.ndarray) -> Events:
+        times = np.concatenate([np.asarray(start_s, dtype=np.float64), np.asarray(end_s, dtype=np.float64)])
+        delta = np.concatenate([np.ones(len(start_s), dtype=np.int64), -np.ones(len(end_s), dtype=np.int64)])
+        order = np.argsort(times, kind="stable")
+        return cls(times[order], delta[order])
+
+
+def build_in_flight(events: Events) -> InFlightSteps:
+    """The in-flight step function of requests that run on ``[start, end)``."""
+    count = np.cumsum(events.delta)
+    last_of_time = np.ones(events.times.shape[0], dtype=bool)
+    last_of_time[:-1] = events.times[1:] != events.times[:-1]
+    return InFlightSteps(events.times[last_of_time], count[last_of_time])
 
 
 @dataclass(frozen=True, slots=True)

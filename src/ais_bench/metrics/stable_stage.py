@@ -31,8 +31,8 @@ from dataclasses import replace
 import numpy as np
 
 from ais_bench.errors import NoSteadyStage
-from ais_bench.metrics.confidence import batch_count, fractions_inside, median_interval, rate_interval
-from ais_bench.metrics.in_flight import Steadiness, build_in_flight, compute_steadiness
+from ais_bench.metrics.confidence import batch_count, fractions_inside, median_interval, rate_intervals
+from ais_bench.metrics.in_flight import Events, Steadiness, build_in_flight, compute_steadiness
 from ais_bench.metrics.per_request import PerRequestMetrics
 from ais_bench.metrics.stage import Interval, StableWindow, StageSelection, StageWork, run_span_s
 from ais_bench.records.record import RequestTable
@@ -53,11 +53,17 @@ _SEE = "; see docs/troubleshooting.md#the-steady-stage"
 
 
 def find_stable_window(
-    start_s: np.ndarray, end_s: np.ndarray, batch_size: int, *, simultaneous_s: float | None = None
+    start_s: np.ndarray,
+    end_s: np.ndarray,
+    batch_size: int,
+    *,
+    simultaneous_s: float | None = None,
+    events: Events | None = None,
 ) -> tuple[float, float]:
     """(t2, t4) of the successful requests' start/end times; raises ``NoSteadyStage`` with the reason.
 
-    ``simultaneous_s`` defaults to ``SIMULTANEOUS_SHARE`` of the median E2EL.
+    ``simultaneous_s`` defaults to ``SIMULTANEOUS_SHARE`` of the median E2EL; ``events``: the same
+    requests' ``Events`` when the caller has them already (they are sorted once).
     """
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
@@ -66,7 +72,7 @@ def find_stable_window(
     median_e2el_s = float(np.median(end_s - start_s)) if start_s.shape[0] else 0.0
     if simultaneous_s is None:
         simultaneous_s = SIMULTANEOUS_SHARE * median_e2el_s
-    moment_s, count, has_start = _moments(start_s, end_s, simultaneous_s)
+    moment_s, count, has_start = _moments(events or Events.of(start_s, end_s), simultaneous_s)
     at_batch = count == batch_size
     start_hits = np.flatnonzero(at_batch & has_start)
     peak = int(count.max()) if count.size else 0
@@ -95,12 +101,9 @@ def find_stable_window(
     return t2, t4
 
 
-def _moments(start_s: np.ndarray, end_s: np.ndarray, simultaneous_s: float) -> tuple[np.ndarray, ...]:
+def _moments(events: Events, simultaneous_s: float) -> tuple[np.ndarray, ...]:
     """(time of each moment's first event, in-flight count after it, whether it holds a start)."""
-    times = np.concatenate([start_s, end_s])
-    delta = np.concatenate([np.ones(start_s.shape[0], np.int64), -np.ones(end_s.shape[0], np.int64)])
-    order = np.argsort(times, kind="stable")
-    times, delta = times[order], delta[order]
+    times, delta = events.times, events.delta
     if times.shape[0] == 0:
         return times, delta, delta.astype(bool)
     firsts = _moment_firsts(times, simultaneous_s)
@@ -123,7 +126,8 @@ def _moment_firsts(times: np.ndarray, simultaneous_s: float) -> np.ndarray:
 
 def select_stable_stage(table: RequestTable, requests: PerRequestMetrics, batch_size: int) -> StageSelection:
     """The steady stage of ``table``; ``requests`` are its per-request values (all successful rows)."""
-    t2, t4 = find_stable_window(requests.start_s, requests.end_s, batch_size)
+    events = Events.of(requests.start_s, requests.end_s)
+    t2, t4 = find_stable_window(requests.start_s, requests.end_s, batch_size, events=events)
     steady = requests.select((requests.start_s >= t2) & (requests.start_s < t4))
 
     failed = np.ones(len(table), dtype=bool)
@@ -137,7 +141,7 @@ def select_stable_stage(table: RequestTable, requests: PerRequestMetrics, batch_
     run_duration_s = last_end_s - first_send_s
     fractions = fractions_inside(requests.start_s, requests.end_s, t2, t4)
     overlap_s = fractions * requests.e2el_s
-    steadiness = compute_steadiness(build_in_flight(requests.start_s, requests.end_s), t2, t4, batch_size)
+    steadiness = compute_steadiness(build_in_flight(events), t2, t4, batch_size)
     work = StageWork(
         requests=float(fractions.sum()),
         input_tokens=float(np.dot(fractions, requests.input_tokens)),
@@ -188,14 +192,11 @@ def window_confidence(
     lo_s, hi_s = window
     median_e2el_s = float(np.median(steady.e2el_s)) if len(steady) else float(np.median(requests.e2el_s))
     batches = batch_count(hi_s - lo_s, median_e2el_s)
-    ones = np.ones(len(requests), dtype=np.float64)
-    output = requests.output_tokens.astype(np.float64)
-    intervals: dict[str, Interval | None] = {
-        "Request Throughput": rate_interval(requests.start_s, requests.end_s, ones, window, batches, "req/s"),
-        "Output Token Throughput": rate_interval(
-            requests.start_s, requests.end_s, output, window, batches, "token/s"
-        ),
+    weights = {
+        "Request Throughput": (np.ones(len(requests)), "req/s"),
+        "Output Token Throughput": (requests.output_tokens, "token/s"),
     }
+    intervals = rate_intervals(requests.start_s, requests.end_s, weights, window, batches)
     if steady.stream:
         intervals["TTFT Median"] = median_interval(steady.ttft_s)
         intervals["TPOT Median"] = median_interval(steady.tpot_s[steady.output_tokens > 1])

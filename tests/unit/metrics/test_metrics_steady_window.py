@@ -14,9 +14,9 @@ from ais_bench.metrics.confidence import (
     batch_count,
     fractions_inside,
     median_interval,
-    rate_interval,
+    rate_intervals,
 )
-from ais_bench.metrics.in_flight import build_in_flight, compute_steadiness, longest_run_s
+from ais_bench.metrics.in_flight import Events, build_in_flight, compute_steadiness, longest_run_s
 from ais_bench.metrics.per_request import compute_per_request
 from ais_bench.metrics.stable_stage import select_stable_stage
 from ais_bench.records.record import RequestTable
@@ -135,7 +135,7 @@ def test_concurrency_is_not_capped_at_batch_size() -> None:
 
 
 def test_in_flight_steps_and_longest_stretch() -> None:
-    steps = build_in_flight(np.array([0.0, 1.0, 1.0, 4.0]), np.array([2.0, 3.0, 5.0, 6.0]))
+    steps = build_in_flight(Events.of(np.array([0.0, 1.0, 1.0, 4.0]), np.array([2.0, 3.0, 5.0, 6.0])))
     # 1 on [0,1), 3 on [1,2), 2 on [2,3), 1 on [3,4), 2 on [4,5), 1 on [5,6), 0 after
     assert steps.times.tolist() == [0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0]
     assert steps.count.tolist() == [1, 3, 2, 1, 2, 1, 0]
@@ -155,13 +155,18 @@ def test_batch_means_interval_hand_computed() -> None:
     # window [0, 4), 2 batches; request A [0, 2) whole in batch 1, B [1, 4): 1/3 in batch 1, 2/3 in 2
     assert batch_count(4.0, 2.0) == 2 and batch_count(4.0, 3.0) == 1 and batch_count(100.0, 1.0) == 10
     start, end = np.array([0.0, 1.0]), np.array([2.0, 4.0])
-    interval = rate_interval(start, end, np.ones(2), (0.0, 4.0), 2, "req/s")
+    weights = {"r": (np.ones(2), "req/s"), "t": (np.array([3.0, 6.0]), "token/s")}
+    intervals = rate_intervals(start, end, weights, (0.0, 4.0), 2)
+    interval = intervals["r"]
     assert interval is not None
     # batch rates (1 + 1/3) / 2 = 0.6667 and (2/3) / 2 = 0.3333: mean 0.5, sd 0.2357,
     # half-width 12.7062 x 0.2357 / sqrt(2) = 2.1177
     assert interval.estimate == 0.5 and interval.low == 0.0 and interval.high == 2.6177
     assert interval.method == "batch means" and interval.n == 2
-    assert rate_interval(start, end, np.ones(2), (0.0, 4.0), 1, "req/s") is None
+    # token weights 3 and 6: batch rates (3 + 2) / 2 = 2.5 and 4 / 2 = 2: mean 2.25, sd 0.35355,
+    # half-width 12.7062 x 0.35355 / sqrt(2) = 3.17655
+    assert intervals["t"] is not None and (intervals["t"].low, intervals["t"].high) == (0.0, 5.4265)
+    assert rate_intervals(start, end, {"r": (np.ones(2), "req/s")}, (0.0, 4.0), 1) == {"r": None}
     np.testing.assert_allclose(fractions_inside(start, end, 1.0, 3.0), [0.5, 2 / 3])
 
 
@@ -199,3 +204,16 @@ def test_degenerate_window_is_an_error_with_advice() -> None:
     assert (
         caught.value.code == "AIS-NO-STEADY-STAGE" and "shorter than half the median" in caught.value.message
     )
+
+
+def test_window_under_a_tenth_of_the_run_is_warned_about() -> None:
+    # 3 lanes of 1 s requests for 2 rounds, then one lane alone for 30 more: the steady window
+    # (round 2, 1 s) is 1 / 32 of the run
+    starts = [0.0, 0.0, 0.0, 1.0, 1.0, 1.0, *[2.0 + k for k in range(30)]]
+    table = _table(starts, [s + 1.0 for s in starts])
+    summary = compute_summary(table, stage="stable", stats_list=["Average"], batch_size=3, stream=True)
+    window = summary.window
+    assert window is not None and (window.start_s, window.end_s) == (1.0, 2.0)
+    assert window.share == pytest.approx(1 / 32)
+    assert "it is 3.1% of the run (under 10%)" in window.warnings[0]
+    assert summary.warnings[0] == window.warnings[0]
