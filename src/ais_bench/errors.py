@@ -61,6 +61,12 @@ class OutputError(AisBenchError):
     code = "AIS-OUTPUT"
 
 
+class RecordFormatError(AisBenchError):
+    """Record files this version cannot read."""
+
+    code = "AIS-RECORDS"
+
+
 class RunInterrupted(AisBenchError):
     """The run was interrupted (Ctrl-C, or SIGTERM: exit 143); finished requests were kept and summarised."""
 

@@ -13,6 +13,8 @@ import orjson
 import pytest
 
 from ais_bench.cli.main import main
+from ais_bench.records.record import RECORD_FORMAT
+from ais_bench.records.store import ROW_DTYPE, ROW_DTYPE_V1, ROWS_HEADER, ROWS_MAGIC
 from tests.support.configs import only_run_dir, write_model_config, write_synthetic_dataset
 from tests.support.fixed_server import FixedServer, FixedTiming
 
@@ -88,6 +90,49 @@ def test_recalculation_from_worker_files_alone_reproduces_everything(run: Path) 
     assert _snapshot(perf) == before
     with h5py.File(perf / "tiny_details.h5") as f:
         np.testing.assert_array_equal(f["time_points_s"][()], h5_points)
+
+
+def _rewrite_as_record_format_1(records_dir: Path) -> None:
+    """What ais_bench wrote before record format 2: no rows header, 90-byte rows."""
+    for rows_path in records_dir.glob("*.rows"):
+        data = rows_path.read_bytes()
+        assert data.startswith(ROWS_HEADER)
+        rows = np.frombuffer(data[len(ROWS_HEADER):], dtype=ROW_DTYPE)
+        old = np.zeros(rows.shape[0], dtype=ROW_DTYPE_V1)
+        for name in ROW_DTYPE_V1.names:
+            old[name] = rows[name]
+        rows_path.write_bytes(old.tobytes())
+
+
+def test_worker_files_of_the_previous_record_format_are_recalculated_with_a_warning(
+    run: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    perf = _perf(run)
+    before = _snapshot(perf)
+    for name in ("tiny.csv", "tiny.json", "tiny_details.jsonl", "tiny_details.h5"):
+        (perf / name).unlink()
+    _rewrite_as_record_format_1(perf / "records")
+    capsys.readouterr()
+    assert _cli(run, "--mode", "perf_viz", "--reuse") == 0
+    out = capsys.readouterr().out
+    assert "written by an older ais_bench (record format 1)" in out
+    assert (perf / "tiny.csv").read_bytes() == before["tiny.csv"]  # same requests, same numbers
+    common = json.loads((perf / "tiny.json").read_text())
+    assert any("record format 1" in w for w in common["_ais_bench"]["warnings"])
+    with h5py.File(perf / "tiny_details.h5") as f:
+        assert f.attrs["format_version"] == 1  # the h5 made from old records says they are old
+
+
+def test_records_of_a_newer_format_are_refused_with_one_line(run: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    perf = _perf(run)
+    (perf / "tiny_details.h5").unlink()
+    for rows_path in (perf / "records").glob("*.rows"):
+        data = rows_path.read_bytes()
+        rows_path.write_bytes(ROWS_MAGIC + bytes([RECORD_FORMAT + 1]) + data[len(ROWS_HEADER):])
+    capsys.readouterr()
+    assert _cli(run, "--mode", "perf_viz", "--reuse") == 2
+    err = capsys.readouterr().err
+    assert "[AIS-RECORDS]" in err and "newer ais_bench" in err and "Traceback" not in err
 
 
 def test_h5_jsonl_and_csv_agree(run: Path) -> None:

@@ -32,7 +32,7 @@ from ais_bench.records.columns import (
 )
 from ais_bench.records.details import DetailTexts, write_details_jsonl
 from ais_bench.records.details_h5 import RunAttributes, read_details_h5, write_details_h5
-from ais_bench.records.record import RequestRecord, RequestTable
+from ais_bench.records.record import RECORD_FORMAT, RequestRecord, RequestTable
 from ais_bench.records.table import (
     TokenCounts,
     early_stop_warning,
@@ -80,6 +80,17 @@ class ResultJob:
     prompts: Sequence[Any] | None = None
     dump_text: bool = False
     run_facts: Callable[[RecordColumns], dict[str, Any]] | None = None
+
+
+def record_format_warning(record_format: int) -> list[str]:
+    """Say so when the records predate token-event stamping (their TTFT/ITL follow the old rule)."""
+    if record_format >= RECORD_FORMAT:
+        return []
+    return [
+        f"these records were written by an older ais_bench (record format {record_format}): every SSE "
+        "event was a time point (role-only, finish-only and usage-only chunks too), so TTFT and ITL are "
+        "recalculated with that rule and no finish reasons are known; rerun the benchmark for today's numbers"
+    ]
 
 
 def details_paths(out_dir: Path, data_abbr: str) -> tuple[Path, Path]:
@@ -154,6 +165,7 @@ def _summarise(job: ResultJob) -> PerfSummary:
     summary.warnings.extend(counts.warnings)
     summary.warnings.extend(early_stop_warning(finish_reasons, model.generation_kwargs.get("ignore_eos") is True))
     summary.warnings.extend(facts.pop("warnings", []))
+    summary.warnings.extend(record_format_warning(columns.record_format))
     headline = format_headline(summary)  # doubts about the steady window come first
     if headline:
         print(headline)

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import orjson
 
-from ais_bench.records.record import RequestRecord, RequestTable
+from ais_bench.records.record import RECORD_FORMAT, RequestRecord, RequestTable
 from ais_bench.records.store import (
     RECORDS_DIRNAME,
     ROW_DTYPE,
@@ -30,6 +30,7 @@ from ais_bench.records.store import (
     iter_text_lines,
     read_worker_rows,
     record_files,
+    worker_record_format,
 )
 from ais_bench.records.table import TokenCounts
 
@@ -46,6 +47,8 @@ class RecordColumns:
     ``error_messages``: row -> (error kind, message) of the failed rows.
     ``source``: where the columns were read from (``records`` or ``details.h5``).
     ``run_facts``: facts the live run recorded beside the requests (from ``details.h5``), else empty.
+    ``record_format``: the oldest ``RECORD_FORMAT`` among the files read (1: every SSE event was a
+    time point, see ``records.record.RECORD_FORMAT``).
     """
 
     data_abbr: str
@@ -55,6 +58,7 @@ class RecordColumns:
     error_messages: dict[int, tuple[str | None, str | None]] = field(default_factory=dict)
     source: str = "records"
     run_facts: dict[str, Any] = field(default_factory=dict)
+    record_format: int = RECORD_FORMAT
 
     def __len__(self) -> int:
         return int(self.rows.shape[0])
@@ -67,7 +71,9 @@ def read_record_columns(perf_dir: Path, data_abbr: str) -> RecordColumns:
     """Read every worker file of ``data_abbr`` (killed runs included) into ``RecordColumns``."""
     parts: list[tuple[np.ndarray, np.ndarray]] = []
     messages: list[dict[int, tuple[str | None, str | None]]] = []
+    formats = [RECORD_FORMAT]
     for path in record_files(perf_dir, data_abbr):
+        formats.append(worker_record_format(path))
         if is_legacy(path):
             rows, points, failed_text = _legacy_rows(path)
         else:
@@ -76,6 +82,7 @@ def read_record_columns(perf_dir: Path, data_abbr: str) -> RecordColumns:
         parts.append((rows, points))
         messages.append(failed_text)
     columns = _merge(data_abbr, parts, messages)
+    columns.record_format = min(formats)
     facts_path = run_facts_path(perf_dir, data_abbr)
     if facts_path.is_file():
         columns.run_facts = orjson.loads(facts_path.read_bytes())

@@ -19,14 +19,15 @@ from typing import Any
 import numpy as np
 
 from ais_bench import __version__
+from ais_bench.errors import RecordFormatError
 from ais_bench.records.columns import RecordColumns
-from ais_bench.records.record import FINISH_REASONS, RequestRecord
+from ais_bench.records.record import FINISH_REASONS, RECORD_FORMAT, RequestRecord
 from ais_bench.records.store import ROW_DTYPE, error_kind_code
 from ais_bench.records.table import TokenCounts
 from ais_bench.safe_text import printable_text
 
 FORMAT_NAME = "ais_bench.details"
-FORMAT_VERSION = 1
+FORMAT_VERSION = RECORD_FORMAT  # the h5 layout changes with the records' meaning
 #: Numeric per-request columns copied from the record rows (missing: -1, NaN for scheduled_s and
 #: slot_wait_s).
 ROW_COLUMNS = (
@@ -67,7 +68,7 @@ def write_details_h5(
     with h5py.File(tmp, "w") as f:
         attrs = f.attrs
         attrs["format"] = FORMAT_NAME
-        attrs["format_version"] = FORMAT_VERSION
+        attrs["format_version"] = min(FORMAT_VERSION, columns.record_format)  # old records stay old
         attrs["tool"] = "ais_bench"
         attrs["tool_version"] = __version__
         attrs["clock"] = "time.perf_counter"
@@ -128,7 +129,14 @@ def read_details_h5(path: Path) -> RecordColumns:
         time_points = f["time_points_s"][()]
         data_abbr = str(f.attrs["data_abbr"])
         facts = json.loads(f.attrs.get("run_facts", "{}"))
-    return RecordColumns(data_abbr, rows, offsets, time_points, errors, source="details.h5", run_facts=facts)
+        record_format = int(f.attrs.get("format_version", 1))
+    if record_format > RECORD_FORMAT:
+        raise RecordFormatError(
+            f"{path} was written by a newer ais_bench (format {record_format}; this one reads up to "
+            f"{RECORD_FORMAT})", hint="recalculate it with the ais_bench version that ran it",
+        )
+    return RecordColumns(data_abbr, rows, offsets, time_points, errors, source="details.h5", run_facts=facts,
+                         record_format=record_format)
 
 
 #: ``finish_reason`` dataset: the name of each row's finish reason ("" when none).

@@ -18,6 +18,11 @@ ERROR_KINDS = (
 #: Finish reasons stored by code (1 + index); others are stored as "other". OpenAI/vLLM/SGLang:
 #: stop, length, abort, tool_calls, content_filter, error; TGI/MindIE: eos_token, stop_sequence.
 FINISH_REASONS = ("stop", "length", "abort", "eos_token", "stop_sequence", "tool_calls", "content_filter", "error")
+#: Version of what worker record files and ``<ds>_details.h5`` hold. 1 (ais_bench before
+#: 2026-11-30): every SSE event was a time point (role-only, finish-only and usage-only chunks too);
+#: rows had no ``slot_wait_s`` and ``finish_reason``, and the rows file had no header. 2: time points
+#: are token events only; the rows file starts with ``ROWS_MAGIC`` and this version byte.
+RECORD_FORMAT = 2
 
 
 @dataclass(slots=True)

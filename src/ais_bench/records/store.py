@@ -30,7 +30,8 @@ from typing import BinaryIO
 import numpy as np
 import orjson
 
-from ais_bench.records.record import ERROR_KINDS, FINISH_REASONS, RequestRecord
+from ais_bench.errors import RecordFormatError
+from ais_bench.records.record import ERROR_KINDS, FINISH_REASONS, RECORD_FORMAT, RequestRecord
 from ais_bench.safe_text import Redactor, utf8_text
 
 RECORDS_DIRNAME = "records"
@@ -60,6 +61,13 @@ ROW_DTYPE = np.dtype([
 ])
 _ROW_STRUCT = struct.Struct("<qqddddqiiqqqiiBBB")
 assert _ROW_STRUCT.size == ROW_DTYPE.itemsize
+#: A rows file starts with these 7 bytes and the record format (one byte); files of record format 1
+#: have no header and rows of ``ROW_DTYPE_V1``.
+ROWS_MAGIC = b"AISROWS"
+ROWS_HEADER = ROWS_MAGIC + bytes([RECORD_FORMAT])
+#: The rows of record format 1 (90 bytes): no ``slot_wait_s``, no ``finish_reason``.
+ROW_DTYPE_V1 = np.dtype([(name, ROW_DTYPE.fields[name][0]) for name in ROW_DTYPE.names
+                         if name not in ("slot_wait_s", "finish_reason")])
 OTHER_ERROR_CODE = 255
 _KIND_CODES = {kind: i + 1 for i, kind in enumerate(ERROR_KINDS)}
 
@@ -190,7 +198,9 @@ class RecordWriter:
         self._last_flush_s = time.perf_counter()
         if not self._row_chunks or self._broken:
             return
-        pieces = (b"".join(self._point_chunks), b"\n".join(self._text_lines) + b"\n", b"".join(self._row_chunks))
+        header = ROWS_HEADER if self._committed_sizes[2] == 0 else b""
+        pieces = (b"".join(self._point_chunks), b"\n".join(self._text_lines) + b"\n",
+                  header + b"".join(self._row_chunks))
         try:
             for handle, data in zip(self._files, pieces, strict=True):
                 _write_all(handle, data)
@@ -245,16 +255,50 @@ def record_files(perf_dir: Path, data_abbr: str) -> list[Path]:
     return sorted((perf_dir / RECORDS_DIRNAME).glob(f"{data_abbr}.worker*.jsonl"))
 
 
+def worker_record_format(text_path: Path) -> int:
+    """The record format of one worker's files (1 for files without a rows header or without rows).
+
+    Raises ``RecordFormatError`` for files written by a newer ais_bench."""
+    rows_path = worker_file_set(text_path)[0]
+    if not rows_path.exists():
+        return 1
+    with rows_path.open("rb") as handle:
+        head = handle.read(len(ROWS_HEADER))
+    if not head.startswith(ROWS_MAGIC) or len(head) < len(ROWS_HEADER):
+        return 1
+    version = head[-1]
+    if version > RECORD_FORMAT:
+        raise RecordFormatError(
+            f"{rows_path} was written by a newer ais_bench (record format {version}; this one reads up to "
+            f"{RECORD_FORMAT})", hint="recalculate it with the ais_bench version that ran it",
+        )
+    return version
+
+
 def read_worker_rows(text_path: Path) -> tuple[np.ndarray, np.ndarray]:
-    """(rows, points) of one worker: complete rows whose points are all on disk (torn tails dropped)."""
+    """(rows, points) of one worker: complete rows whose points are all on disk (torn tails dropped).
+
+    Rows of record format 1 are converted to ``ROW_DTYPE`` (no slot wait, no finish reason)."""
     rows_path, points_path, _ = worker_file_set(text_path)
-    row_count = rows_path.stat().st_size // ROW_DTYPE.itemsize
-    rows = np.fromfile(rows_path, dtype=ROW_DTYPE, count=row_count)
+    if worker_record_format(text_path) == 1:
+        rows = _rows_of_format_1(rows_path)
+    else:
+        row_count = (rows_path.stat().st_size - len(ROWS_HEADER)) // ROW_DTYPE.itemsize
+        rows = np.fromfile(rows_path, dtype=ROW_DTYPE, count=max(row_count, 0), offset=len(ROWS_HEADER))
     points = np.fromfile(points_path, dtype="<f8", count=points_path.stat().st_size // 8)
     complete = rows["tp_offset"] + rows["tp_count"] <= points.shape[0]
     if not complete.all():
         rows = rows[complete]
     return rows, points
+
+
+def _rows_of_format_1(rows_path: Path) -> np.ndarray:
+    old = np.fromfile(rows_path, dtype=ROW_DTYPE_V1, count=rows_path.stat().st_size // ROW_DTYPE_V1.itemsize)
+    rows = np.zeros(old.shape[0], dtype=ROW_DTYPE)
+    for name in ROW_DTYPE_V1.names:
+        rows[name] = old[name]
+    rows["slot_wait_s"] = np.nan
+    return rows
 
 
 def iter_text_lines(text_path: Path) -> Iterator[bytes]:
