@@ -250,7 +250,7 @@ def test_a_retried_request_is_counted_shown_and_timed_from_its_first_attempt(
         write_synthetic_dataset(tmp_path / "cfg", "tiny", 3)
         assert main(_perf_args(tmp_path)) == 0
     out = capsys.readouterr().out
-    assert "Retries: 1 of 3 requests were retried (1 extra attempts); their E2EL and TTFT count from the first" in out
+    assert "Retries: 1 of 3 requests were retried (1 extra attempt); their E2EL and TTFT count from the first" in out
     perf = _perf(tmp_path)
     assert json.loads((perf / "tiny.json").read_text())["_ais_bench"]["retries"] == {
         "requests_retried": 1, "extra_attempts": 1,

@@ -203,3 +203,20 @@ def test_readme_says_an_all_failed_run_writes_its_plot() -> None:
     text = " ".join((ROOT / "README.md").read_text().split())
     assert "every request failed: the plot is still written" in text
     assert "failed writes none" not in text
+
+
+def test_metrics_doc_times_each_request_to_its_end_as_the_code_does() -> None:
+    """A request lasts from ``tp[0]`` to ``end`` (the read that completed it: a finish-only or
+    usage-only chunk and ``[DONE]`` come after the last token event ``tp[-1]``). The stage duration,
+    the in-flight count and the steady shares use ``end`` (``metrics/per_request.py`` sets
+    ``end_s``, the stages use it); the documents say so, and ``start_s`` is the first attempt's send
+    (``engine/request.py``)."""
+    metrics = " ".join((DOCS / "metrics.md").read_text().split())
+    assert "total stage, `max(end) − min(tp[0])`" in metrics
+    assert "and its end `end` (−1" in metrics
+    assert "*i*'s time `[tp[0], end]`" in metrics
+    assert "tp[-1]) −" not in metrics and "last event `tp[-1]` (−1)" not in metrics
+    assert "`[tp[0], tp[−1]]`" not in metrics
+    outputs = " ".join((DOCS / "outputs.md").read_text().split())
+    assert "send of the last attempt" not in outputs
+    assert "send of the **first** attempt" in outputs

@@ -194,9 +194,10 @@ def retry_counts(columns: RecordColumns) -> dict[str, int]:
 
 
 def _retries_line(retries: dict[str, int], requests: int) -> str:
+    extra = retries["extra_attempts"]
     return (
         f"Retries: {retries['requests_retried']} of {requests} requests were retried "
-        f"({retries['extra_attempts']} extra attempts); their E2EL and TTFT count from the first attempt"
+        f"({extra} extra attempt{'' if extra == 1 else 's'}); their E2EL and TTFT count from the first attempt"
     )
 
 

@@ -45,7 +45,8 @@ class PerRequestMetrics:
     """Per-request values of the successful requests (one entry per request, table row order).
 
     ``row_index``: the row of each request in the source ``RequestTable``.
-    ``start_s`` / ``end_s``: ``tp[0]`` / ``tp[-1]`` (perf_counter seconds).
+    ``start_s`` / ``end_s``: ``tp[0]`` / the response's end (the row's ``end_s``, never before ``tp[-1]``;
+    perf_counter seconds).
     ``itl_s``: every request's ITL gaps (seconds) flattened; request k owns
     ``itl_s[itl_offsets[k]:itl_offsets[k + 1]]`` (``max(points - 2, 0)`` gaps).
     ``itl_any_nonzero``: whether request k has at least one non-zero gap.

@@ -189,3 +189,21 @@ def test_stable_window_matches_reference(
     assert selection.requests.row_index.tolist() == [r.row for r in ref_requests if t2 <= r.start < t4]
     work = ref_window_work(ref_requests, t2, t4)
     assert selection.work.requests == pytest.approx(work, rel=1e-9, abs=1e-9)
+
+
+def test_a_request_lasts_to_its_end_not_its_last_token_event() -> None:
+    """metrics.md: D, the in-flight count and the steady shares run to ``end`` (a usage-only chunk or
+    ``[DONE]`` read 0.5 s after the last token event), as E2EL does."""
+    starts, last_tokens = [1.0, 2.0, 4.0, 6.0], [3.0, 5.0, 6.5, 8.5]
+    ends = [t + 0.5 for t in last_tokens]  # oracle one's ends: 3.5, 5.5, 7.0, 9.0
+    points = [[s, (s + t) / 2, t] for s, t in zip(starts, last_tokens, strict=True)]
+    table = RequestTable.from_columns(points, [True] * 4, [10] * 4, [5] * 4, end_s=ends)
+    per_request = compute_per_request(table, True)
+    assert per_request.e2el_s.tolist() == [2.5, 3.5, 3.0, 3.0]
+    assert select_total_stage(table, per_request).duration_s == 8.0  # 9.0 - 1.0, not 8.5 - 1.0
+    stable = select_stable_stage(table, per_request, 2)
+    # oracle one's window [4, 7) (with the last token events it would be [4, 6.5))
+    assert (stable.window.start_s, stable.window.end_s) == (4.0, 7.0)  # type: ignore[union-attr]
+    # shares inside [4, 7) of [start, end]: 0, 1.5/3.5, 3/3, 1/3; busy = 1.5 + 3 + 1
+    assert stable.work.requests == pytest.approx(1.5 / 3.5 + 1 + 1 / 3)
+    assert stable.work.busy_s == pytest.approx(5.5)
