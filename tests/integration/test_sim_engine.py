@@ -112,3 +112,21 @@ def test_long_stream_has_no_accumulated_drift(tmp_path: Path):
     # A schedule that drifts (each step sleeps its cost from when the last ended) never makes a gap
     # shorter than the cost, however idle or busy the machine.
     assert min(np.diff(times)) < 0.002
+
+
+def test_health_reports_engine_counters():
+    async def scenario() -> dict:
+        server = await serve(SimConfig(decode_base_ms=1.0))
+        try:
+            async with aiohttp.ClientSession() as session:
+                await _stream_once(session, server.url, 5)
+                async with session.get(server.url + "/health") as resp:
+                    assert resp.status == 200
+                    return orjson.loads(await resp.read())
+        finally:
+            await server.close()
+
+    health = asyncio.run(scenario())
+    assert health["status"] == "ok"
+    assert health["tokens_emitted"] == 5
+    assert health["running"] == 0 and health["waiting"] == 0

@@ -149,6 +149,7 @@ class FixedServer:
 
 
 async def _sleep_until(when: float) -> None:
-    delay = when - time.perf_counter()
-    if delay > 0:
+    """Return once ``perf_counter()`` has reached ``when``, never before: the server's delays are lower
+    bounds tests rely on (a timer may fire a clock tick early; a loaded machine only makes it late)."""
+    while (delay := when - time.perf_counter()) > 0:
         await asyncio.sleep(delay)
