@@ -36,8 +36,9 @@ pytestmark = pytest.mark.skipif(not kernel_stamps_supported(), reason="kernel re
 
 #: How far a kernel stamp may lie from the writer's ``perf_counter()`` taken just before its write: on
 #: 127.0.0.1 the bytes arrive inside the write call (µs), unless the writer is preempted between the
-#: two, which a busy machine does for milliseconds. Every wrong stamp these tests catch is >= 45 ms off.
-WRITE_TO_ARRIVAL_S = 0.02
+#: two, which a busy machine does for milliseconds (6.5 ms seen for two of them). Every wrong stamp
+#: these tests catch is >= 90 ms off.
+WRITE_TO_ARRIVAL_S = 0.05
 
 FAST = {"prefill_base_ms": 0.0, "prefill_per_token_ms": 0.0, "decode_per_seq_ms": 0.0}
 STREAM_BODY = orjson.dumps({"prompt": "x", "max_tokens": 6, "ignore_eos": True, "stream": True})
@@ -103,7 +104,7 @@ def test_the_send_stamp_is_the_first_write_not_the_time_spent_waiting_in_the_cli
     async def send_behind_a_busy_loop(url: str):
         pool = _pool(url)
         # Runs while the request waits for its connection, after the stamp taken before sending.
-        asyncio.get_running_loop().call_soon(time.sleep, 0.05)
+        asyncio.get_running_loop().call_soon(time.sleep, 0.2)
         before_s = time.perf_counter()
         attempt, _ = await send_request(pool, spec, url, body, True, 0, 65536, None, {"X-Request-Id": "queued"})
         pool.close()
@@ -114,7 +115,7 @@ def test_the_send_stamp_is_the_first_write_not_the_time_spent_waiting_in_the_cli
     assert attempt.error_kind is None
     entry = _truth(truth_path)["queued"]
     points = attempt.points
-    assert points[0] - before_s >= 0.045  # the stamp is the write, after the loop was free again
+    assert points[0] - before_s >= 0.195  # the stamp is the write, after the loop was free again
     assert 0 <= entry["arrival_s"] - points[0] < WRITE_TO_ARRIVAL_S  # and the request's bytes reached the server then
     client_ttft = points[1] - points[0]
     server_ttft = entry["event_times_s"][0] - entry["arrival_s"]
