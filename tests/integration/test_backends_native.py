@@ -205,3 +205,30 @@ def test_a_non_streamed_count_nobody_measured_is_not_reported_as_measured(tmp_pa
     assert "E2EL" in table and "OutputTokens" not in table and "OutputTokenThroughput" not in table
     warnings = result["_ais_bench"]["warnings"]
     assert any("output token count unknown for 4" in w and "path" in w for w in warnings), warnings
+
+
+def test_an_input_count_nobody_measured_is_not_reported_as_zero(tmp_path: Path) -> None:
+    """The same run has no input count either (no ``details.input_length``, no tokenizer): its 0 is a
+    placeholder, so InputTokens, PrefillTokenThroughput, Total Input Tokens and the input and total
+    token throughputs are left out (they read 0 as if measured), and the warning says so."""
+    with NativeServer() as server:
+        write_model_config(tmp_path / "cfg", "native", server.port, backend="TGICustomAPI", stream=False,
+                           model="", batch_size=2, max_out_len=64)
+        write_synthetic_dataset(tmp_path / "cfg", "tiny", 4, input_len=12, output_len=6)
+        code = main([
+            "--models", "native", "--datasets", "tiny", "--mode", "perf", "--num-warmups", "0",
+            "--config-dir", str(tmp_path / "cfg"), "--work-dir", str(tmp_path / "out"),
+        ])
+    assert code == 0
+    perf = only_run_dir(tmp_path / "out") / "performances" / "native"
+    details = [json.loads(line) for line in (perf / "tiny_details.jsonl").read_text().splitlines()]
+    assert {d["input_tokens_source"] for d in details} == {"none"}
+    result = json.loads((perf / "tiny.json").read_text())
+    for name in ("Total Input Tokens", "Input Token Throughput", "Total Token Throughput"):
+        assert name not in result
+    assert result["Request Throughput"]["total"].endswith("req/s")
+    table = (perf / "tiny.csv").read_text()
+    assert "E2EL" in table and "InputTokens" not in table and "PrefillTokenThroughput" not in table
+    warnings = result["_ais_bench"]["warnings"]
+    assert any("no usage.prompt_tokens" in w and "input-token rows and throughputs are left out" in w
+               for w in warnings), warnings

@@ -162,6 +162,7 @@ def _summarise(job: ResultJob) -> PerfSummary:
         _write_plot(job, table, columns, None)  # the timeline still helps to see why
         raise
     _drop_placeholder_output_metrics(summary, counts, table.success)
+    _drop_placeholder_input_metrics(summary, counts, table.success)
     summary.warnings.extend(counts.warnings)
     summary.warnings.extend(early_stop_warning(finish_reasons, model.generation_kwargs.get("ignore_eos") is True))
     summary.warnings.extend(facts.pop("warnings", []))
@@ -228,6 +229,21 @@ def _drop_placeholder_output_metrics(summary: PerfSummary, counts: TokenCounts, 
         return
     summary.rows[:] = [row for row in summary.rows if row.name not in _OUTPUT_COUNT_ROWS]
     summary.common[:] = [metric for metric in summary.common if metric.name not in _OUTPUT_COUNT_COMMON]
+
+
+_INPUT_COUNT_ROWS = ("InputTokens", "PrefillTokenThroughput")
+_INPUT_COUNT_COMMON = ("Total Input Tokens", "Input Token Throughput", "Total Token Throughput")
+
+
+def _drop_placeholder_input_metrics(summary: PerfSummary, counts: TokenCounts, success: Any) -> None:
+    """When no successful request has an input count (every one is ``none``: no count from the
+    server, no tokenizer), its 0 is a placeholder: leave out the input-token rows and throughputs
+    instead of printing 0 as measured; the token-count warning says what to set."""
+    sources = [source for source, ok in zip(counts.input_source, success.tolist(), strict=True) if ok]
+    if not sources or any(source != "none" for source in sources):
+        return
+    summary.rows[:] = [row for row in summary.rows if row.name not in _INPUT_COUNT_ROWS]
+    summary.common[:] = [metric for metric in summary.common if metric.name not in _INPUT_COUNT_COMMON]
 
 
 def _token_counts(

@@ -112,9 +112,10 @@ def resolve_token_counts(
             f"their output token count is the number of token events{hint}"
         )
     if missing_in:
+        left_out = "; the input-token rows and throughputs are left out" if missing_in == int(success.sum()) else ""
         warnings.append(
             f"{missing_in} successful request(s) had no usage.prompt_tokens from the server: "
-            f"their input token count is 0{hint}"
+            f"their input token count is 0{hint}{left_out}"
         )
     return TokenCounts(
         input_tokens=in_tokens.tolist(),
