@@ -217,7 +217,7 @@ def window_warnings(window: StableWindow, steadiness: Steadiness) -> list[str]:
     if short:
         warnings.append(
             f"Steady window is short ({window.duration_s * 1000:.1f} ms): {'; '.join(short)}; its numbers are "
-            "uncertain (see the 95% intervals), run longer (more requests or a longer --pressure-time)"
+            "uncertain (the 95% intervals say how much, when there is data enough for one), run longer (more requests or a longer --pressure-time)"
         )
     if steadiness.at_batch_size_share < AT_BATCH_SIZE_WARN_SHARE:
         warnings.append(
