@@ -27,7 +27,9 @@ RECORD_FORMAT = 2
 
 @dataclass(slots=True)
 class RequestRecord:
-    """Everything the engine observed about one request (its last attempt).
+    """Everything the engine observed about one request: its events are its last attempt's, its send
+    (``start_s``, ``time_points_s[0]``) is its first attempt's, so a retried request's E2EL and TTFT
+    include the attempts that failed (what its user waited).
 
     ``time_points_s``: streaming -> [send, event_1, ..., event_K] where event_k is the time the bytes
     holding the k-th **token event** were read (before parsing; role-only, finish-only and usage-only
@@ -83,7 +85,7 @@ class RequestTable:
     ``input_tokens`` / ``output_tokens`` are the final counts (see ``token_source``).
     """
 
-    start_s: np.ndarray  # float64 (n,), send time of the last attempt
+    start_s: np.ndarray  # float64 (n,), send time of the first attempt
     end_s: np.ndarray  # float64 (n,), last event / body end / failure time
     success: np.ndarray  # bool (n,)
     input_tokens: np.ndarray  # int64 (n,)
