@@ -181,20 +181,27 @@ def test_native_backend_end_to_end(tmp_path: Path, backend: str, stream: bool | 
     assert common["Total Generated Tokens"]["total"] == 4 * expected_out
 
 
-def test_a_non_streamed_count_nobody_measured_is_not_reported_as_measured(tmp_path: Path) -> None:
-    """TGI without streaming, without ``details`` and without a tokenizer: the output count is
-    unknown. Each request counts a placeholder of 1, marked ``unknown``; the throughputs computed
-    from it are left out and the warning says what to set."""
+@pytest.fixture(scope="module")
+def unmeasured_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """TGI without streaming, without ``details`` and without a tokenizer: nobody measured the input
+    or the output token counts. Returns the run's performances folder."""
+    base = tmp_path_factory.mktemp("unmeasured")
     with NativeServer() as server:
-        write_model_config(tmp_path / "cfg", "native", server.port, backend="TGICustomAPI", stream=False,
+        write_model_config(base / "cfg", "native", server.port, backend="TGICustomAPI", stream=False,
                            model="", batch_size=2, max_out_len=64)
-        write_synthetic_dataset(tmp_path / "cfg", "tiny", 4, input_len=12, output_len=6)
+        write_synthetic_dataset(base / "cfg", "tiny", 4, input_len=12, output_len=6)
         code = main([
             "--models", "native", "--datasets", "tiny", "--mode", "perf", "--num-warmups", "0",
-            "--config-dir", str(tmp_path / "cfg"), "--work-dir", str(tmp_path / "out"),
+            "--config-dir", str(base / "cfg"), "--work-dir", str(base / "out"),
         ])
     assert code == 0
-    perf = only_run_dir(tmp_path / "out") / "performances" / "native"
+    return only_run_dir(base / "out") / "performances" / "native"
+
+
+def test_a_non_streamed_count_nobody_measured_is_not_reported_as_measured(unmeasured_run: Path) -> None:
+    """Each request counts a placeholder output of 1, marked ``unknown``; the throughputs computed
+    from it are left out and the warning says what to set."""
+    perf = unmeasured_run
     details = [json.loads(line) for line in (perf / "tiny_details.jsonl").read_text().splitlines()]
     assert {d["output_tokens_source"] for d in details} == {"unknown"}
     result = json.loads((perf / "tiny.json").read_text())
@@ -207,20 +214,11 @@ def test_a_non_streamed_count_nobody_measured_is_not_reported_as_measured(tmp_pa
     assert any("output token count unknown for 4" in w and "path" in w for w in warnings), warnings
 
 
-def test_an_input_count_nobody_measured_is_not_reported_as_zero(tmp_path: Path) -> None:
-    """The same run has no input count either (no ``details.input_length``, no tokenizer): its 0 is a
-    placeholder, so InputTokens, PrefillTokenThroughput, Total Input Tokens and the input and total
-    token throughputs are left out (they read 0 as if measured), and the warning says so."""
-    with NativeServer() as server:
-        write_model_config(tmp_path / "cfg", "native", server.port, backend="TGICustomAPI", stream=False,
-                           model="", batch_size=2, max_out_len=64)
-        write_synthetic_dataset(tmp_path / "cfg", "tiny", 4, input_len=12, output_len=6)
-        code = main([
-            "--models", "native", "--datasets", "tiny", "--mode", "perf", "--num-warmups", "0",
-            "--config-dir", str(tmp_path / "cfg"), "--work-dir", str(tmp_path / "out"),
-        ])
-    assert code == 0
-    perf = only_run_dir(tmp_path / "out") / "performances" / "native"
+def test_an_input_count_nobody_measured_is_not_reported_as_zero(unmeasured_run: Path) -> None:
+    """Its input 0 is a placeholder too, so InputTokens, PrefillTokenThroughput, Total Input Tokens and
+    the input and total token throughputs are left out (they read 0 as if measured), and the warning
+    says so."""
+    perf = unmeasured_run
     details = [json.loads(line) for line in (perf / "tiny_details.jsonl").read_text().splitlines()]
     assert {d["input_tokens_source"] for d in details} == {"none"}
     result = json.loads((perf / "tiny.json").read_text())

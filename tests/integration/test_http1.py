@@ -636,9 +636,9 @@ def test_a_port_with_nothing_listening_is_a_connect_error():
     assert elapsed < 2 * 1.0
 
 
-def test_a_connect_that_runs_out_of_time_is_a_connect_timeout():
-    """REQUEST_TIME_OUT covers the connect: a handshake that gets no answer ends after 0.3 s as
-    ``connect_timeout`` (not ``connect``, not ``read_timeout``)."""
+def _send_to_a_full_listen_queue(make_pool: Callable[[str], ConnectionPool]) -> tuple[Attempt, float, str]:
+    """Send one request to a listener that never accepts and whose queue is full, so the handshake
+    gets no answer; returns (attempt, seconds it took, url)."""
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     listener.listen(0)  # never accepted: once its queue is full, further handshakes get no answer
@@ -653,7 +653,7 @@ def test_a_connect_that_runs_out_of_time_is_a_connect_timeout():
 
     async def run() -> tuple[Attempt, float]:
         await asyncio.sleep(0.02)
-        pool = _pool(url, timeout_s=0.3)
+        pool = make_pool(url)
         start = time.perf_counter()
         try:
             attempt, _ = await _send(pool, url)
@@ -666,6 +666,13 @@ def test_a_connect_that_runs_out_of_time_is_a_connect_timeout():
     finally:
         for sock in [*fillers, listener]:
             sock.close()
+    return attempt, elapsed, url
+
+
+def test_a_connect_that_runs_out_of_time_is_a_connect_timeout():
+    """REQUEST_TIME_OUT covers the connect: a handshake that gets no answer ends after 0.3 s as
+    ``connect_timeout`` (not ``connect``, not ``read_timeout``)."""
+    attempt, elapsed, _ = _send_to_a_full_listen_queue(lambda url: _pool(url, timeout_s=0.3))
     assert 0.29 <= elapsed < 0.3 + 5  # at REQUEST_TIME_OUT, never before; late only on a loaded machine
     assert attempt.error_kind == "connect_timeout"
     assert attempt.error_message == "timed out after 0 events (REQUEST_TIME_OUT)"
@@ -1042,33 +1049,7 @@ def test_an_idle_connection_is_closed_and_not_reused():
 
 def test_a_connect_that_gets_no_answer_fails_within_the_connect_timeout():
     """No REQUEST_TIME_OUT: the connect still ends, after the pool's connect timeout, with a reason."""
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(0)  # never accepted: once its queue is full, further handshakes get no answer
-    port = listener.getsockname()[1]
-    fillers = []
-    for _ in range(3):
-        filler = socket.socket()
-        filler.setblocking(False)
-        filler.connect_ex(("127.0.0.1", port))
-        fillers.append(filler)
-    url = f"http://127.0.0.1:{port}{PATH}"
-
-    async def run() -> tuple[Attempt, float]:
-        await asyncio.sleep(0.02)
-        pool = ConnectionPool(Endpoint.of(url, {}), False, None, connect_timeout_s=0.3)
-        start = time.perf_counter()
-        try:
-            attempt, _ = await _send(pool, url)
-        finally:
-            pool.close()
-        return attempt, time.perf_counter() - start
-
-    try:
-        attempt, elapsed = run_worker_loop(run())
-    finally:
-        for sock in [*fillers, listener]:
-            sock.close()
+    attempt, elapsed, url = _send_to_a_full_listen_queue(lambda url: ConnectionPool(Endpoint.of(url, {}), False, None, connect_timeout_s=0.3))
     assert 0.29 <= elapsed < 10
     assert attempt.error_kind == "connect_timeout"
     assert attempt.error_message == (
