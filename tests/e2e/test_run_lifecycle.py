@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import csv
 import json
 import os
 import signal
@@ -111,6 +112,12 @@ def test_a_capped_timestamp_replay_reports_the_wait_for_a_slot_and_names_the_cap
     assert np.allclose(h5_waits, waits)  # the same per request in the h5
     check = json.loads((perf / "trace.json").read_text())["_ais_bench"]["client_self_check"]
     assert check["slot_wait"]["waited"] == 7 and check["slot_wait"]["samples"] == 8
+    # ... and a SlotWait row of the per-request table: its statistics over the 8 waits, in ms
+    with (perf / "trace.csv").open() as handle:
+        row = next(r for r in csv.DictReader(handle) if r["Performance Parameters"] == "SlotWait")
+    assert int(row["N"]) == 8
+    assert float(row["Max"].split()[0]) == pytest.approx(max(waits) * 1000, abs=0.1)
+    assert float(row["Average"].split()[0]) == pytest.approx(float(np.mean(waits)) * 1000, abs=0.1)
     out, err = capsys.readouterr()
     assert "7 of 8 paced requests waited for a free batch_size slot" in err
     warning = next(line for line in (out + err).splitlines() if "sent late" in line)

@@ -51,6 +51,8 @@ class PerRequestMetrics:
     ``itl_s[itl_offsets[k]:itl_offsets[k + 1]]`` (``max(points - 2, 0)`` gaps).
     ``itl_any_nonzero``: whether request k has at least one non-zero gap.
     ``tpot_defined``: whether request k has a TPOT (streaming and more than one output token).
+    ``slot_wait_s``: seconds request k waited for a free ``batch_size`` slot after its planned send
+    time (NaN when no slot was involved); it is not part of any latency.
     """
 
     stream: bool
@@ -68,6 +70,7 @@ class PerRequestMetrics:
     itl_offsets: np.ndarray  # int64 (m+1,)
     itl_any_nonzero: np.ndarray  # bool (m,)
     tpot_defined: np.ndarray  # bool (m,)
+    slot_wait_s: np.ndarray  # float64 (m,), NaN = no slot involved
 
     def __len__(self) -> int:
         return int(self.row_index.shape[0])
@@ -100,6 +103,7 @@ class PerRequestMetrics:
             itl_offsets=itl_offsets,
             itl_any_nonzero=self.itl_any_nonzero[mask],
             tpot_defined=self.tpot_defined[mask],
+            slot_wait_s=self.slot_wait_s[mask],
         )
 
 
@@ -152,7 +156,14 @@ def compute_per_request(table: RequestTable, stream: bool) -> PerRequestMetrics:
         itl_offsets=itl_offsets,
         itl_any_nonzero=_any_nonzero(itl_s, itl_offsets),
         tpot_defined=has_decode,
+        slot_wait_s=_slot_waits(table, rows),
     )
+
+
+def _slot_waits(table: RequestTable, rows: np.ndarray) -> np.ndarray:
+    if table.slot_wait_s is None:
+        return np.full(len(rows), np.nan, dtype=np.float64)
+    return np.asarray(table.slot_wait_s, dtype=np.float64)[rows]
 
 
 def _extract_itl(points: np.ndarray, first: np.ndarray, last: np.ndarray, total: int) -> np.ndarray:

@@ -31,7 +31,8 @@ class MetricStats:
 
     ``values[i]`` belongs to ``stats[i]``, already rounded and in the display ``unit`` (``"ms"`` for
     latencies, ``"token/s"`` for throughputs, ``""`` for token counts); None when there is no data.
-    ``n``: requests counted (for TPOT and ITL: requests with at least one non-zero ITL gap).
+    ``n``: the number of values the statistics were computed over (requests; for TPOT the requests
+    that have one; for ITL the gaps; for SlotWait the requests that used a slot).
     """
 
     name: str

@@ -26,6 +26,7 @@ METRIC_ROW_NAMES = (
     "OutputTokens",
     "OutputTokenThroughput",
     "PrefillTokenThroughput",
+    "SlotWait",
 )
 
 #: A sum of latencies (seconds) at or below this is "~0" for row suppression.
@@ -97,6 +98,8 @@ def build_metric_rows(requests: PerRequestMetrics, stage: str, stats: Sequence[s
     - ``N`` is the number of values the row's statistics were computed over: successful requests,
       but for TPOT the requests that have one (streamed, more than one output token: a 1-token
       request has no TPOT and is left out, not counted as 0) and for ITL the number of gaps.
+    - SlotWait (not in AISBench) is shown only when a paced request of the stage waited for a free
+      ``batch_size`` slot after its planned send time; N = the paced requests that used a slot.
     """
     success = len(requests)
     decoding = int(np.count_nonzero(requests.itl_any_nonzero))
@@ -104,6 +107,8 @@ def build_metric_rows(requests: PerRequestMetrics, stage: str, stats: Sequence[s
     show_ttft = requests.stream and float(requests.ttft_s.sum()) > _ZERO_SUM_S
     show_tpot = float(tpot_values.sum()) > _ZERO_SUM_S
     show_itl = decoding > 0
+    slot_waits = requests.slot_wait_s[~np.isnan(requests.slot_wait_s)]
+    show_slot_wait = bool(np.any(slot_waits > 0))
     candidates: list[tuple[str, np.ndarray, str, int, bool]] = [
         ("E2EL", requests.e2el_s, "ms", success, True),
         ("TTFT", requests.ttft_s, "ms", success, show_ttft),
@@ -113,6 +118,7 @@ def build_metric_rows(requests: PerRequestMetrics, stage: str, stats: Sequence[s
         ("OutputTokens", requests.output_tokens, "", success, True),
         ("OutputTokenThroughput", requests.output_token_throughput, "token/s", success, True),
         ("PrefillTokenThroughput", requests.prefill_token_throughput, "token/s", success, show_ttft),
+        ("SlotWait", slot_waits, "ms", len(slot_waits), show_slot_wait),
     ]
     return [
         compute_metric_stats(name, stage, values, stats, unit=unit, n=n)

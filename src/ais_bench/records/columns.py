@@ -243,6 +243,7 @@ def table_from_columns(columns: RecordColumns, counts: TokenCounts) -> RequestTa
         output_tokens=np.asarray(counts.output_tokens, dtype=np.int64),
         offsets=columns.offsets,
         time_points_s=columns.time_points_s,
+        slot_wait_s=rows["slot_wait_s"].astype(np.float64),
     )
 
 

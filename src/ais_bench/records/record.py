@@ -92,6 +92,9 @@ class RequestTable:
     output_tokens: np.ndarray  # int64 (n,)
     offsets: np.ndarray  # int64 (n+1,)
     time_points_s: np.ndarray  # float64 (offsets[-1],)
+    #: float64 (n,): seconds a paced request waited for a free batch_size slot after its planned send
+    #: time; NaN when no slot was involved (not paced, or an open-loop replay). None: not recorded.
+    slot_wait_s: np.ndarray | None = None
 
     def __len__(self) -> int:
         return int(self.start_s.shape[0])
@@ -119,6 +122,7 @@ class RequestTable:
             output_tokens=self.output_tokens[index],
             offsets=offsets,
             time_points_s=points,
+            slot_wait_s=None if self.slot_wait_s is None else self.slot_wait_s[index],
         )
 
     @classmethod

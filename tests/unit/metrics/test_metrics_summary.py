@@ -1,7 +1,9 @@
 from __future__ import annotations
 
+import dataclasses
 import math
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -173,3 +175,18 @@ def test_summary_matches_reference(
     assert common["Total Generated Tokens"] == sum(r.n_out for r in ref)
     expected_rate = round(work / duration, 4) if duration > 0 else 0.0
     assert common["Request Throughput"] == pytest.approx(expected_rate, abs=1.01e-4)
+
+
+def test_slot_wait_row_over_the_requests_that_used_a_slot(hand_table: RequestTable) -> None:
+    # request 0 was not paced (NaN), request 1 found a free slot (0 s), request 2 waited 0.2 s
+    waited = dataclasses.replace(hand_table, slot_wait_s=np.array([np.nan, 0.0, 0.2]))
+    summary = compute_summary(waited, stage="total", stats_list=["Average", "Max"], batch_size=2, stream=True)
+    rows = {row.name: row for row in summary.rows}
+    assert list(rows)[-1] == "SlotWait"
+    assert rows["SlotWait"].n == 2 and rows["SlotWait"].unit == "ms"
+    assert rows["SlotWait"].values == (100.0, 200.0)
+    # nobody waited: no row (AISBench's table unchanged)
+    for waits in ([np.nan, 0.0, 0.0], [np.nan] * 3, None):
+        free = dataclasses.replace(hand_table, slot_wait_s=None if waits is None else np.array(waits))
+        names = [row.name for row in compute_summary(free, stage="total", stats_list=["Average"], batch_size=2, stream=True).rows]
+        assert "SlotWait" not in names
