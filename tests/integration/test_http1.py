@@ -166,6 +166,21 @@ def _answer_each(response: bytes) -> Handler:
     return handler
 
 
+
+def _two_requests_on_one_pool(handler: Handler, stream: bool) -> tuple[RawServer, list[Attempt]]:
+    """Two requests, one after the other, through one pool to a raw server answering with ``handler``."""
+
+    async def run() -> tuple[RawServer, list[Attempt]]:
+        async with RawServer(handler) as server:
+            pool = _pool(server.url)
+            try:
+                results = [(await _send(pool, server.url, stream=stream))[0] for _ in range(2)]
+            finally:
+                pool.close()
+        return server, results
+
+    return run_worker_loop(run())
+
 def _pool(url: str, headers: dict[str, str] | None = None, timeout_s: float | None = None) -> ConnectionPool:
     return ConnectionPool(Endpoint.of(url, headers or {}), kernel_stamps_enabled(), timeout_s)
 
@@ -357,16 +372,7 @@ def test_every_response_framing_parses(framing: str, stream: bool):
             if framing == "close":
                 return  # the body ends with the connection
 
-    async def run() -> tuple[RawServer, list[Attempt]]:
-        async with RawServer(handler) as server:
-            pool = _pool(server.url)
-            try:
-                results = [(await _send(pool, server.url, stream=stream))[0] for _ in range(2)]
-            finally:
-                pool.close()
-        return server, results
-
-    server, results = run_worker_loop(run())
+    server, results = _two_requests_on_one_pool(handler, stream)
     for attempt in results:
         if stream:
             _assert_hello_stream(attempt)
@@ -1077,16 +1083,7 @@ def test_interim_1xx_responses_before_the_real_one_are_skipped(interim: bytes, s
             writer.write(response)
             await writer.drain()
 
-    async def run() -> tuple[RawServer, list[Attempt]]:
-        async with RawServer(handler) as server:
-            pool = _pool(server.url)
-            try:
-                results = [(await _send(pool, server.url, stream=stream))[0] for _ in range(2)]
-            finally:
-                pool.close()
-        return server, results
-
-    server, results = run_worker_loop(run())
+    server, results = _two_requests_on_one_pool(handler, stream)
     for attempt in results:
         assert attempt.error_kind is None, attempt.error_message
         assert attempt.state.text == "Hello"
