@@ -15,6 +15,7 @@ from ais_bench.cli.run_state import live_run_state, mark_running, mark_stopped
 from ais_bench.cli.workdir import display, perf_dir
 from ais_bench.clients.backends import BackendSpec, backend_for
 from ais_bench.clients.headers import build_headers
+from ais_bench.clients.tls import TLSOptions, TLSSetupError, build_tls_context
 from ais_bench.config import DatasetConfig, GlobalConsts, ModelConfig, SummarizerConfig
 from ais_bench.datasets import load_items
 from ais_bench.datasets.item import Prompt, RequestItem
@@ -71,9 +72,10 @@ def run_perf_task(
     headers = build_headers(model.api_key or None)
     model_name = model.model
     url = model.base_url + spec.url_path(stream=model.stream, model_name=model.model_name or model_name)
+    tls = _tls_options(model, url)
     check_reachable(url)
     if not model_name and spec.needs_model_name and not model.model_name:
-        model_name = asyncio.run(discover_model(model.base_url, spec.models_endpoint, headers))
+        model_name = asyncio.run(discover_model(model.base_url, spec.models_endpoint, headers, tls))
         url = model.base_url + spec.url_path(stream=model.stream, model_name=model_name)
     template = RequestTemplate(
         backend_type=model.type,
@@ -83,6 +85,7 @@ def run_perf_task(
         stream=model.stream,
         max_out_len=model.max_out_len,
         generation_kwargs=dict(model.generation_kwargs),
+        tls=tls,
     )
     bodies = encode_bodies(
         spec, list(items), model=model_name, stream=model.stream,
@@ -111,6 +114,21 @@ def run_perf_task(
     return _summarise(out_dir, model, dataset, summarizer, outcome, tokenizer, prompts, options.dump_text)
 
 
+def _tls_options(model: ModelConfig, url: str) -> TLSOptions:
+    """The model's TLS fields, their files loaded once here (a ConfigError names one that cannot be),
+    with the warning of ``insecure``."""
+    tls = TLSOptions(model.ca_cert, model.insecure, model.client_cert, model.client_key)
+    if not url.startswith("https://"):
+        return tls
+    try:
+        build_tls_context(tls)
+    except TLSSetupError as exc:
+        raise ConfigError(f"{model.source}: model '{model.abbr}': {exc}", hint="point it at a readable PEM file") from None
+    if model.insecure:
+        log.warning("insecure=True: the TLS certificate of %s is not checked (anyone on the way can pose as it)", url)
+    return tls
+
+
 def _records_not_written(outcome: RunOutcome, out_dir: Path) -> OutputError:
     """The load stopped because its records could not be written (disk full, ...)."""
     records = out_dir / "records"
@@ -135,6 +153,7 @@ def _warm_up(
         run_warmup(
             spec, template.url, template.headers, bodies, count=count, concurrency=model.batch_size,
             stream=model.stream, max_chunk_bytes=consts.max_chunk_size_bytes, timeout_s=consts.request_time_out_s,
+            tls=template.tls,
         )
     )
     log.info("Warm-up: %d sent, %d succeeded (excluded from results)", result.sent, result.succeeded)

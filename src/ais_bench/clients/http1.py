@@ -29,12 +29,22 @@ import base64
 import errno
 import os
 import socket
+import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
 
 import httptools
 
+from ais_bench.clients.tls import (
+    TLSHandshakeEOF,
+    TLSOptions,
+    TLSSession,
+    TLSTransport,
+    build_tls_context,
+    tls_failure_text,
+    tls_handshake,
+)
 from ais_bench.clients.transport import KernelStampedTransport, enable_kernel_stamps
 
 #: Seconds a connection may take to finish its response after the consumer stopped reading
@@ -74,13 +84,15 @@ class Endpoint:
     host: str
     port: int
     head: bytes  # request line and the headers shared by every request, without Content-Length
+    tls: bool = False  # https: the connections speak TLS (``clients/tls.py``)
 
     @classmethod
     def of(cls, url: str, headers: dict[str, str]) -> Endpoint:
         parts = urlsplit(url)
-        if parts.scheme != "http" or not parts.hostname:
-            raise ValueError(f"the lean HTTP client serves http:// URLs only, not {url!r}")
-        port = parts.port or 80
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"the HTTP client serves http:// and https:// URLs only, not {url!r}")
+        tls = parts.scheme == "https"
+        port = parts.port or (443 if tls else 80)
         target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         host_header = parts.netloc.rpartition("@")[2]
         names = {name.lower() for name in headers}
@@ -96,7 +108,7 @@ class Endpoint:
         lines += [f"{name}: {value}" for name, value in headers.items() if name.lower() not in _FRAMING]
         if parts.username is not None and "authorization" not in names:
             lines.append(f"Authorization: {_basic_credentials(parts.username, parts.password or '')}")
-        return cls(parts.hostname, port, _encode_header_block(lines))
+        return cls(parts.hostname, port, _encode_header_block(lines), tls)
 
     def request(self, body: bytes, extra_headers: dict[str, str] | None = None) -> bytes:
         extra = "".join(f"{name}: {value}\r\n" for name, value in extra_headers.items()) if extra_headers else ""
@@ -217,7 +229,12 @@ class HTTPConnection(asyncio.Protocol):
         exchange = self._exchange
         if exchange is not None and not exchange.done.done():
             where = "before the response" if not exchange.status else "before the response ended"
-            error = HTTPExchangeError("protocol", f"{reason} {where}", unanswered=not self._answered)
+            if isinstance(exc, ssl.SSLError) and not self._answered:  # TLS 1.3: the server's verdict on the client
+                error = HTTPExchangeError(
+                    "connect", tls_failure_text(exc, self._pool.endpoint.host), retryable=False, unanswered=True
+                )
+            else:
+                error = HTTPExchangeError("protocol", f"{reason} {where}", unanswered=not self._answered)
             exchange.done.set_exception(error)
         self._exchange = None
 
@@ -387,8 +404,11 @@ class ConnectionPool:
         *,
         connect_timeout_s: float = CONNECT_TIMEOUT_S,
         idle_close_s: float = IDLE_CLOSE_S,
+        tls_context: ssl.SSLContext | None = None,
     ) -> None:
         self.endpoint = endpoint
+        #: The TLS context of an ``https://`` endpoint (None: the standard library's default one).
+        self.tls_context = (tls_context or build_tls_context(TLSOptions())) if endpoint.tls else None
         #: Seconds one request may take in all, connecting included (None: no limit).
         self.request_timeout_s = request_timeout_s
         #: Seconds a TCP connect may take.
@@ -497,6 +517,7 @@ class ConnectionPool:
                 sock.setblocking(False)
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
                 kernel = self._kernel_stamps and enable_kernel_stamps(sock)
+                began_s = loop.time()
                 await asyncio.wait_for(loop.sock_connect(sock, address), timeout_s)
             except (OSError, asyncio.TimeoutError) as exc:
                 sock.close()
@@ -505,8 +526,16 @@ class ConnectionPool:
             except BaseException:
                 sock.close()
                 raise
+            try:
+                session = await self._handshake(loop, sock, timeout_s - (loop.time() - began_s), timeout_s, request_limit)
+            except BaseException:
+                sock.close()
+                raise
             connection = HTTPConnection(self)
-            KernelStampedTransport(loop, sock, connection, kernel=kernel).start()
+            if session is None:
+                KernelStampedTransport(loop, sock, connection, kernel=kernel).start()
+            else:
+                TLSTransport(loop, sock, connection, session, kernel=kernel).start()
             self._open.add(connection)
             return connection
         if isinstance(last_error, asyncio.TimeoutError):
@@ -518,6 +547,33 @@ class ConnectionPool:
                 "nothing answers at this address)",
             )
         raise HTTPExchangeError("connect", _reason(last_error) if last_error else "no address to connect to")
+
+    async def _handshake(
+        self, loop: asyncio.AbstractEventLoop, sock: socket.socket, remaining_s: float, timeout_s: float,
+        request_limit: bool,
+    ) -> TLSSession | None:
+        """The TLS session of a new connection to an ``https://`` endpoint (None for ``http://``), within
+        what is left of the connect timeout (``timeout_s`` in all; ``request_limit``: it is
+        REQUEST_TIME_OUT's, whose end raises ``asyncio.TimeoutError``). Its failures are not worth
+        another address: the server answered, in a way that will not change."""
+        context = self.tls_context
+        if context is None:
+            return None
+        try:
+            return await asyncio.wait_for(tls_handshake(loop, sock, context, self.endpoint.host), max(remaining_s, 0.0))
+        except asyncio.TimeoutError:
+            if request_limit:
+                raise
+            raise HTTPExchangeError(
+                "connect_timeout",
+                f"no connection within {timeout_s:g} s (no answer to the TLS handshake: if the server speaks "
+                "plain HTTP, use http:// in url)",
+            ) from None
+        except (ssl.SSLError, TLSHandshakeEOF) as exc:
+            retryable = isinstance(exc, TLSHandshakeEOF)
+            raise HTTPExchangeError("connect", tls_failure_text(exc, self.endpoint.host), retryable=retryable) from None
+        except OSError as exc:
+            raise HTTPExchangeError("connect", f"TLS handshake failed ({_reason(exc)})") from None
 
     async def _resolve(self, loop: asyncio.AbstractEventLoop) -> list[tuple]:
         if self._addresses is None:
@@ -552,6 +608,8 @@ def open_file_limit_text() -> str:
 
 
 def _reason(exc: BaseException | None) -> str:
+    if isinstance(exc, ssl.SSLError):
+        return f"TLS error ({str(exc.reason or exc).lower().replace('_', ' ')})"
     if isinstance(exc, OSError) and exc.errno:
         return os.strerror(exc.errno).lower()
     return (str(exc) if exc is not None else "") or type(exc).__name__

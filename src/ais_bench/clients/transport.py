@@ -56,14 +56,15 @@ class StampingResponseHandler(ResponseHandler):
         super().data_received(data)
 
 
-def build_connector(limit: int) -> aiohttp.TCPConnector:
+def build_connector(limit: int, tls_context: Any = None) -> aiohttp.TCPConnector:
     """A keep-alive connector for ``limit`` connections whose reads are stamped (see the module doc).
 
     aiohttp builds each connection's protocol with ``self._factory``, a ``functools.partial`` of
     ``ResponseHandler`` (3.9 to 3.14 at least); when it has that shape it is swapped for the stamping
     protocol, else aiohttp is left alone and the reader stamps when it resumes.
     """
-    connector = aiohttp.TCPConnector(limit=limit, limit_per_host=0, force_close=False)
+    ssl_option = True if tls_context is None else tls_context
+    connector = aiohttp.TCPConnector(limit=limit, limit_per_host=0, force_close=False, ssl=ssl_option)
     factory = getattr(connector, "_factory", None)
     if isinstance(factory, functools.partial) and factory.func is ResponseHandler:
         connector._factory = functools.partial(  # type: ignore[attr-defined]
@@ -125,6 +126,8 @@ class KernelStampedTransport(asyncio.Transport):
         self._sock = sock
         self._fd = sock.fileno()
         self._protocol = protocol
+        self._received: Any = None
+        self._set_receiver()
         self.read_s = 0.0
         self.message_read_s = 0.0
         self.write_s = 0.0
@@ -143,6 +146,10 @@ class KernelStampedTransport(asyncio.Transport):
         self._write_since_read = True
 
     # --- set-up --------------------------------------------------------------------------------
+    def _set_receiver(self) -> None:
+        """Where the bytes of a read go: the protocol (``clients/tls.py`` decrypts them first)."""
+        self._received = self._protocol.data_received
+
     def start(self) -> None:
         """Tell the protocol and start reading (called once, by whoever made the transport)."""
         self._protocol.connection_made(self)
@@ -176,7 +183,7 @@ class KernelStampedTransport(asyncio.Transport):
                 self.message_read_s = arrival_s
             self._read_since_write = True
             try:
-                self._protocol.data_received(bytes(buffer[:nbytes]))
+                self._received(bytes(buffer[:nbytes]))
             except (SystemExit, KeyboardInterrupt):
                 raise
             except BaseException as exc:  # as asyncio's transports do: the connection is lost, with why
@@ -311,6 +318,7 @@ class KernelStampedTransport(asyncio.Transport):
 
     def set_protocol(self, protocol: asyncio.BaseProtocol) -> None:
         self._protocol = protocol  # type: ignore[assignment]
+        self._set_receiver()
 
     def get_protocol(self) -> asyncio.BaseProtocol:
         return self._protocol

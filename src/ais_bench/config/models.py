@@ -117,6 +117,10 @@ class ModelConfig:
     host_port: int = 8080
     url: str = ""
     enable_ssl: bool = False
+    ca_cert: str = ""
+    insecure: bool = False
+    client_cert: str = ""
+    client_key: str = ""
     max_out_len: int = 4096
     batch_size: int = 1
     trust_remote_code: bool = False
@@ -215,9 +219,17 @@ def validate_model(d: dict[str, Any], source: str, *, index: int = 0) -> ModelCo
         values["api_key"] = _check_api_key(source, f"{where}.api_key", d["api_key"])
     if "url" in d:
         values["url"] = _check_url(source, f"{where}.url", d["url"])
-    for key in ("use_timestamp", "timestamp_batch_cap", "enable_ssl", "trust_remote_code"):
+    for key in ("use_timestamp", "timestamp_batch_cap", "enable_ssl", "insecure", "trust_remote_code"):
         if key in d:
             values[key] = check_bool(source, f"{where}.{key}", d[key])
+    for key in ("ca_cert", "client_cert", "client_key"):
+        if key in d:
+            values[key] = _check_pem_file(source, f"{where}.{key}", d[key])
+    if values.get("client_key") and not values.get("client_cert"):
+        raise ConfigError(
+            f"{source}: {where}.client_key is set without client_cert",
+            hint="set client_cert to the PEM file of the client's certificate (or remove client_key)",
+        )
     stream = d.get("stream", spec.default_stream)
     values["stream"] = check_bool(source, f"{where}.stream", stream)
     if getattr(spec, "force_stream", False):
@@ -269,6 +281,21 @@ def _check_path(source: str, field_name: str, value: Any) -> str:
     if not exists:
         raise not_allowed(source, field_name, value, "an existing tokenizer folder, or '' for none")
     return value
+
+
+def _check_pem_file(source: str, field_name: str, value: Any) -> str:
+    """'' or an existing file (a PEM certificate or key; ``~`` expanded)."""
+    value = check_path_text(source, field_name, value)
+    if not value:
+        return value
+    try:
+        path = Path(value).expanduser()
+        is_file = path.is_file()
+    except (OSError, RuntimeError, ValueError):  # unknown ~user, name too long, ...
+        is_file = False
+    if not is_file:
+        raise not_allowed(source, field_name, value, "an existing PEM file, or '' for none")
+    return str(path)
 
 
 def _check_api_key(source: str, field_name: str, value: Any) -> str:

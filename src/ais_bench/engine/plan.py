@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from ais_bench.clients.tls import DEFAULT_TLS, TLSOptions
 from ais_bench.datasets.item import RequestItem
 
 #: Seconds the requests of a worker may all go without progress (no event, no finished request)
@@ -26,6 +27,7 @@ class RequestTemplate:
     stream: bool
     max_out_len: int
     generation_kwargs: dict[str, Any] = field(default_factory=dict)
+    tls: TLSOptions = DEFAULT_TLS  # how an https:// server is checked
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ import aiohttp
 import orjson
 
 from ais_bench.clients.backends import BackendSpec
+from ais_bench.clients.tls import DEFAULT_TLS, TLSOptions, build_tls_context
 from ais_bench.datasets.item import RequestItem
 from ais_bench.engine.client import HttpClient, open_http_client
 from ais_bench.engine.request import send_request
@@ -70,7 +71,9 @@ def check_reachable(url: str) -> None:
         ) from None
 
 
-async def discover_model(base_url: str, models_endpoint: str, headers: dict[str, str]) -> str:
+async def discover_model(
+    base_url: str, models_endpoint: str, headers: dict[str, str], tls: TLSOptions = DEFAULT_TLS
+) -> str:
     """The served model: the first id of ``GET <base>/v1/models``, or, for Triton's index
     (``POST <base>/v2/repository/index``), its one ready model."""
     from ais_bench.clients.model_discovery import (
@@ -90,7 +93,10 @@ async def discover_model(base_url: str, models_endpoint: str, headers: dict[str,
     timeout = aiohttp.ClientTimeout(total=DISCOVERY_TIMEOUT_S)
     try:
         async with (
-            aiohttp.ClientSession(timeout=timeout, headers=headers, trust_env=False) as session,
+            aiohttp.ClientSession(
+                timeout=timeout, headers=headers, trust_env=False,
+                connector=aiohttp.TCPConnector(ssl=build_tls_context(tls) if url.startswith("https://") else True),
+            ) as session,
             session.request(method, url, data=TRITON_INDEX_BODY if triton else None) as resp,
         ):
             body = await resp.read()
@@ -123,6 +129,7 @@ async def run_warmup(
     stream: bool,
     max_chunk_bytes: int,
     timeout_s: float | None,
+    tls: TLSOptions = DEFAULT_TLS,
 ) -> WarmupResult:
     """Send ``count`` warm-up requests (``bodies[i % len]``), at most ``concurrency`` at once, through
     the same client as the load (``engine/client.py``), so a response the load cannot use fails the
@@ -138,7 +145,7 @@ async def run_warmup(
         errors.append(attempt.error_message or "response ended without any event")
         return False
 
-    async with open_http_client(url, headers, timeout_s, max(1, min(count, concurrency))) as session:
+    async with open_http_client(url, headers, timeout_s, max(1, min(count, concurrency)), tls=tls) as session:
         results = await asyncio.gather(*(one(session, bodies[i % len(bodies)]) for i in range(count)))
     return WarmupResult(sent=count, succeeded=sum(results), first_error=errors[0] if errors else None)
 

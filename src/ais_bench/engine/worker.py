@@ -130,13 +130,13 @@ async def _http_client(
     plan: EnginePlan, shared: SharedState, worker_id: int, slots: int
 ) -> AsyncIterator[HttpClient]:
     """The worker's HTTP client (``engine/client.py``): the lean HTTP/1.1 pool for ``http://`` URLs
-    where the loop can watch sockets, else an aiohttp session (``https://``)."""
+    (``http://`` and ``https://``) where the loop can watch sockets, else an aiohttp session."""
     template = plan.template
     kernel = uses_lean_client(template.url) and kernel_stamps_enabled()
     shared.messages.put(("stamping", worker_id, "kernel" if kernel else "loop"))
     async with open_http_client(
         template.url, template.headers, plan.request_timeout_s, None if plan.open_loop else slots,
-        kernel_stamps=kernel
+        kernel_stamps=kernel, tls=template.tls
     ) as client:
         yield client
 

@@ -178,6 +178,10 @@ BAD = [
         "models[0].traffic_cfg.ramp_up_end_rps = 'x' is not allowed: expected a number >= 0",
     ),
     ("type", dict, "models[0].type = builtins.dict is not allowed: expected one of "),
+    ("ca_cert", "/no/such/ca.pem", "models[0].ca_cert = '/no/such/ca.pem' is not allowed: expected an existing PEM file"),
+    ("client_cert", 3, "models[0].client_cert = 3 is not allowed: expected a string"),
+    ("client_key", "/no/such/key.pem", "models[0].client_key = '/no/such/key.pem' is not allowed: expected an existing"),
+    ("insecure", "yes", "models[0].insecure = 'yes' is not allowed: expected True or False"),
 ]
 
 
@@ -285,3 +289,20 @@ def test_several_sequences_per_request_are_refused_in_one_line(key):
     assert "\n" not in info.value.message and f"generation_kwargs.{key}=2" in info.value.message
     assert "several sequences per request" in info.value.message
     assert validate_model(base(generation_kwargs={key: 1}), SRC).generation_kwargs == {key: 1}
+
+
+def test_tls_fields_default_to_the_standard_library_checks_and_take_existing_files(tmp_path):
+    defaults = validate_model(base(), SRC)
+    assert (defaults.ca_cert, defaults.insecure, defaults.client_cert, defaults.client_key) == ("", False, "", "")
+    pem = tmp_path / "x.pem"
+    pem.write_text("-----BEGIN CERTIFICATE-----\n")
+    model = validate_model(base(ca_cert=str(pem), insecure=True, client_cert=str(pem), client_key=str(pem)), SRC)
+    assert (model.ca_cert, model.insecure, model.client_cert, model.client_key) == (str(pem), True, str(pem), str(pem))
+
+
+def test_a_client_key_without_its_certificate_is_refused_in_one_line(tmp_path):
+    key = tmp_path / "key.pem"
+    key.write_text("x")
+    with pytest.raises(ConfigError) as info:
+        validate_model(base(client_key=str(key)), SRC)
+    assert info.value.message == f"{SRC}: models[0].client_key is set without client_cert"
