@@ -6,8 +6,8 @@ of each file names it; the README says how the corpus was made). A scripted serv
 receives the body ais_bench builds for the exchange's backend, checks it against the recorded
 request, and answers with the recorded bytes (chunked, with a length, or delimited by closing the
 connection). The test then checks what ais_bench computed: events, token events (the time points),
-output/input tokens and their source, finish reason, success or the failure reason. Both HTTP
-clients are replayed: the lean one (plain http) and aiohttp (https in real runs).
+output/input tokens and their source, finish reason, success or the failure reason, through the
+run's one HTTP client (``clients/http1.py``).
 """
 
 from __future__ import annotations
@@ -19,15 +19,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import orjson
 import pytest
 
 from ais_bench.clients.backends import BACKENDS, BackendSpec
 from ais_bench.clients.http1 import ConnectionPool, Endpoint
-from ais_bench.clients.transport import kernel_stamps_enabled, run_worker_loop
+from ais_bench.clients.loop import run_worker_loop
+from ais_bench.clients.transport import kernel_stamps_enabled
 from ais_bench.datasets.item import RequestItem
-from ais_bench.engine.request import Attempt, build_record, send_request
+from ais_bench.engine.attempt import Attempt
+from ais_bench.engine.request import send_request
+from ais_bench.engine.request_record import build_record
 from ais_bench.records.record import RequestRecord
 from ais_bench.records.table import resolve_token_counts
 
@@ -123,22 +125,17 @@ def _request_body(exchange: dict[str, Any], spec: BackendSpec) -> bytes:
     return orjson.dumps(body)
 
 
-async def _replay(exchange: dict[str, Any], client: str) -> tuple[Attempt, int, ReplayServer]:
+async def _replay(exchange: dict[str, Any]) -> tuple[Attempt, int, ReplayServer]:
     spec = SPECS[exchange["backend"]]
     body = _request_body(exchange, spec)
     async with ReplayServer(exchange["response"]) as server:
         path = spec.url_path(stream=exchange["stream"], model_name=exchange.get("model_name", ""))
         url = f"{server.url_base}/{path}"
-        if client == "lean":
-            pool = ConnectionPool(Endpoint.of(url, {"Content-Type": "application/json"}), kernel_stamps_enabled(), 30.0)
-            try:
-                attempt, attempts = await send_request(pool, spec, url, body, exchange["stream"], 0, MAX_CHUNK)
-            finally:
-                pool.close()
-        else:
-            timeout = aiohttp.ClientTimeout(total=30.0)
-            async with aiohttp.ClientSession(timeout=timeout, headers={"Content-Type": "application/json"}) as session:
-                attempt, attempts = await send_request(session, spec, url, body, exchange["stream"], 0, MAX_CHUNK)
+        pool = ConnectionPool(Endpoint.of(url, {"Content-Type": "application/json"}), kernel_stamps_enabled(), 30.0)
+        try:
+            attempt, attempts = await send_request(pool, spec, url, body, exchange["stream"], 0, MAX_CHUNK)
+        finally:
+            pool.close()
         return attempt, attempts, server
 
 
@@ -149,10 +146,9 @@ def _same_body(sent: dict[str, Any], recorded: dict[str, Any]) -> None:
     assert sent == recorded
 
 
-@pytest.mark.parametrize("client", ["lean", "aiohttp"])
 @pytest.mark.parametrize("exchange", _exchanges())
-def test_exchange_replays_to_the_recorded_numbers(exchange: dict[str, Any], client: str) -> None:
-    attempt, attempts, server = run_worker_loop(_replay(exchange, client))
+def test_exchange_replays_to_the_recorded_numbers(exchange: dict[str, Any]) -> None:
+    attempt, attempts, server = run_worker_loop(_replay(exchange))
     received = server.received
     assert attempts == 1
     assert len(received) == 1
@@ -204,7 +200,7 @@ def test_ttft_waits_for_the_first_token_not_the_role_chunk() -> None:
     0.3 s (on ``perf_counter``) after it wrote the role chunk, and records when it wrote each piece."""
     exchange = json.loads((CORPUS / "vllm-chat-stream.json").read_text())
     exchange["response"]["pause_after_first_chunk_s"] = 0.3
-    attempt, _, server = run_worker_loop(_replay(exchange, "lean"))
+    attempt, _, server = run_worker_loop(_replay(exchange))
     record = build_record(attempt, 1, 0, 0, "conformance", 0)
     assert record.success, record.error_message
     points = record.time_points_s

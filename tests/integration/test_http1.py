@@ -20,12 +20,10 @@ from aiohttp import web
 from ais_bench.clients import http1
 from ais_bench.clients.backends import VLLMCustomAPIChatStream, backend_for
 from ais_bench.clients.http1 import ERROR_BODY_LIMIT, ConnectionPool, Endpoint, Exchange
-from ais_bench.clients.transport import kernel_stamps_enabled, lean_client_supported, run_worker_loop
-from ais_bench.engine.request import Attempt, send_request
-
-pytestmark = pytest.mark.skipif(
-    not lean_client_supported(), reason="the lean client needs add_reader on sockets"
-)
+from ais_bench.clients.loop import run_worker_loop
+from ais_bench.clients.transport import kernel_stamps_enabled
+from ais_bench.engine.attempt import Attempt
+from ais_bench.engine.request import send_request
 
 SPEC = backend_for(VLLMCustomAPIChatStream)
 MAX_CHUNK = 65536

@@ -20,6 +20,7 @@ from aiohttp import web
 
 from ais_bench.clients.backends import VLLMCustomAPIChatStream, backend_for
 from ais_bench.clients.http1 import ConnectionPool, Endpoint, Exchange
+from ais_bench.clients.loop import run_worker_loop
 from ais_bench.clients.transport import (
     KERNEL_STAMPS_ENV,
     SO_TIMESTAMPNS,
@@ -27,7 +28,6 @@ from ais_bench.clients.transport import (
     _arrival_s,
     kernel_stamps_enabled,
     kernel_stamps_supported,
-    run_worker_loop,
 )
 from ais_bench.engine.request import send_request
 from ais_bench.sim import SimConfig, start_sim_process

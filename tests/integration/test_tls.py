@@ -26,11 +26,13 @@ from pathlib import Path
 import pytest
 
 from ais_bench.clients.backends import VLLMCustomAPIChatStream, backend_for
+from ais_bench.clients.client import open_client
 from ais_bench.clients.http1 import ConnectionPool, Endpoint, Exchange
+from ais_bench.clients.loop import run_worker_loop
 from ais_bench.clients.tls import DEFAULT_TLS, TLSOptions, TLSTransport, build_tls_context
-from ais_bench.clients.transport import kernel_stamps_supported, run_worker_loop
-from ais_bench.engine.client import open_http_client
-from ais_bench.engine.request import Attempt, send_request
+from ais_bench.clients.transport import kernel_stamps_supported
+from ais_bench.engine.attempt import Attempt
+from ais_bench.engine.request import send_request
 from tests.support.paths import REPO_ROOT
 from tests.support.scripted_server import (
     ScriptedConnection,
@@ -51,8 +53,11 @@ PATH = "v1/chat/completions"
 
 @pytest.fixture(scope="module")
 def self_signed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    return make_self_signed(tmp_path_factory.mktemp("tls"))
+
+
+def make_self_signed(folder: Path) -> tuple[Path, Path]:
     """A self-signed certificate for 127.0.0.1 and its key: (cert.pem, key.pem)."""
-    folder = tmp_path_factory.mktemp("tls")
     cert, key = folder / "cert.pem", folder / "key.pem"
     subprocess.run(
         ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
@@ -75,7 +80,7 @@ async def _two_tokens(conn: ScriptedConnection, request: ScriptedRequest) -> boo
 
 
 async def _send_once(url: str, connect_timeout_s: float = 10.0, tls: TLSOptions = DEFAULT_TLS) -> Attempt:
-    async with open_http_client(url, {}, None, 1, connect_timeout_s=connect_timeout_s, tls=tls) as client:
+    async with open_client(url, {}, None, connect_timeout_s=connect_timeout_s, tls=tls) as client:
         attempt, _ = await send_request(client, SPEC, url, BODY, True, 0, 65536)
     return attempt
 
@@ -93,15 +98,15 @@ def test_a_self_signed_certificate_names_the_problem_and_the_option_that_fixes_i
     assert "set insecure=True" in message
 
 
-#: Runs in a child process with SSL_CERT_FILE set (the TLS context reads it when aiohttp is imported).
+#: Runs in a child process with SSL_CERT_FILE set (OpenSSL reads it when the client's context is built).
 _TRUSTING_SCRIPT = textwrap.dedent("""
     import asyncio, sys
     from ais_bench.clients.backends import VLLMCustomAPIChatStream, backend_for
-    from ais_bench.engine.client import open_http_client
+    from ais_bench.clients.client import open_client
     from ais_bench.engine.request import send_request
 
     async def main(url):
-        async with open_http_client(url, {}, 30.0, 1) as client:
+        async with open_client(url, {}, 30.0) as client:
             attempt, _ = await send_request(
                 client, backend_for(VLLMCustomAPIChatStream), url,
                 b'{"model":"m","messages":[{"role":"user","content":"hi"}],"stream":true}', True, 0, 65536)
@@ -286,7 +291,7 @@ def test_a_streamed_chat_over_https_through_the_engine_gets_one_arrival_stamp_pe
 
     async def send(url: str) -> Attempt:
         tls = TLSOptions(ca_cert=str(pki.ca))
-        async with open_http_client(url, {}, 30.0, 1, kernel_stamps=True, tls=tls) as client:
+        async with open_client(url, {}, 30.0, kernel_stamps=True, tls=tls) as client:
             attempt, _ = await send_request(client, SPEC, url, BODY, True, 0, 65536)
             assert isinstance(client, ConnectionPool)
             assert all(isinstance(c.transport, TLSTransport) and c.transport.kernel for c in client._idle)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 from dataclasses import dataclass
@@ -15,6 +14,7 @@ from ais_bench.cli.run_state import live_run_state, mark_running, mark_stopped
 from ais_bench.cli.workdir import display, perf_dir
 from ais_bench.clients.backends import BackendSpec, backend_for
 from ais_bench.clients.headers import build_headers
+from ais_bench.clients.loop import run_worker_loop
 from ais_bench.clients.tls import TLSOptions, TLSSetupError, build_tls_context
 from ais_bench.config import DatasetConfig, GlobalConsts, ModelConfig, SummarizerConfig
 from ais_bench.datasets import load_items
@@ -73,9 +73,9 @@ def run_perf_task(
     model_name = model.model
     url = model.base_url + spec.url_path(stream=model.stream, model_name=model.model_name or model_name)
     tls = _tls_options(model, url)
-    check_reachable(url)
+    check_reachable(url, tls)
     if not model_name and spec.needs_model_name and not model.model_name:
-        model_name = asyncio.run(discover_model(model.base_url, spec.models_endpoint, headers, tls))
+        model_name = run_worker_loop(discover_model(model.base_url, spec.models_endpoint, headers, tls))
         url = model.base_url + spec.url_path(stream=model.stream, model_name=model_name)
     template = RequestTemplate(
         backend_type=model.type,
@@ -149,7 +149,7 @@ def _warm_up(
 ) -> None:
     if count <= 0:
         return
-    result = asyncio.run(
+    result = run_worker_loop(
         run_warmup(
             spec, template.url, template.headers, bodies, count=count, concurrency=model.batch_size,
             stream=model.stream, max_chunk_bytes=consts.max_chunk_size_bytes, timeout_s=consts.request_time_out_s,

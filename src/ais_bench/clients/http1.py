@@ -1,7 +1,7 @@
-"""A lean HTTP/1.1 client for the load's hot path: pre-encoded requests, the llhttp parser, no
-per-chunk coroutine hand-offs.
+"""The run's HTTP/1.1 client, lean for the load's hot path: pre-encoded requests, the llhttp parser,
+no per-chunk coroutine hand-offs (``clients/client.py`` is its interface to the rest of the tool).
 
-Why not aiohttp here: a streamed response is one HTTP chunk per SSE event, and aiohttp pays about
+Why not a general client such as aiohttp: a streamed response is one HTTP chunk per SSE event, and aiohttp pays about
 10 µs of Python per chunk (its stream reader, flow control, a task wake-up per read); building a
 request costs it about 100 µs. Under a burst of hundreds of streams that is the client's whole
 budget. This client writes each request as one pre-built byte string, parses responses with
@@ -10,7 +10,7 @@ with the read's stamp, to a callback that runs inside the read itself. Connectio
 :class:`~ais_bench.clients.transport.KernelStampedTransport` s: each read carries the kernel's arrival
 stamp (``read_s``) and each request the time its first byte was written (``write_s``).
 
-Scope: plain ``http://`` (aiohttp still serves ``https://``), one request per connection at a time,
+Scope: ``http://`` and ``https://`` (TLS in ``clients/tls.py``), one request per connection at a time,
 keep-alive, ``Content-Length``, chunked and read-until-close bodies; interim ``1xx`` responses are
 skipped; redirects are not followed and compressed bodies are not decoded (the request asks for
 ``Accept-Encoding: identity``): the engine fails such responses with a reason that says so.
@@ -64,16 +64,20 @@ USER_AGENT = "ais_bench"
 
 
 class HTTPExchangeError(Exception):
-    """A request that did not get a complete response. ``kind``: ``connect``, ``connect_timeout`` or
-    ``protocol``. ``unanswered``: the connection ended before any byte of a response arrived;
-    ``reused``: it had served a request before (set by the engine). Both: a keep-alive connection the
-    server had closed; the request can go again on a new one."""
+    """A request that did not get a complete response. ``kind``: ``connect``, ``connect_timeout``,
+    ``read_timeout`` (the request's time limit ran out: ``request_timeout``) or ``protocol``.
+    ``unanswered``: the connection ended before any byte of a response arrived; ``reused``: it had
+    served a request before. Both: a keep-alive connection the server had closed; the request can go
+    again on a new one (``clients/client.py`` does, once)."""
 
-    def __init__(self, kind: str, message: str, retryable: bool = True, unanswered: bool = False) -> None:
+    def __init__(
+        self, kind: str, message: str, retryable: bool = True, unanswered: bool = False, request_timeout: bool = False
+    ) -> None:
         super().__init__(message)
         self.kind = kind
         self.retryable = retryable
         self.unanswered = unanswered
+        self.request_timeout = request_timeout
         self.reused = False
 
 
@@ -87,7 +91,7 @@ class Endpoint:
     tls: bool = False  # https: the connections speak TLS (``clients/tls.py``)
 
     @classmethod
-    def of(cls, url: str, headers: dict[str, str]) -> Endpoint:
+    def of(cls, url: str, headers: dict[str, str], method: str = "POST") -> Endpoint:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"the HTTP client serves http:// and https:// URLs only, not {url!r}")
@@ -96,7 +100,7 @@ class Endpoint:
         target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         host_header = parts.netloc.rpartition("@")[2]
         names = {name.lower() for name in headers}
-        lines = [f"POST {target} HTTP/1.1", f"Host: {host_header}"]
+        lines = [f"{method} {target} HTTP/1.1", f"Host: {host_header}"]
         if "user-agent" not in names:
             lines.append(f"User-Agent: {USER_AGENT}")
         if "accept" not in names:
@@ -149,8 +153,8 @@ class Exchange:
     """
 
     __slots__ = (
-        "body", "body_bytes", "close_delimited", "done", "error", "headers", "max_body", "problem", "reason", "sink",
-        "status",
+        "body", "body_bytes", "close_delimited", "connection", "done", "error", "headers", "max_body", "problem",
+        "reason", "sent_s", "sink", "status",
     )
 
     def __init__(self, loop: asyncio.AbstractEventLoop, sink: Callable[[bytes], None] | None, max_body: int | None):
@@ -166,6 +170,10 @@ class Exchange:
         #: Set by a consumer whose own processing failed after the body was read (it ends the exchange).
         self.error: Exception | None = None
         self.close_delimited = False
+        #: The connection that carries it, and the moment its first byte went to the kernel
+        #: (``perf_counter`` s; the transport's ``write_s``), both set when it is sent.
+        self.connection: HTTPConnection | None = None
+        self.sent_s = 0.0
 
     def finish(self) -> None:
         """The consumer has what it needs: resolve now; the rest of the body is read and dropped."""
@@ -301,10 +309,12 @@ class HTTPConnection(asyncio.Protocol):
             exchange.done.set_exception(error)
             return
         self._exchange = exchange
+        exchange.connection = self
         self._length_known = False
         self._answered = False
         assert self.transport is not None
         self.transport.write(request)
+        exchange.sent_s = self.transport.write_s
 
     @property
     def reusable(self) -> bool:

@@ -9,28 +9,20 @@ them: the client's load no longer shapes the numbers (``bench/timing_error.py`` 
 sending side it records the time the first byte of a request is handed to the kernel (``write_s``),
 so a request's send stamp does not include the time it waited in the client behind other requests.
 
-The load's HTTP client (``clients/http1.py``) runs on this transport. aiohttp, which serves
-``https://``, keeps its own transports; its connections get :class:`StampingResponseHandler`, which
-stamps a read when the loop hands it over, before aiohttp parses it. :func:`stamps_of` gives an
-aiohttp response's stamps.
+The run's HTTP client (``clients/http1.py``) runs on this transport, ``https://`` included
+(``clients/tls.py`` decrypts each stamped read in memory). The loop that drives it:
+``clients/loop.py``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import functools
 import os
 import socket
 import struct
 import sys
-from collections.abc import Coroutine
 from time import perf_counter, perf_counter_ns, time_ns
-from typing import Any, TypeVar
-
-import aiohttp
-from aiohttp.client_proto import ResponseHandler
-
-_T = TypeVar("_T")
+from typing import Any
 
 #: ``SO_TIMESTAMPNS`` (Linux; Python's socket module does not export it): a ``struct timespec`` of
 #: CLOCK_REALTIME per ``recvmsg``: the arrival of the newest packet that the call returned bytes of.
@@ -44,52 +36,9 @@ WRITE_HIGH_WATER = 64 * 1024
 WRITE_LOW_WATER = WRITE_HIGH_WATER // 4
 
 
-class StampingResponseHandler(ResponseHandler):
-    """aiohttp's client connection protocol plus ``read_s``: the time the loop handed over the
-    latest bytes read (``perf_counter`` seconds), taken before aiohttp parses them."""
-
-    read_s: float = 0.0
-
-    def data_received(self, data: bytes) -> None:
-        if data:
-            self.read_s = perf_counter()
-        super().data_received(data)
-
-
-def build_connector(limit: int, tls_context: Any = None) -> aiohttp.TCPConnector:
-    """A keep-alive connector for ``limit`` connections whose reads are stamped (see the module doc).
-
-    aiohttp builds each connection's protocol with ``self._factory``, a ``functools.partial`` of
-    ``ResponseHandler`` (3.9 to 3.14 at least); when it has that shape it is swapped for the stamping
-    protocol, else aiohttp is left alone and the reader stamps when it resumes.
-    """
-    ssl_option = True if tls_context is None else tls_context
-    connector = aiohttp.TCPConnector(limit=limit, limit_per_host=0, force_close=False, ssl=ssl_option)
-    factory = getattr(connector, "_factory", None)
-    if isinstance(factory, functools.partial) and factory.func is ResponseHandler:
-        connector._factory = functools.partial(  # type: ignore[attr-defined]
-            StampingResponseHandler, *factory.args, **factory.keywords
-        )
-    return connector
-
-
-def stamps_of(resp: aiohttp.ClientResponse) -> StampingResponseHandler | None:
-    """The stamping protocol of the connection that carries ``resp``, or None (then the reader
-    stamps when it resumes)."""
-    connection = resp.connection
-    protocol = connection.protocol if connection is not None else None
-    return protocol if isinstance(protocol, StampingResponseHandler) else None
-
-
 #: Environment variable that turns kernel stamps off for the client when set to ``0`` (then reads are
 #: stamped when the loop reads them): for comparing the two, or for a kernel whose stamps are wrong.
 KERNEL_STAMPS_ENV = "AIS_BENCH_KERNEL_STAMPS"
-
-
-def lean_client_supported() -> bool:
-    """True when the worker's loop can drive :class:`KernelStampedTransport` (it needs ``add_reader``
-    on sockets: every platform but Windows)."""
-    return sys.platform != "win32"
 
 
 def kernel_stamps_supported() -> bool:
@@ -388,27 +337,3 @@ def enable_kernel_stamps(sock: socket.socket) -> bool:
     except OSError:
         return False
     return True
-
-
-def _loop_class() -> type[asyncio.AbstractEventLoop]:
-    try:
-        import uvloop
-    except ImportError:  # pragma: no cover - uvloop is a dependency on Linux
-        return asyncio.SelectorEventLoop
-    return uvloop.Loop
-
-
-def run_worker_loop(main: Coroutine[Any, Any, _T]) -> _T:
-    """Run ``main`` to completion on a new loop: uvloop when available, else asyncio's selector loop
-    (both can watch sockets for :class:`KernelStampedTransport`)."""
-    loop_class = _loop_class()
-    if sys.version_info >= (3, 11):
-        with asyncio.Runner(loop_factory=loop_class) as runner:
-            return runner.run(main)
-    loop = loop_class()  # pragma: no cover - Python 3.10
-    try:
-        asyncio.set_event_loop(loop)
-        return loop.run_until_complete(main)
-    finally:
-        asyncio.set_event_loop(None)
-        loop.close()

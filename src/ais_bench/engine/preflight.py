@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
-import aiohttp
 import orjson
 
 from ais_bench.clients.backends import BackendSpec
-from ais_bench.clients.tls import DEFAULT_TLS, TLSOptions, build_tls_context
+from ais_bench.clients.client import CONNECT_KINDS, check_connect, describe_failure, fetch, open_client
+from ais_bench.clients.http1 import ConnectionPool, HTTPExchangeError
+from ais_bench.clients.loop import run_worker_loop
+from ais_bench.clients.tls import DEFAULT_TLS, TLSOptions
 from ais_bench.datasets.item import RequestItem
-from ais_bench.engine.client import HttpClient, open_http_client
 from ais_bench.engine.request import send_request
 from ais_bench.errors import ConfigError, DatasetError, ServerUnreachable
 from ais_bench.load.schedule import split_concurrency
@@ -49,33 +48,27 @@ def raise_open_file_limit(batch_size: int, workers: int, warmups: int) -> None:
     resource.setrlimit(resource.RLIMIT_NOFILE, (needed, hard))
 
 
-def check_reachable(url: str) -> None:
-    """Open (and close) a TCP connection to the URL's host and port, or raise ServerUnreachable."""
-    parts = urlsplit(url)
-    host = parts.hostname or "localhost"
-    port = parts.port or (443 if parts.scheme == "https" else 80)
+def check_reachable(url: str, tls: TLSOptions = DEFAULT_TLS) -> None:
+    """Open (and close) one connection to the URL's host and port through the run's client (the TLS
+    handshake included for ``https://``), or raise ServerUnreachable."""
     try:
-        socket.create_connection((host, port), timeout=CONNECT_TIMEOUT_S).close()
-    except TimeoutError:
-        raise ServerUnreachable(
-            f"cannot reach {url}: no answer within {CONNECT_TIMEOUT_S:.0f} s",
-            hint="check host_ip/host_port (or url) in the model config and that the server is running; "
-            "see docs/troubleshooting.md#the-server",
-        ) from None
-    except OSError as exc:
-        reason = (exc.strerror or str(exc)).lower()
-        raise ServerUnreachable(
-            f"cannot reach {url}: {reason}",
-            hint="start the inference server, or fix host_ip/host_port (or url) in the model config; "
-            "see docs/troubleshooting.md#the-server",
-        ) from None
+        run_worker_loop(check_connect(url, timeout_s=CONNECT_TIMEOUT_S, tls=tls))
+    except HTTPExchangeError as exc:
+        message = describe_failure(exc, url, None).message
+        if exc.kind == "connect_timeout":
+            hint = "check host_ip/host_port (or url) in the model config and that the server is running"
+        elif "TLS" in message:
+            hint = "the message names the fix (ca_cert, insecure, client_cert in the model config, or http://)"
+        else:
+            hint = "start the inference server, or fix host_ip/host_port (or url) in the model config"
+        raise ServerUnreachable(message, hint=hint + "; see docs/troubleshooting.md#the-server") from None
 
 
 async def discover_model(
     base_url: str, models_endpoint: str, headers: dict[str, str], tls: TLSOptions = DEFAULT_TLS
 ) -> str:
     """The served model: the first id of ``GET <base>/v1/models``, or, for Triton's index
-    (``POST <base>/v2/repository/index``), its one ready model."""
+    (``POST <base>/v2/repository/index``), its one ready model; through the run's client."""
     from ais_bench.clients.model_discovery import (
         TRITON_INDEX_BODY,
         TRITON_INDEX_ENDPOINT,
@@ -90,24 +83,18 @@ async def discover_model(
         "set model_name='<Triton model>' in the model config" if triton
         else "set `model` in the model config to the served model name"
     )
-    timeout = aiohttp.ClientTimeout(total=DISCOVERY_TIMEOUT_S)
     try:
-        async with (
-            aiohttp.ClientSession(
-                timeout=timeout, headers=headers, trust_env=False,
-                connector=aiohttp.TCPConnector(ssl=build_tls_context(tls) if url.startswith("https://") else True),
-            ) as session,
-            session.request(method, url, data=TRITON_INDEX_BODY if triton else None) as resp,
-        ):
-            body = await resp.read()
-            if resp.status != 200:
-                raise ServerUnreachable(
-                    f"model auto-detection failed: {method} {url} returned HTTP {resp.status}", hint=hint
-                )
-    except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
-        raise ServerUnreachable(
-            f"model auto-detection failed: {method} {url}: {type(exc).__name__}: {exc}", hint=hint
-        ) from None
+        answer = await fetch(
+            url, headers, method=method, body=TRITON_INDEX_BODY if triton else b"", timeout_s=DISCOVERY_TIMEOUT_S,
+            tls=tls,
+        )
+    except HTTPExchangeError as exc:
+        failure = describe_failure(exc, url, None)
+        what = failure.message if failure.kind in CONNECT_KINDS else f"{method} {failure.message}"
+        raise ServerUnreachable(f"model auto-detection failed: {what}", hint=hint) from None
+    if answer.status != 200:
+        raise ServerUnreachable(f"model auto-detection failed: {method} {url} returned HTTP {answer.status}", hint=hint)
+    body = bytes(answer.body)
     return parse_triton_index(body) if triton else parse_models_list(body)
 
 
@@ -132,12 +119,12 @@ async def run_warmup(
     tls: TLSOptions = DEFAULT_TLS,
 ) -> WarmupResult:
     """Send ``count`` warm-up requests (``bodies[i % len]``), at most ``concurrency`` at once, through
-    the same client as the load (``engine/client.py``), so a response the load cannot use fails the
+    the same client as the load (``clients/client.py``), so a response the load cannot use fails the
     warm-up too. Results are not recorded; only successes are counted."""
     semaphore = asyncio.Semaphore(max(1, concurrency))
     errors: list[str] = []
 
-    async def one(session: HttpClient, body: bytes) -> bool:
+    async def one(session: ConnectionPool, body: bytes) -> bool:
         async with semaphore:
             attempt, _ = await send_request(session, spec, url, body, stream, 0, max_chunk_bytes)
         if attempt.error_kind is None and len(attempt.points) >= 2:
@@ -145,7 +132,7 @@ async def run_warmup(
         errors.append(attempt.error_message or "response ended without any event")
         return False
 
-    async with open_http_client(url, headers, timeout_s, max(1, min(count, concurrency)), tls=tls) as session:
+    async with open_client(url, headers, timeout_s, tls=tls) as session:
         results = await asyncio.gather(*(one(session, bodies[i % len(bodies)]) for i in range(count)))
     return WarmupResult(sent=count, succeeded=sum(results), first_error=errors[0] if errors else None)
 

@@ -23,12 +23,16 @@ from dataclasses import dataclass, field
 from time import perf_counter
 
 from ais_bench.clients.backends import BACKENDS, BackendSpec
+from ais_bench.clients.client import open_client
+from ais_bench.clients.http1 import ConnectionPool
+from ais_bench.clients.loop import run_worker_loop
 from ais_bench.clients.response import ResponseState
-from ais_bench.clients.transport import kernel_stamps_enabled, run_worker_loop
-from ais_bench.engine.client import HttpClient, open_http_client, uses_lean_client
+from ais_bench.clients.transport import kernel_stamps_enabled
+from ais_bench.engine.attempt import Attempt
 from ais_bench.engine.health import LagHistogram, monitor_loop_lag
 from ais_bench.engine.plan import EnginePlan
-from ais_bench.engine.request import Attempt, build_record, send_request
+from ais_bench.engine.request import send_request
+from ais_bench.engine.request_record import build_record
 from ais_bench.engine.shared import CLIENTS, COUNTER_FIELDS, FAILED, FINISHED, IN_FLIGHT, SENT, SharedState
 from ais_bench.records.store import RecordWriter, worker_record_path
 from ais_bench.safe_text import Redactor, secrets_of
@@ -44,7 +48,7 @@ class WorkerContext:
     worker_id: int
     slots: int
     spec: BackendSpec
-    session: HttpClient
+    session: ConnectionPool
     writer: RecordWriter
     bodies: list[bytes]
     #: The first error writing records (disk full, ...): sending stopped then.
@@ -97,7 +101,7 @@ async def _run(plan: EnginePlan, shared: SharedState, worker_id: int, slots: int
     spec = BACKENDS[plan.template.backend_type]
     bodies = plan.bodies
     path = worker_record_path(plan.record_dir, plan.data_abbr, worker_id)
-    async with _http_client(plan, shared, worker_id, slots) as session:
+    async with _http_client(plan, shared, worker_id) as session:
         redactor = Redactor(secrets_of(plan.template.url, plan.template.headers))
         with RecordWriter(path, redactor=redactor) as writer:
             ctx = WorkerContext(plan, shared, worker_id, slots, spec, session, writer, bodies)
@@ -126,17 +130,13 @@ async def _run(plan: EnginePlan, shared: SharedState, worker_id: int, slots: int
 
 
 @contextlib.asynccontextmanager
-async def _http_client(
-    plan: EnginePlan, shared: SharedState, worker_id: int, slots: int
-) -> AsyncIterator[HttpClient]:
-    """The worker's HTTP client (``engine/client.py``): the lean HTTP/1.1 pool for ``http://`` URLs
-    (``http://`` and ``https://``) where the loop can watch sockets, else an aiohttp session."""
+async def _http_client(plan: EnginePlan, shared: SharedState, worker_id: int) -> AsyncIterator[ConnectionPool]:
+    """The worker's HTTP client (``clients/client.py``), kernel-stamped unless turned off."""
     template = plan.template
-    kernel = uses_lean_client(template.url) and kernel_stamps_enabled()
+    kernel = kernel_stamps_enabled()
     shared.messages.put(("stamping", worker_id, "kernel" if kernel else "loop"))
-    async with open_http_client(
-        template.url, template.headers, plan.request_timeout_s, None if plan.open_loop else slots,
-        kernel_stamps=kernel, tls=template.tls
+    async with open_client(
+        template.url, template.headers, plan.request_timeout_s, kernel_stamps=kernel, tls=template.tls
     ) as client:
         yield client
 
