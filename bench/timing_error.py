@@ -43,7 +43,7 @@ import orjson
 from ais_bench.clients.backends import VLLMCustomAPIChatStream, backend_for
 from ais_bench.clients.transport import KERNEL_STAMPS_ENV
 from ais_bench.datasets.item import RequestItem
-from ais_bench.engine.health import build_self_check
+from ais_bench.engine.health import SelfCheck, build_self_check
 from ais_bench.engine.plan import EnginePlan, RequestTemplate
 from ais_bench.engine.preflight import encode_bodies
 from ais_bench.engine.runner import run_benchmark
@@ -160,12 +160,13 @@ def main() -> None:
                     _print_run(concurrency, rep, stamping, errors, check)
 
 
-def _print_run(concurrency: int, rep: int, stamping: str, errors: dict[str, np.ndarray], check: dict) -> None:
+def _print_run(concurrency: int, rep: int, stamping: str, errors: dict[str, np.ndarray], check: SelfCheck) -> None:
     print(f"== concurrency {concurrency} (run {rep + 1}, {stamping} stamps)")
     for name, values in errors.items():
         print(_row(name, values))
-    print(f"    self-check: loop_lag {check['loop_lag']}  schedule_lag {check['schedule_lag']}")
-    for warning in check["warnings"]:
+    facts = check.to_json_dict()
+    print(f"    self-check: loop_lag {facts['loop_lag']}  schedule_lag {facts['schedule_lag']}")
+    for warning in check.warnings:
         print(f"    warning: {warning}")
 
 

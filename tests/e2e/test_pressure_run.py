@@ -54,7 +54,7 @@ def test_pressure_adds_clients_at_rate_holds_and_stops(tmp_path: Path, workers: 
         assert server.log.max_in_flight == 8
         received = len(server.log.bodies)
     [(plan, outcome)] = runs
-    assert outcome.totals["clients"] == 8
+    assert outcome.totals.clients == 8
     start_at_s = outcome.started_at_s
     deadline_s = start_at_s + 2.0
     perf = only_run_dir(tmp_path / "out") / "performances" / "test-model"

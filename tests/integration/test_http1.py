@@ -893,7 +893,7 @@ def test_malformed_events_never_leave_a_request_waiting(tmp_path):
         )
         outcome = run_benchmark(plan, debug=False)
     records = read_records(tmp_path, "ds")
-    assert len(records) == outcome.totals["finished"] == 240
+    assert len(records) == outcome.totals.finished == 240
     kinds = [rec.error_kind for rec in records if not rec.success]
     assert kinds and set(kinds) == {"decode"}  # the cut JSON of the event; never a timeout
 

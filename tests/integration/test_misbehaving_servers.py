@@ -67,7 +67,7 @@ def test_a_gateway_that_accepts_exactly_batch_size_connections_serves_the_whole_
         outcome = _run_within_limit(_plan(server.base_url, tmp_path, 20, 2, request_timeout_s=10.0))
         log = server.snapshot()
     records = read_records(tmp_path, "ds")
-    assert len(records) == outcome.totals["finished"] == 20
+    assert len(records) == outcome.totals.finished == 20
     assert [r.error_message for r in records if not r.success] == []
     assert all(r.attempts == 1 for r in records)
     assert log.connections_accepted == 2 and log.max_connections_open == 2

@@ -197,7 +197,7 @@ def _run_models(run_dir: Path, configs: RunConfigs, options: TaskOptions) -> int
                 result = run_perf_task(run_dir, target, dataset, configs.summarizer, configs.consts, options)
                 if result.outcome.interrupted:
                     raise _interrupted(result, run_dir)
-                if result.outcome.totals["failed"]:
+                if result.outcome.totals.failed:
                     exit_code = EXIT_PARTIAL
     return exit_code
 
@@ -208,11 +208,10 @@ def _interrupted(result: TaskResult, run_dir: Path) -> RunInterrupted:
     outcome = result.outcome
     totals = outcome.totals
     stop_signal = outcome.stop_signal or "SIGINT"
-    succeeded = totals["finished"] - totals["failed"]
     what = "the results above cover them" if result.summary is not None else "no result tables: none succeeded"
     return RunInterrupted(
-        f"run interrupted ({stop_signal}): sending stopped; {succeeded} of the {totals['sent']} requests sent "
-        f"succeeded, {totals['failed']} failed or were cut in flight; {what}",
+        f"run interrupted ({stop_signal}): sending stopped; {totals.succeeded} of the {totals.sent} requests sent "
+        f"succeeded, {totals.failed} failed or were cut in flight; {what}",
         hint=f"results and details are in {display(run_dir)}",
         stop_signal=stop_signal,
     )

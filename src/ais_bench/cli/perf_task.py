@@ -132,12 +132,12 @@ def _tls_options(model: ModelConfig, url: str) -> TLSOptions:
 def _records_not_written(outcome: RunOutcome, out_dir: Path) -> OutputError:
     """The load stopped because its records could not be written (disk full, ...)."""
     records = out_dir / "records"
-    kept = outcome.totals["finished"] - outcome.records_unwritten
+    kept = outcome.totals.finished - outcome.records_unwritten
     lost = f" ({outcome.records_unwritten} finished requests could not be written)" if outcome.records_unwritten else ""
     run_name = out_dir.parent.parent.name
     return OutputError(
         f"cannot write the run's records to {display(records)}: {outcome.output_error}; sending stopped after "
-        f"{outcome.totals['sent']} requests; the {kept} records on disk are kept{lost}",
+        f"{outcome.totals.sent} requests; the {kept} records on disk are kept{lost}",
         hint=f"free disk space (or pass -w/--work-dir on another disk), then summarise what was kept with "
         f"--mode perf_viz --reuse {run_name}",
     )
@@ -294,19 +294,24 @@ def _summarise(
 def _client_self_check(outcome: RunOutcome, columns: RecordColumns) -> dict[str, Any]:
     """The run's client health facts for the json (``"client_self_check"``) and its warnings."""
     check = build_self_check(outcome, columns)
-    warnings = check.pop("warnings")
-    loop, schedule = check["loop_lag"], check["schedule_lag"]
+    loop, schedule, slot = check.loop_lag, check.schedule_lag, check.slot_wait
     text = (
-        f"Client self-check: {check['stamping']} time stamps, event-loop lag p99 {loop['p99_ms']:.3f} ms "
-        f"(max {loop['max_ms']:.3f} ms)"
+        f"Client self-check: {check.stamping} time stamps, event-loop lag p99 {_ms(loop.p99_s):.3f} ms "
+        f"(max {_ms(loop.max_s):.3f} ms)"
     )
-    if schedule["samples"]:
-        text += f", send-schedule lag p99 {schedule['p99_ms']:.1f} ms"
-    slot = check["slot_wait"]
-    if slot["waited"]:
+    if schedule.samples:
+        text += f", send-schedule lag p99 {_ms(schedule.p99_s):.1f} ms"
+    if slot.waited:
         text += (
-            f", {slot['waited']} of {slot['samples']} paced requests waited for a free batch_size slot "
-            f"(mean {slot['mean_ms']:.1f} ms, p99 {slot['p99_ms']:.1f} ms, max {slot['max_ms']:.1f} ms)"
+            f", {slot.waited} of {slot.lag.samples} paced requests waited for a free batch_size slot "
+            f"(mean {_ms(slot.mean_s):.1f} ms, p99 {_ms(slot.lag.p99_s):.1f} ms, max {_ms(slot.lag.max_s):.1f} ms)"
         )
-    log.info(text + (" -- see the warnings below" if warnings else ": the client kept up"))
-    return {**live_run_state(outcome.stop_signal), "client_self_check": check, "warnings": warnings}
+    log.info(text + (" -- see the warnings below" if check.warnings else ": the client kept up"))
+    return {
+        **live_run_state(outcome.stop_signal), "client_self_check": check.to_json_dict(), "warnings": list(check.warnings),
+    }
+
+
+def _ms(seconds: float) -> float:
+    """Milliseconds as the json shows them (rounded to 0.1 µs), so the log line matches the json."""
+    return round(seconds * 1000, 4)

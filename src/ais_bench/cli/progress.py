@@ -6,6 +6,8 @@ import sys
 import time
 from typing import TextIO
 
+from ais_bench.engine.shared import LoadTotals
+
 
 class ProgressPrinter:
     """Redraws one status line on a terminal (at most ``refresh_s`` apart); on a pipe or file
@@ -29,7 +31,7 @@ class ProgressPrinter:
         self._last_s = 0.0
         self._drawn = False
 
-    def __call__(self, totals: dict[str, int], elapsed_s: float) -> None:
+    def __call__(self, totals: LoadTotals, elapsed_s: float) -> None:
         now = time.monotonic()
         if now - self._last_s < self.interval_s:
             return
@@ -42,28 +44,28 @@ class ProgressPrinter:
             self.stream.write(line + "\n")
         self.stream.flush()
 
-    def format(self, totals: dict[str, int], elapsed_s: float) -> str:
+    def format(self, totals: LoadTotals, elapsed_s: float) -> str:
         """``elapsed_s``: seconds since the first planned send (negative just before it: shown as 0)."""
         elapsed_s = max(elapsed_s, 0.0)
-        done = totals["finished"]
+        done = totals.finished
         parts = [self.label]
         if self.pressure_time_s is not None:
             shown = min(elapsed_s, self.pressure_time_s)
             parts.append(f"{shown:6.1f}/{self.pressure_time_s:.0f} s")
-            parts.append(f"clients {totals['clients']}")
-            if elapsed_s >= self.pressure_time_s and totals["in_flight"]:
-                parts.append(f"waiting for {totals['in_flight']} in-flight requests")
+            parts.append(f"clients {totals.clients}")
+            if elapsed_s >= self.pressure_time_s and totals.in_flight:
+                parts.append(f"waiting for {totals.in_flight} in-flight requests")
         else:
             goal = f"/{self.total}" if self.total is not None else ""
             parts.append(f"elapsed {elapsed_s:6.1f} s")
             parts.append(f"finished {done}{goal}")
-        parts.append(f"sent {totals['sent']}")
+        parts.append(f"sent {totals.sent}")
         parts.append(f"done {done}")
-        parts.append(f"failed {totals['failed']}")
-        parts.append(f"in flight {totals['in_flight']}")
+        parts.append(f"failed {totals.failed}")
+        parts.append(f"in flight {totals.in_flight}")
         return " | ".join(parts)
 
-    def finish(self, totals: dict[str, int], elapsed_s: float) -> None:
+    def finish(self, totals: LoadTotals, elapsed_s: float) -> None:
         self._last_s = 0.0
         self(totals, elapsed_s)
         if self.interactive and self._drawn:

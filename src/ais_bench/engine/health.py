@@ -191,20 +191,54 @@ def schedule_lags_s(records: Any) -> np.ndarray:
     return SendTimes.of(records).lags_s()
 
 
-def build_self_check(outcome: _OutcomeLike, records: Any) -> dict[str, Any]:
-    """The client self-check of one run: ``{stamping, loop_lag, schedule_lag, slot_wait, client_cpu,
-    warnings}``.
+@dataclass(frozen=True)
+class SlotWaitSummary:
+    """The paced requests' waits for a free ``batch_size`` slot: percentiles over those that used a
+    slot, ``waited`` (how many found every slot busy at their planned time) and the mean wait (s)."""
+
+    lag: LagSummary
+    waited: int
+    mean_s: float
+
+    def as_ms_dict(self) -> dict[str, float | int]:
+        return {**self.lag.as_ms_dict(), "waited": self.waited, "mean_ms": round(self.mean_s * 1000, 4)}
+
+
+@dataclass(frozen=True)
+class SelfCheck:
+    """The client self-check of one run.
 
     ``stamping``: how events were stamped (``kernel``: the kernel's receive stamps; ``loop``: when
-    the worker's event loop read the bytes; ``mixed``).
-
-    ``loop_lag`` / ``schedule_lag``: ``{samples, p50_ms, p99_ms, max_ms}`` (schedule lag has 0
-    samples when the load was not paced); ``slot_wait``: the same over the paced requests that had
-    to get one of the ``batch_size`` slots, plus ``waited`` (how many found every slot busy at their
-    planned time) and ``mean_ms``; ``client_cpu``: per worker, CPU seconds of its event loop's thread divided by
-    the wall seconds of its load (1.0 = one core fully busy). ``warnings``: one sentence each, saying
-    what may be wrong and what to change.
+    the worker's event loop read the bytes; ``mixed``). ``loop_lag`` / ``schedule_lag``: percentiles
+    (schedule lag has 0 samples when the load was not paced); ``slot_wait``: see ``SlotWaitSummary``;
+    ``client_cpu``: per worker, CPU seconds of its event loop's thread divided by the wall seconds of
+    its load (1.0 = one core fully busy). ``warnings``: one sentence each, saying what may be wrong
+    and what to change.
     """
+
+    stamping: str
+    loop_lag: LagSummary
+    schedule_lag: LagSummary
+    slot_wait: SlotWaitSummary
+    client_cpu: dict[int, float]
+    warnings: tuple[str, ...] = ()
+
+    def to_json_dict(self) -> dict[str, Any]:
+        """The json's ``client_self_check`` (without the warnings, which join the summary's):
+        ``{stamping, loop_lag, schedule_lag, slot_wait, client_cpu}``, lags as ``{samples, p50_ms,
+        p99_ms, max_ms}`` rounded to 0.1 µs, CPU shares to 3 decimals."""
+        return {
+            "stamping": self.stamping,
+            "loop_lag": self.loop_lag.as_ms_dict(),
+            "schedule_lag": self.schedule_lag.as_ms_dict(),
+            "slot_wait": self.slot_wait.as_ms_dict(),
+            "client_cpu": {str(w): round(share, 3) for w, share in self.client_cpu.items()},
+        }
+
+
+def build_self_check(outcome: _OutcomeLike, records: Any) -> SelfCheck:
+    """The client self-check of one run (see ``SelfCheck``) from the workers' loop lag, CPU use and
+    stamping (``outcome``) and the records' planned and actual sends."""
     times = SendTimes.of(records)
     loop = LagSummary.of_histogram(outcome.loop_lag)
     schedule = LagSummary.of_values(times.lags_s())
@@ -220,7 +254,7 @@ def build_self_check(outcome: _OutcomeLike, records: Any) -> dict[str, Any]:
         "core) or lower the concurrency (batch_size); see docs/troubleshooting.md#client-overload-warnings"
     )
     warnings: list[str] = []
-    stamping = getattr(outcome, "stamping", "loop")
+    stamping = outcome.stamping
     if loop.p99_s > LOOP_LAG_P99_WARN_S:
         effect = (
             "events carry the kernel's arrival stamps, but requests may have gone out late and events of "
@@ -247,18 +281,10 @@ def build_self_check(outcome: _OutcomeLike, records: Any) -> dict[str, Any]:
             f"client worker process(es) used almost a whole CPU core ({shares}): the client may have been "
             f"the bottleneck; {remedy}"
         )
-    return {
-        "stamping": stamping,
-        "loop_lag": loop.as_ms_dict(),
-        "schedule_lag": schedule.as_ms_dict(),
-        "slot_wait": {
-            **LagSummary.of_values(waits).as_ms_dict(),
-            "waited": int((waits > 0).sum()),
-            "mean_ms": round(float(waits.mean()) * 1000, 4) if len(waits) else 0.0,
-        },
-        "client_cpu": {str(w): round(share, 3) for w, share in busy.items()},
-        "warnings": warnings,
-    }
+    slot_wait = SlotWaitSummary(
+        LagSummary.of_values(waits), int((waits > 0).sum()), float(waits.mean()) if len(waits) else 0.0
+    )
+    return SelfCheck(stamping, loop, schedule, slot_wait, busy, tuple(warnings))
 
 
 def _schedule_lag_causes(times: SendTimes, client_busy: bool, workers: int) -> str:

@@ -17,8 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ais_bench.engine.health import LagHistogram
+from ais_bench.engine.messages import WorkerMessages
 from ais_bench.engine.plan import EnginePlan
-from ais_bench.engine.shared import SharedState
+from ais_bench.engine.shared import LoadTotals, SharedState
 from ais_bench.engine.worker import run_in_process, worker_main
 from ais_bench.errors import AisBenchError, stop_signal_of
 from ais_bench.load.schedule import split_concurrency
@@ -27,17 +28,14 @@ from ais_bench.load.schedule import split_concurrency
 START_DELAY_S = 0.05
 #: Seconds to wait for worker processes to load and connect before giving up.
 READY_TIMEOUT_S = 120.0
-#: How long a --debug run waits for its worker thread's last messages after the thread ended.
-FINAL_MESSAGES_TIMEOUT_S = 5.0
-
-ProgressCallback = Callable[[dict[str, int], float], None]
+ProgressCallback = Callable[[LoadTotals, float], None]
 
 
 @dataclass
 class RunOutcome:
     """What happened: totals from the shared counters, the time span, warnings, interruption."""
 
-    totals: dict[str, int]
+    totals: LoadTotals
     started_at_s: float
     elapsed_s: float
     interrupted: bool = False
@@ -107,9 +105,9 @@ def run_benchmark(plan: EnginePlan, *, debug: bool, progress: ProgressCallback |
         record_dir=plan.record_dir,
         loop_lag=messages.loop_lag,
         worker_cpu_s=dict(sorted(messages.worker_cpu_s.items())),
-        stamping=messages.stamping.pop() if len(messages.stamping) == 1 else ("mixed" if messages.stamping else "loop"),
-        output_error=messages.output_errors[0][0] if messages.output_errors else None,
-        records_unwritten=sum(lost for _, lost in messages.output_errors),
+        stamping=messages.stamping_mode,
+        output_error=messages.output_failures[0].reason if messages.output_failures else None,
+        records_unwritten=sum(failure.unwritten for failure in messages.output_failures),
     )
 
 
@@ -166,40 +164,3 @@ def _terminate(runners: list) -> None:
             runner.kill()
     for runner in runners:
         runner.join(timeout=5)
-
-
-@dataclass
-class WorkerMessages:
-    """What the workers reported: warnings, crash tracebacks, the merged event-loop lag histogram.
-    Drained while the workers run, so a full pipe never blocks a worker's exit."""
-
-    warnings: list[str] = field(default_factory=list)
-    crashes: list[str] = field(default_factory=list)
-    loop_lag: LagHistogram = field(default_factory=LagHistogram)
-    worker_cpu_s: dict[int, tuple[float, float]] = field(default_factory=dict)
-    stamping: set[str] = field(default_factory=set)
-    output_errors: list[tuple[str, int]] = field(default_factory=list)  # (reason, records not written)
-
-    def drain(self, shared: SharedState, final_from: int = 0) -> WorkerMessages:
-        """Take every message queued; with ``final_from`` > 0, wait (at most ``FINAL_MESSAGES_TIMEOUT_S``)
-        until that many workers sent their last message (CPU use, or a crash)."""
-        deadline_s = time.monotonic() + FINAL_MESSAGES_TIMEOUT_S
-        while True:
-            waiting_s = deadline_s - time.monotonic()
-            try:
-                if len(self.worker_cpu_s) + len(self.crashes) < final_from and waiting_s > 0:
-                    kind, worker, payload = shared.messages.get(timeout=waiting_s)
-                else:
-                    kind, worker, payload = shared.messages.get_nowait()
-            except queue.Empty:
-                return self
-            if kind == "loop_lag":
-                self.loop_lag.merge(LagHistogram.from_sparse(payload))
-            elif kind == "cpu":
-                self.worker_cpu_s[worker] = (float(payload[0]), float(payload[1]))
-            elif kind == "stamping":
-                self.stamping.add(str(payload))
-            elif kind == "output_error":
-                self.output_errors.append((str(payload[0]), int(payload[1])))
-            else:
-                (self.crashes if kind == "crash" else self.warnings).append(payload)

@@ -6,9 +6,25 @@ from dataclasses import dataclass
 from multiprocessing.context import BaseContext
 from typing import Any
 
-# Per-worker counter slots in ``SharedState.counters``.
+# Per-worker counter slots in ``SharedState.counters`` (the order of ``LoadTotals``' fields).
 SENT, FINISHED, FAILED, IN_FLIGHT, CLIENTS = range(5)
 COUNTER_FIELDS = 5
+
+
+@dataclass(frozen=True)
+class LoadTotals:
+    """The workers' counters summed: requests sent, finished (succeeded or failed), failed, in
+    flight now, and pressure-mode clients added. Field order is the counter slots' order."""
+
+    sent: int = 0
+    finished: int = 0
+    failed: int = 0
+    in_flight: int = 0
+    clients: int = 0
+
+    @property
+    def succeeded(self) -> int:
+        return self.finished - self.failed
 
 
 @dataclass
@@ -49,12 +65,11 @@ class SharedState:
             counter.value = value + 1
         return value
 
-    def totals(self) -> dict[str, int]:
-        names = ("sent", "finished", "failed", "in_flight", "clients")
+    def totals(self) -> LoadTotals:
         sums = [0] * COUNTER_FIELDS
         counters = self.counters
         for worker in range(self.workers):
             base = worker * COUNTER_FIELDS
             for field_index in range(COUNTER_FIELDS):
                 sums[field_index] += counters[base + field_index]
-        return dict(zip(names, sums, strict=True))
+        return LoadTotals(*sums)

@@ -30,6 +30,14 @@ from ais_bench.clients.response import ResponseState
 from ais_bench.clients.transport import kernel_stamps_enabled
 from ais_bench.engine.attempt import Attempt
 from ais_bench.engine.health import LagHistogram, monitor_loop_lag
+from ais_bench.engine.messages import (
+    CpuUse,
+    LoopLagCounts,
+    OutputFailure,
+    StampingMode,
+    WorkerCrash,
+    WorkerWarning,
+)
 from ais_bench.engine.plan import EnginePlan
 from ais_bench.engine.request import send_request
 from ais_bench.engine.request_record import build_record
@@ -76,7 +84,7 @@ def worker_main(plan: EnginePlan, shared: SharedState, worker_id: int, slots: in
     try:
         run_worker_loop(_run(plan, shared, worker_id, slots, tune_gc=True))
     except BaseException:  # reported to the main process, which decides how to exit
-        shared.messages.put(("crash", worker_id, traceback.format_exc()))
+        shared.messages.put(WorkerCrash(worker_id, traceback.format_exc()))
         raise SystemExit(1) from None
 
 
@@ -85,7 +93,7 @@ def run_in_process(plan: EnginePlan, shared: SharedState, worker_id: int, slots:
     try:
         run_worker_loop(_run(plan, shared, worker_id, slots))
     except BaseException:
-        shared.messages.put(("crash", worker_id, traceback.format_exc()))
+        shared.messages.put(WorkerCrash(worker_id, traceback.format_exc()))
 
 
 def _tune_gc() -> None:
@@ -120,13 +128,12 @@ async def _run(plan: EnginePlan, shared: SharedState, worker_id: int, slots: int
                 flusher.cancel()
                 monitor.cancel()
                 watchdog.cancel()
-                shared.messages.put(("loop_lag", worker_id, lag.to_sparse()))
-                usage = (time.thread_time() - cpu0_s, perf_counter() - wall0_s)
-                shared.messages.put(("cpu", worker_id, usage))
+                shared.messages.put(LoopLagCounts(worker_id, lag.to_sparse()))
+                shared.messages.put(CpuUse(worker_id, time.thread_time() - cpu0_s, perf_counter() - wall0_s))
         error = ctx.output_error or writer.error  # the writer is closed: its last flush has been tried
         if error is not None:
             lost = writer.buffered if writer.error is not None else 0
-            shared.messages.put(("output_error", worker_id, (_os_error_text(error), lost)))
+            shared.messages.put(OutputFailure(worker_id, _os_error_text(error), lost))
 
 
 @contextlib.asynccontextmanager
@@ -134,7 +141,7 @@ async def _http_client(plan: EnginePlan, shared: SharedState, worker_id: int) ->
     """The worker's HTTP client (``clients/client.py``), kernel-stamped unless turned off."""
     template = plan.template
     kernel = kernel_stamps_enabled()
-    shared.messages.put(("stamping", worker_id, "kernel" if kernel else "loop"))
+    shared.messages.put(StampingMode(worker_id, "kernel" if kernel else "loop"))
     async with open_client(
         template.url, template.headers, plan.request_timeout_s, kernel_stamps=kernel, tls=template.tls
     ) as client:
@@ -231,8 +238,8 @@ def _fail_stalled_requests(ctx: WorkerContext, limit_s: float) -> None:
         f"no progress from the server for {limit_s:g} s with {count} request(s) in flight (stall watchdog; "
         "set REQUEST_TIME_OUT to limit each request instead)"
     )
-    ctx.shared.messages.put((
-        "warning", ctx.worker_id,
+    ctx.shared.messages.put(WorkerWarning(
+        ctx.worker_id,
         f"the server made no progress for {limit_s:g} s: worker {ctx.worker_id} failed its {count} request(s) "
         "in flight and stopped sending; check the server (see docs/troubleshooting.md#failed-requests)",
     ))
@@ -303,11 +310,11 @@ async def _add_pressure_clients(ctx: WorkerContext) -> None:
         if offsets is not None:
             await _sleep_until(shared.start_at_s.value + float(offsets[client_id]))
         if perf_counter() >= deadline_s:
-            shared.messages.put(
-                ("warning", ctx.worker_id, f"pressure time ended before all clients were added "
-                 f"(worker {ctx.worker_id} had {len(clients)} of {ctx.slots}); raise --pressure-time "
-                 "or request_rate")
-            )
+            shared.messages.put(WorkerWarning(
+                ctx.worker_id,
+                f"pressure time ended before all clients were added (worker {ctx.worker_id} had {len(clients)} "
+                f"of {ctx.slots}); raise --pressure-time or request_rate",
+            ))
             break
         clients.append(asyncio.create_task(_pressure_client(ctx, deadline_s)))
         ctx.count(CLIENTS)

@@ -5,8 +5,9 @@ from __future__ import annotations
 import io
 
 from ais_bench.cli.progress import ProgressPrinter
+from ais_bench.engine.shared import LoadTotals
 
-TOTALS = {"sent": 0, "finished": 0, "failed": 0, "in_flight": 0, "clients": 0}
+TOTALS = LoadTotals()
 
 
 def test_elapsed_before_the_first_send_is_shown_as_zero() -> None:

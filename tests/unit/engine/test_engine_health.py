@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from dataclasses import dataclass, field
 
@@ -57,29 +58,29 @@ def test_quiet_run_has_no_warning():
     outcome = FakeOutcome(_histogram([20e-6] * 1000), {0: (1.0, 10.0)})
     records = [_record(i, 100.0 + i, 100.0 + i + 0.0005) for i in range(50)]
     check = build_self_check(outcome, records)
-    assert check["warnings"] == []
-    assert check["loop_lag"]["samples"] == 1000
-    assert check["loop_lag"]["p99_ms"] == 0.03
-    assert check["schedule_lag"]["samples"] == 50
-    assert check["schedule_lag"]["p50_ms"] == 0.5
-    assert check["client_cpu"] == {"0": 0.1}
+    assert check.warnings == ()
+    assert check.to_json_dict()["loop_lag"]["samples"] == 1000
+    assert check.to_json_dict()["loop_lag"]["p99_ms"] == 0.03
+    assert check.to_json_dict()["schedule_lag"]["samples"] == 50
+    assert check.to_json_dict()["schedule_lag"]["p50_ms"] == 0.5
+    assert check.to_json_dict()["client_cpu"] == {"0": 0.1}
 
 
 def test_loop_lag_over_1ms_warns_with_the_remedy():
     outcome = FakeOutcome(_histogram([20e-6] * 90 + [5e-3] * 10), {0: (1.0, 10.0), 1: (1.0, 10.0)})
     check = build_self_check(outcome, [])
-    assert len(check["warnings"]) == 1
-    warning = check["warnings"][0]
+    assert len(check.warnings) == 1
+    warning = check.warnings[0]
     assert "event-loop lag p99" in warning and "WORKERS_NUM" in warning and "2 worker" in warning
     assert "concurrency" in warning
-    assert "stamped events late" in warning and check["stamping"] == "loop"
+    assert "stamped events late" in warning and check.stamping == "loop"
 
 
 def test_loop_lag_with_kernel_stamps_warns_about_late_sends_and_shared_stamps_not_late_stamps():
     outcome = FakeOutcome(_histogram([20e-6] * 90 + [5e-3] * 10), {0: (1.0, 10.0)}, stamping="kernel")
     check = build_self_check(outcome, [])
-    assert check["stamping"] == "kernel"
-    (warning,) = check["warnings"]
+    assert check.stamping == "kernel"
+    (warning,) = check.warnings
     assert "kernel's arrival stamps" in warning and "gone out late" in warning and "share one stamp" in warning
     assert "stamped events late" not in warning and "WORKERS_NUM" in warning
 
@@ -87,23 +88,23 @@ def test_loop_lag_with_kernel_stamps_warns_about_late_sends_and_shared_stamps_no
 def test_schedule_lag_over_10ms_warns():
     records = [_record(i, 10.0 + i, 10.0 + i + (0.05 if i % 10 == 0 else 0.001)) for i in range(100)]
     check = build_self_check(FakeOutcome(), records)
-    assert check["schedule_lag"]["max_ms"] == 50.0
-    assert any("schedule lag p99" in w and "request_rate" in w for w in check["warnings"])
+    assert check.to_json_dict()["schedule_lag"]["max_ms"] == 50.0
+    assert any("schedule lag p99" in w and "request_rate" in w for w in check.warnings)
 
 
 def test_schedule_lag_names_the_concurrency_cap_when_requests_waited_for_a_slot():
     records = [_record(i, 10.0 + i, 10.0 + i + 0.2, slot_wait_s=0.199) for i in range(20)]
     check = build_self_check(FakeOutcome(), records)
-    (warning,) = check["warnings"]
+    (warning,) = check.warnings
     assert "the concurrency cap" in warning and "raise batch_size" in warning
     assert "lower" not in warning and "WORKERS_NUM" not in warning
-    assert check["slot_wait"]["waited"] == 20 and check["slot_wait"]["max_ms"] == 199.0
+    assert check.to_json_dict()["slot_wait"]["waited"] == 20 and check.to_json_dict()["slot_wait"]["max_ms"] == 199.0
 
 
 def test_schedule_lag_names_the_client_loop_when_it_was_busy_and_slots_were_free():
     records = [_record(i, 10.0 + i, 10.0 + i + 0.2, slot_wait_s=0.0) for i in range(20)]
     outcome = FakeOutcome(_histogram([5e-3] * 100))
-    warning = next(w for w in build_self_check(outcome, records)["warnings"] if "sent late" in w)
+    warning = next(w for w in build_self_check(outcome, records).warnings if "sent late" in w)
     assert "the client's event loop" in warning and "WORKERS_NUM" in warning
     assert "concurrency cap" not in warning and "the server" not in warning
 
@@ -111,7 +112,7 @@ def test_schedule_lag_names_the_client_loop_when_it_was_busy_and_slots_were_free
 def test_schedule_lag_names_the_server_when_slots_were_free_and_the_client_idle():
     records = [_record(i, 10.0 + i, 10.0 + i + 0.2) for i in range(20)]  # open loop: no slots
     records[0].error_kind = "connect"
-    (warning,) = build_self_check(FakeOutcome(), records)["warnings"]
+    (warning,) = build_self_check(FakeOutcome(), records).warnings
     assert "the server" in warning and "1 request(s) could not connect" in warning
     assert "WORKERS_NUM" not in warning and "batch_size" not in warning
 
@@ -119,7 +120,7 @@ def test_schedule_lag_names_the_server_when_slots_were_free_and_the_client_idle(
 def test_schedule_lag_counts_retried_requests_from_their_first_send_and_ignores_unpaced_ones():
     records = [_record(0, None, 5.0), _record(1, 1.0, 1.003, attempts=2), _record(2, 1.0, 1.002)]
     assert np.allclose(schedule_lags_s(records), [0.003, 0.002])
-    assert build_self_check(FakeOutcome(), [_record(0, None, 5.0)])["schedule_lag"]["samples"] == 0
+    assert build_self_check(FakeOutcome(), [_record(0, None, 5.0)]).schedule_lag.samples == 0
 
 
 def test_schedule_lag_from_columns():
@@ -141,14 +142,14 @@ def test_schedule_lag_from_columns():
 def test_cpu_share_of_a_tiny_load_is_reported_but_not_warned_about():
     """Over 10 ms of load the share means little (139 % was seen with process CPU time)."""
     check = build_self_check(FakeOutcome(worker_cpu_s={0: (0.0139, 0.01)}), [])
-    assert check["client_cpu"] == {"0": 1.39}
-    assert check["warnings"] == []
+    assert check.to_json_dict()["client_cpu"] == {"0": 1.39}
+    assert check.warnings == ()
 
 
 def test_saturated_worker_cpu_warns():
     check = build_self_check(FakeOutcome(worker_cpu_s={0: (9.7, 10.0), 1: (2.0, 10.0)}), [])
-    assert check["client_cpu"] == {"0": 0.97, "1": 0.2}
-    assert any("worker 0: 97%" in w for w in check["warnings"])
+    assert check.to_json_dict()["client_cpu"] == {"0": 0.97, "1": 0.2}
+    assert any("worker 0: 97%" in w for w in check.warnings)
 
 
 def test_a_blocked_event_loop_is_seen_by_the_monitor_and_warned_about():
@@ -171,8 +172,8 @@ def test_a_blocked_event_loop_is_seen_by_the_monitor_and_warned_about():
     hist = asyncio.run(run())
     assert hist.total >= 10
     check = build_self_check(FakeOutcome(hist), [])
-    assert check["loop_lag"]["p99_ms"] >= 2.0
-    assert any("event-loop lag" in w for w in check["warnings"])
+    assert check.to_json_dict()["loop_lag"]["p99_ms"] >= 2.0
+    assert any("event-loop lag" in w for w in check.warnings)
 
 
 def test_a_loop_blocked_while_the_timer_is_due_cannot_read_zero():
@@ -201,4 +202,18 @@ def test_lag_sample_counts_overshoot_beyond_the_timer_granularity():
 
 def test_self_check_warning_shows_p99_and_max_with_the_same_precision():
     check = build_self_check(FakeOutcome(_histogram([0.0015] * 99 + [0.0251])), [])
-    assert "lag p99 1.51 ms (max 25.11 ms)" in check["warnings"][0]
+    assert "lag p99 1.51 ms (max 25.11 ms)" in check.warnings[0]
+
+
+def test_self_check_json_keeps_the_field_order_units_and_rounding_of_the_json():
+    outcome = FakeOutcome(_histogram([20e-6] * 10), {1: (0.5, 2.0), 0: (1.0, 3.0)}, stamping="kernel")
+    records = [_record(0, 1.0, 1.0002, slot_wait_s=0.0), _record(1, 2.0, 2.0301, slot_wait_s=0.03)]
+    check = build_self_check(outcome, records)
+    assert json.dumps(check.to_json_dict()) == json.dumps({
+        "stamping": "kernel",
+        "loop_lag": {"samples": 10, "p50_ms": 0.03, "p99_ms": 0.03, "max_ms": 0.03},
+        "schedule_lag": {"samples": 2, "p50_ms": 15.15, "p99_ms": 29.801, "max_ms": 30.1},
+        "slot_wait": {"samples": 2, "p50_ms": 15.0, "p99_ms": 29.7, "max_ms": 30.0, "waited": 1, "mean_ms": 15.0},
+        "client_cpu": {"1": 0.25, "0": 0.333},
+    })
+    assert check.slot_wait.waited == 1 and check.client_cpu == {1: 0.25, 0: 1 / 3}

@@ -1,0 +1,128 @@
+"""What worker processes tell the main process (through ``SharedState.messages``), and the collector.
+
+Each message is a small picklable dataclass carrying the id of the worker that sent it. The main
+process drains them while the workers run (``WorkerMessages.drain``), so a full pipe never blocks a
+worker's exit.
+"""
+
+from __future__ import annotations
+
+import queue
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from ais_bench.engine.health import LagHistogram
+
+if TYPE_CHECKING:
+    from ais_bench.engine.shared import SharedState
+
+#: How long a --debug run waits for its worker thread's last messages after the thread ended.
+FINAL_MESSAGES_TIMEOUT_S = 5.0
+
+
+@dataclass(frozen=True)
+class WorkerWarning:
+    """A sentence for the user (the stall watchdog fired, pressure time ended early, ...)."""
+
+    worker: int
+    text: str
+
+
+@dataclass(frozen=True)
+class WorkerCrash:
+    """A worker ended with an exception; ``traceback`` is its formatted traceback."""
+
+    worker: int
+    traceback: str
+
+
+@dataclass(frozen=True)
+class LoopLagCounts:
+    """The worker's event-loop lag histogram in sparse form (``LagHistogram.to_sparse``)."""
+
+    worker: int
+    counts: dict[int, int]
+
+
+@dataclass(frozen=True)
+class CpuUse:
+    """CPU seconds of the worker's event-loop thread and wall seconds, from the go signal to its
+    last request (the worker's last message)."""
+
+    worker: int
+    cpu_s: float
+    wall_s: float
+
+
+@dataclass(frozen=True)
+class StampingMode:
+    """How the worker stamps events: ``kernel`` (the kernel's receive stamps) or ``loop``."""
+
+    worker: int
+    mode: str
+
+
+@dataclass(frozen=True)
+class OutputFailure:
+    """Records could not be written (disk full, ...): ``reason``, and ``unwritten`` finished
+    requests whose records were lost."""
+
+    worker: int
+    reason: str
+    unwritten: int
+
+
+WorkerMessage = WorkerWarning | WorkerCrash | LoopLagCounts | CpuUse | StampingMode | OutputFailure
+
+
+@dataclass
+class WorkerMessages:
+    """What the workers reported: warnings, crash tracebacks, the merged event-loop lag histogram,
+    CPU use per worker, stamping modes and record-writing failures."""
+
+    warnings: list[str] = field(default_factory=list)
+    crashes: list[str] = field(default_factory=list)
+    loop_lag: LagHistogram = field(default_factory=LagHistogram)
+    worker_cpu_s: dict[int, tuple[float, float]] = field(default_factory=dict)
+    stamping: set[str] = field(default_factory=set)
+    output_failures: list[OutputFailure] = field(default_factory=list)
+
+    def drain(self, shared: SharedState, final_from: int = 0) -> WorkerMessages:
+        """Take every message queued; with ``final_from`` > 0, wait (at most ``FINAL_MESSAGES_TIMEOUT_S``)
+        until that many workers sent their last message (CPU use, or a crash)."""
+        deadline_s = time.monotonic() + FINAL_MESSAGES_TIMEOUT_S
+        while True:
+            waiting_s = deadline_s - time.monotonic()
+            try:
+                if len(self.worker_cpu_s) + len(self.crashes) < final_from and waiting_s > 0:
+                    message = shared.messages.get(timeout=waiting_s)
+                else:
+                    message = shared.messages.get_nowait()
+            except queue.Empty:
+                return self
+            self.add(message)
+
+    def add(self, message: WorkerMessage) -> None:
+        if isinstance(message, LoopLagCounts):
+            self.loop_lag.merge(LagHistogram.from_sparse(message.counts))
+        elif isinstance(message, CpuUse):
+            self.worker_cpu_s[message.worker] = (message.cpu_s, message.wall_s)
+        elif isinstance(message, StampingMode):
+            self.stamping.add(message.mode)
+        elif isinstance(message, OutputFailure):
+            self.output_failures.append(message)
+        elif isinstance(message, WorkerCrash):
+            self.crashes.append(message.traceback)
+        elif isinstance(message, WorkerWarning):
+            self.warnings.append(message.text)
+        else:
+            raise TypeError(f"unknown worker message {message!r}")
+
+    @property
+    def stamping_mode(self) -> str:
+        """``kernel`` or ``loop`` when every worker said the same, ``mixed`` otherwise (``loop``
+        when none said)."""
+        if len(self.stamping) == 1:
+            return next(iter(self.stamping))
+        return "mixed" if self.stamping else "loop"
