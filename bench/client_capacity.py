@@ -49,7 +49,7 @@ import numpy as np
 
 from ais_bench.clients.backends import VLLMCustomAPIChatStream, backend_for
 from ais_bench.datasets.item import RequestItem
-from ais_bench.engine.plan import EnginePlan, RequestTemplate
+from ais_bench.engine.plan import RunPlan
 from ais_bench.engine.preflight import encode_bodies
 from ais_bench.engine.runner import run_benchmark
 from ais_bench.records.store import read_records
@@ -209,17 +209,14 @@ def run_raw(load: Load, target: Any = None) -> Figures:
 
 
 def run_ais_bench(load: Load, record_root: Path) -> Figures:
-    template = RequestTemplate(
-        backend_type=VLLMCustomAPIChatStream, url=load.url, headers={"Content-Type": "application/json"},
-        model="sim-model", stream=True, max_out_len=0,
-    )
     items = [RequestItem(index=i, prompt="hello", data_abbr="capacity") for i in range(len(load.bodies))]
     record_dir = Path(tempfile.mkdtemp(dir=record_root))
-    plan = EnginePlan(
-        items=items, bodies=load.bodies, template=template, batch_size=load.concurrency,
+    plan = RunPlan(
+        backend_type=VLLMCustomAPIChatStream, url=load.url, headers={"Content-Type": "application/json"},
+        stream=True, items=items, bodies=load.bodies, batch_size=load.concurrency,
         workers=min(load.workers, load.concurrency), record_dir=record_dir, data_abbr="capacity",
     )
-    outcome = run_benchmark(plan, debug=False)
+    outcome = run_benchmark(plan)
     records = read_records(record_dir, "capacity")
     failed = sum(not r.success for r in records)
     if failed:

@@ -6,7 +6,7 @@ Usage: ``.venv/bin/python bench/timing_error.py [--concurrency 1 64 256] [--work
 The embedded simulator runs in a child process (pinned to CPU 0 when there are two cores or more; the
 engine's workers use the others) in ground-truth mode: for every SSE event it records
 ``time.perf_counter()`` just before writing it to the socket, keyed by the ``X-Request-Id`` header
-that the engine sends (``EnginePlan.request_id_prefix``). ``perf_counter`` is CLOCK_MONOTONIC, one
+that the engine sends (``RunPlan.request_id_prefix``). ``perf_counter`` is CLOCK_MONOTONIC, one
 clock for every process of the host, so the two sides compare directly.
 
 Printed per concurrency (median, p99, max, in ms; events of one read share a stamp on both sides):
@@ -44,7 +44,7 @@ from ais_bench.clients.backends import VLLMCustomAPIChatStream, backend_for
 from ais_bench.clients.transport import KERNEL_STAMPS_ENV
 from ais_bench.datasets.item import RequestItem
 from ais_bench.engine.health import SelfCheck, build_self_check
-from ais_bench.engine.plan import EnginePlan, RequestTemplate
+from ais_bench.engine.plan import RunPlan
 from ais_bench.engine.preflight import encode_bodies
 from ais_bench.engine.runner import run_benchmark
 from ais_bench.records.record import RequestRecord
@@ -78,17 +78,15 @@ def run_once(args: argparse.Namespace, concurrency: int, tmp: Path) -> tuple[dic
         assert sim.pid is not None
         os.sched_setaffinity(sim.pid, sim_cpus)
         os.sched_setaffinity(0, client_cpus if args.workers == 1 else sim_cpus | client_cpus)
-        template = RequestTemplate(
-            backend_type=VLLMCustomAPIChatStream, url=sim.url + "/v1/chat/completions",
-            headers={"Content-Type": "application/json"}, model="sim-model", stream=True, max_out_len=args.tokens,
-        )
         record_dir = Path(tempfile.mkdtemp(dir=tmp))
-        plan = EnginePlan(
-            items=items, bodies=bodies, template=template, batch_size=concurrency,
+        plan = RunPlan(
+            backend_type=VLLMCustomAPIChatStream, url=sim.url + "/v1/chat/completions",
+            headers={"Content-Type": "application/json"}, stream=True,
+            items=items, bodies=bodies, batch_size=concurrency,
             workers=min(args.workers, concurrency), record_dir=record_dir, data_abbr="timing",
             request_id_prefix=PREFIX,
         )
-        outcome = run_benchmark(plan, debug=False)
+        outcome = run_benchmark(plan)
     records = read_records(record_dir, "timing")
     truth = {}
     for line in truth_path.read_bytes().splitlines():

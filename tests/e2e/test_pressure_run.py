@@ -11,9 +11,9 @@ from typing import Any
 import numpy as np
 import pytest
 
-from ais_bench.cli import perf_task
+from ais_bench.api import running
 from ais_bench.cli.main import main
-from ais_bench.engine.plan import EnginePlan
+from ais_bench.engine.plan import RunPlan
 from ais_bench.engine.runner import RunOutcome, run_benchmark
 from ais_bench.records.store import read_records
 from tests.support.configs import only_run_dir, write_model_config, write_synthetic_dataset
@@ -31,7 +31,7 @@ def test_pressure_adds_clients_at_rate_holds_and_stops(tmp_path: Path, workers: 
     consts = tmp_path / "consts.py"
     consts.write_text(f"WORKERS_NUM = {workers}\n")
     timing = FixedTiming(ttft_s=0.1, itl_s=0.02, output_tokens=11)
-    runs: list[tuple[EnginePlan, RunOutcome]] = []
+    runs: list[tuple[RunPlan, RunOutcome]] = []
     with FixedServer(timing) as server:
         write_model_config(
             tmp_path / "cfg", "test_model", server.port, batch_size=8, request_rate=50,
@@ -41,7 +41,7 @@ def test_pressure_adds_clients_at_rate_holds_and_stops(tmp_path: Path, workers: 
         started = time.monotonic()
         with pytest.MonkeyPatch.context() as mp:
             mp.setenv("AIS_BENCH_GLOBAL_CONSTS", str(consts))
-            mp.setattr(perf_task, "run_benchmark", _keeping_plan_and_outcome(runs))
+            mp.setattr(running, "run_benchmark", _keeping_plan_and_outcome(runs))
             code = main([
                 "--models", "test_model", "--datasets", "tiny", "--mode", "perf", "--summarizer", "stable_stage",
                 "--pressure", "--pressure-time", "2", "--num-warmups", "0",
@@ -95,10 +95,10 @@ def test_pressure_adds_clients_at_rate_holds_and_stops(tmp_path: Path, workers: 
     assert common["Concurrency"]["stable"] <= 8
 
 
-def _keeping_plan_and_outcome(runs: list[tuple[EnginePlan, RunOutcome]]) -> Callable[..., RunOutcome]:
+def _keeping_plan_and_outcome(runs: list[tuple[RunPlan, RunOutcome]]) -> Callable[..., RunOutcome]:
     """``run_benchmark`` that also keeps its plan and outcome (the run's start time on perf_counter)."""
 
-    def run(plan: EnginePlan, **kwargs: Any) -> RunOutcome:
+    def run(plan: RunPlan, **kwargs: Any) -> RunOutcome:
         outcome = run_benchmark(plan, **kwargs)
         runs.append((plan, outcome))
         return outcome

@@ -13,7 +13,7 @@ from ais_bench.clients import backends
 from ais_bench.clients.backends import VLLMCustomAPIChatStream, backend_for
 from ais_bench.datasets.item import RequestItem
 from ais_bench.engine.health import build_self_check
-from ais_bench.engine.plan import EnginePlan, RequestTemplate
+from ais_bench.engine.plan import RunPlan
 from ais_bench.engine.preflight import encode_bodies
 from ais_bench.engine.runner import run_benchmark
 from ais_bench.records.store import read_records
@@ -22,18 +22,15 @@ from ais_bench.sim import SimConfig, start_sim_process
 FAST = {"prefill_base_ms": 0.0, "prefill_per_token_ms": 0.0, "decode_per_seq_ms": 0.0}
 
 
-def _plan(url: str, record_dir: Path, requests: int, concurrency: int, tokens: int, **extra) -> EnginePlan:
+def _plan(url: str, record_dir: Path, requests: int, concurrency: int, tokens: int, **extra) -> RunPlan:
     spec = backend_for(VLLMCustomAPIChatStream)
     items = [RequestItem(index=i, prompt=f"hi {i}", data_abbr="ds") for i in range(requests)]
     bodies = encode_bodies(
         spec, items, model="sim-model", stream=True, max_out_len=tokens, generation_kwargs={"ignore_eos": True}
     )
-    template = RequestTemplate(
-        backend_type=VLLMCustomAPIChatStream, url=url + "/v1/chat/completions", headers={}, model="sim-model",
-        stream=True, max_out_len=tokens,
-    )
-    return EnginePlan(
-        items=items, bodies=bodies, template=template, batch_size=concurrency, workers=1,
+    return RunPlan(
+        backend_type=VLLMCustomAPIChatStream, url=url + "/v1/chat/completions", headers={}, stream=True,
+        items=items, bodies=bodies, batch_size=concurrency, workers=1,
         record_dir=record_dir, data_abbr="ds", **extra,
     )
 
@@ -43,7 +40,7 @@ def test_every_stamp_follows_the_servers_write_and_requests_carry_their_id(tmp_p
     cfg = SimConfig(max_num_seqs=8, decode_base_ms=2.0, record_truth_path=str(truth_path), **FAST)
     with start_sim_process(cfg) as sim:
         plan = _plan(sim.url, tmp_path / "out", requests=16, concurrency=8, tokens=12, request_id_prefix="run7-")
-        outcome = run_benchmark(plan, debug=False)
+        outcome = run_benchmark(plan)
     records = read_records(tmp_path / "out", "ds")
     truth = {}
     for line in truth_path.read_bytes().splitlines():
@@ -77,8 +74,8 @@ def test_a_blocked_event_loop_shows_in_the_self_check(tmp_path: Path, monkeypatc
         backends.BACKENDS, VLLMCustomAPIChatStream, dataclasses.replace(spec, parse_stream_event=slow_parse)
     )
     with start_sim_process(SimConfig(max_num_seqs=4, decode_base_ms=2.0, **FAST)) as sim:
-        plan = _plan(sim.url, tmp_path, requests=8, concurrency=4, tokens=20)
-        outcome = run_benchmark(plan, debug=True)  # in-process, so the patched parser is used
+        plan = _plan(sim.url, tmp_path, requests=8, concurrency=4, tokens=20, debug=True)
+        outcome = run_benchmark(plan)  # in-process (debug), so the patched parser is used
     records = read_records(tmp_path, "ds")
     assert all(rec.success for rec in records)
     check = build_self_check(outcome, records)

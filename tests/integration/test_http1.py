@@ -868,7 +868,7 @@ def test_malformed_events_never_leave_a_request_waiting(tmp_path):
     aborting the next request on its connection) needs a busier client than this to show; the test
     above pins the contract that fixes it."""
     from ais_bench.datasets.item import RequestItem
-    from ais_bench.engine.plan import EnginePlan, RequestTemplate
+    from ais_bench.engine.plan import RunPlan
     from ais_bench.engine.preflight import encode_bodies
     from ais_bench.engine.runner import run_benchmark
     from ais_bench.records.store import read_records
@@ -883,15 +883,12 @@ def test_malformed_events_never_leave_a_request_waiting(tmp_path):
         prefill_per_token_ms=0.0, malformed_rate=0.3, seed=7,
     )
     with start_sim_process(cfg) as sim:
-        template = RequestTemplate(
-            backend_type=VLLMCustomAPIChatStream, url=sim.url + PATH, headers={}, model="sim-model",
-            stream=True, max_out_len=8,
-        )
-        plan = EnginePlan(
-            items=items, bodies=bodies, template=template, batch_size=32, workers=1,
+        plan = RunPlan(
+            backend_type=VLLMCustomAPIChatStream, url=sim.url + PATH, headers={}, stream=True,
+            items=items, bodies=bodies, batch_size=32, workers=1,
             record_dir=tmp_path, data_abbr="ds", request_timeout_s=3.0,
         )
-        outcome = run_benchmark(plan, debug=False)
+        outcome = run_benchmark(plan)
     records = read_records(tmp_path, "ds")
     assert len(records) == outcome.totals.finished == 240
     kinds = [rec.error_kind for rec in records if not rec.success]

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from ais_bench.clients.backends import VLLMCustomAPIChatStream, backend_for
 from ais_bench.datasets.item import RequestItem
-from ais_bench.engine.plan import EnginePlan, RequestTemplate
+from ais_bench.engine.plan import RunPlan
 from ais_bench.engine.preflight import encode_bodies
 from ais_bench.engine.runner import RunOutcome, run_benchmark
 from ais_bench.records.store import read_records
@@ -27,24 +27,21 @@ from tests.support.scripted_server import (
 RUN_LIMIT_S = 120
 
 
-def _plan(url: str, record_dir: Path, requests: int, batch_size: int, **extra: object) -> EnginePlan:
+def _plan(url: str, record_dir: Path, requests: int, batch_size: int, **extra: object) -> RunPlan:
     spec = backend_for(VLLMCustomAPIChatStream)
     items = [RequestItem(index=i, prompt=f"hi {i}", data_abbr="ds") for i in range(requests)]
     bodies = encode_bodies(spec, items, model="m", stream=True, max_out_len=4, generation_kwargs={})
-    template = RequestTemplate(
-        backend_type=VLLMCustomAPIChatStream, url=url + "v1/chat/completions", headers={}, model="m",
-        stream=True, max_out_len=4,
-    )
-    return EnginePlan(
-        items=items, bodies=bodies, template=template, batch_size=batch_size, workers=1,
+    return RunPlan(
+        backend_type=VLLMCustomAPIChatStream, url=url + "v1/chat/completions", headers={}, stream=True,
+        items=items, bodies=bodies, batch_size=batch_size, workers=1,
         record_dir=record_dir, data_abbr="ds", **extra,  # type: ignore[arg-type]
     )
 
 
-def _run_within_limit(plan: EnginePlan) -> RunOutcome:
+def _run_within_limit(plan: RunPlan) -> RunOutcome:
     """Run the plan in a thread; fail (instead of hanging the suite) when it does not end."""
     result: list[RunOutcome] = []
-    thread = threading.Thread(target=lambda: result.append(run_benchmark(plan, debug=False)), daemon=True)
+    thread = threading.Thread(target=lambda: result.append(run_benchmark(plan)), daemon=True)
     thread.start()
     thread.join(RUN_LIMIT_S)
     assert not thread.is_alive(), f"the run did not end within {RUN_LIMIT_S} s"

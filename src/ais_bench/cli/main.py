@@ -22,8 +22,8 @@ from ais_bench.errors import (
 from ais_bench.safe_text import Redactor, printable_text, secrets_of
 
 if TYPE_CHECKING:
+    from ais_bench.api import RunResult
     from ais_bench.cli.configs import RunConfigs
-    from ais_bench.cli.perf_task import TaskOptions, TaskResult
 
 log = logging.getLogger("ais_bench")
 
@@ -153,20 +153,15 @@ def _search(args: argparse.Namespace) -> int:
 
 
 def _run_tasks(args: argparse.Namespace, configs: RunConfigs) -> int:
-    from ais_bench.cli.perf_task import TaskOptions
     from ais_bench.cli.workdir import create_run_dir, display, has_records
     from ais_bench.config import dump_config
 
-    pressure_time_s = None
-    if args.pressure:
-        pressure_time_s = configs.consts.pressure_time_s or args.pressure_time
-    options = TaskOptions(args.debug, args.num_prompts, args.num_warmups, pressure_time_s, args.dump_text)
     run_dir = create_run_dir(args.work_dir)
     log_handler = _log_to_file(run_dir / "logs" / "ais_bench.log")
     log.info("Current exp folder: %s", display(run_dir))
     try:
         dump_config(run_dir, configs.models, configs.datasets, configs.summarizer, _cli_args(args))
-        return _run_models(run_dir, configs, options)
+        return _run_models(run_dir, configs, args)
     except BaseException:
         if not has_records(run_dir):
             _remove_unused_run_dir(run_dir, log_handler)
@@ -186,28 +181,35 @@ def _remove_unused_run_dir(run_dir: Path, log_handler: logging.Handler) -> None:
     log.debug("removed %s: nothing was sent", display(run_dir))
 
 
-def _run_models(run_dir: Path, configs: RunConfigs, options: TaskOptions) -> int:
-    from ais_bench.cli.perf_task import run_perf_task
-    from ais_bench.cli.simulator import simulator_for
+def _run_models(run_dir: Path, configs: RunConfigs, args: argparse.Namespace) -> int:
+    """Plan and run every model x dataset through the public API (``ais_bench.api``)."""
+    from ais_bench import api
 
+    pressure_time_s = None
+    if args.pressure:
+        pressure_time_s = configs.consts.pressure_time_s or args.pressure_time
     exit_code = 0
     for model in configs.models:
-        with simulator_for(model) as target:
+        with api.serve_simulator(model) as target:
             for dataset in configs.datasets:
-                result = run_perf_task(run_dir, target, dataset, configs.summarizer, configs.consts, options)
-                if result.outcome.interrupted:
+                planned = api.plan_run(
+                    target, dataset, run_dir=run_dir, summarizer=configs.summarizer, consts=configs.consts,
+                    num_prompts=args.num_prompts, num_warmups=args.num_warmups, pressure_time_s=pressure_time_s,
+                    debug=args.debug, dump_text=args.dump_text,
+                )
+                result = api.run(planned)
+                if result.interrupted:
                     raise _interrupted(result, run_dir)
-                if result.outcome.totals.failed:
+                if result.totals.failed:
                     exit_code = EXIT_PARTIAL
     return exit_code
 
 
-def _interrupted(result: TaskResult, run_dir: Path) -> RunInterrupted:
+def _interrupted(result: RunResult, run_dir: Path) -> RunInterrupted:
     from ais_bench.cli.workdir import display
 
-    outcome = result.outcome
-    totals = outcome.totals
-    stop_signal = outcome.stop_signal or "SIGINT"
+    totals = result.totals
+    stop_signal = result.stop_signal or "SIGINT"
     what = "the results above cover them" if result.summary is not None else "no result tables: none succeeded"
     return RunInterrupted(
         f"run interrupted ({stop_signal}): sending stopped; {totals.succeeded} of the {totals.sent} requests sent "

@@ -1,10 +1,9 @@
-"""Everything a worker process needs to send one dataset's requests (picklable)."""
+"""``RunPlan``: everything one model x dataset load needs, resolved and picklable (workers get a copy)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -17,37 +16,34 @@ STALL_TIMEOUT_S = 300.0
 
 
 @dataclass(frozen=True)
-class RequestTemplate:
-    """How to turn an item into an HTTP request for one backend."""
+class RunPlan:
+    """One dataset's load against one server: what to send, where, how fast, how many at once,
+    where the records go.
 
-    backend_type: type  # key of ais_bench.clients.backends.BACKENDS
-    url: str  # full endpoint URL
-    headers: dict[str, str]
-    model: str
-    stream: bool
-    max_out_len: int
-    generation_kwargs: dict[str, Any] = field(default_factory=dict)
-    tls: TLSOptions = DEFAULT_TLS  # how an https:// server is checked
-
-
-@dataclass(frozen=True)
-class EnginePlan:
-    """One dataset's load: what to send, how fast, how many at once, where records go.
+    Target: ``backend_type`` (key of ``ais_bench.clients.backends.BACKENDS``), the full endpoint
+    ``url``, the ``headers`` of every request, ``stream``, ``tls`` (how an https:// server is checked). Requests: ``items`` and their encoded
+    ``bodies`` (same order, by data index).
 
     ``send_offsets_s``: normal mode, the planned offset of each request from the first send;
     pressure mode, the offset at which each of the ``batch_size`` clients is added. None = unpaced.
+    ``pressure_time_s``: pressure mode's duration (None: normal mode).
     ``retry``: extra attempts after the first, on connection errors and timeouts only.
     ``open_loop``: every request is sent at its planned time whatever is in flight (a timestamp
     replay, as AISBench does); else at most ``batch_size`` requests are in flight and a request whose
     time has come waits for a free slot (that wait is recorded as ``slot_wait_s``).
-    ``stall_timeout_s``: see :attr:`stall_limit_s`.
+    ``use_timestamps``: the offsets come from the dataset's timestamps.
     ``request_id_prefix``: when set, every request carries ``X-Request-Id: <prefix><request id>`` (for
     matching with server logs, and with the simulator's ground truth in ``bench/timing_error.py``).
+    ``stall_timeout_s``: see :attr:`stall_limit_s`. ``num_warmups``: requests sent before the load
+    (not recorded). ``debug``: the single worker runs in a thread of the main process.
     """
 
+    backend_type: type
+    url: str
+    headers: dict[str, str]
+    stream: bool
     items: list[RequestItem]
-    bodies: list[bytes]  # encoded request body of each item, same order
-    template: RequestTemplate
+    bodies: list[bytes]
     batch_size: int
     workers: int
     record_dir: Path
@@ -60,8 +56,10 @@ class EnginePlan:
     use_timestamps: bool = False
     open_loop: bool = False
     request_id_prefix: str | None = None
-    #: The stall watchdog's limit (``engine/worker.py``), seconds; None: off.
     stall_timeout_s: float | None = STALL_TIMEOUT_S
+    num_warmups: int = 0
+    debug: bool = False
+    tls: TLSOptions = DEFAULT_TLS  # how an https:// server is checked
 
     @property
     def stall_limit_s(self) -> float | None:

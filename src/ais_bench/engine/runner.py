@@ -18,7 +18,7 @@ from pathlib import Path
 
 from ais_bench.engine.health import LagHistogram
 from ais_bench.engine.messages import WorkerMessages
-from ais_bench.engine.plan import EnginePlan
+from ais_bench.engine.plan import RunPlan
 from ais_bench.engine.shared import LoadTotals, SharedState
 from ais_bench.engine.worker import run_in_process, worker_main
 from ais_bench.errors import AisBenchError, stop_signal_of
@@ -61,12 +61,12 @@ class WorkerCrashed(AisBenchError):
     code = "AIS-WORKER"
 
 
-def run_benchmark(plan: EnginePlan, *, debug: bool, progress: ProgressCallback | None = None) -> RunOutcome:
+def run_benchmark(plan: RunPlan, progress: ProgressCallback | None = None) -> RunOutcome:
     """Send the plan's load and return once every worker has finished (or was stopped)."""
     ctx = multiprocessing.get_context("spawn")
     slots = split_concurrency(plan.batch_size, plan.workers)
     shared = SharedState.create(ctx, plan.workers)
-    if debug:
+    if plan.debug:
         runners: list = [threading.Thread(target=run_in_process, args=(plan, shared, 0, slots[0]), daemon=True)]
     else:
         runners = [
@@ -88,7 +88,7 @@ def run_benchmark(plan: EnginePlan, *, debug: bool, progress: ProgressCallback |
     stop_signal = _watch(shared, runners, start_at_s, progress, messages)
     # a worker process flushes its messages before it exits; a --debug worker thread's last messages
     # (its loop lag and CPU use) may still be in the queue's feeder thread: wait for them
-    messages.drain(shared, final_from=len(runners) if debug else 0)
+    messages.drain(shared, final_from=len(runners) if plan.debug else 0)
     if messages.crashes:
         crashes = messages.crashes
         raise WorkerCrashed(

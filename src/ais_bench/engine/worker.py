@@ -38,7 +38,7 @@ from ais_bench.engine.messages import (
     WorkerCrash,
     WorkerWarning,
 )
-from ais_bench.engine.plan import EnginePlan
+from ais_bench.engine.plan import RunPlan
 from ais_bench.engine.request import send_request
 from ais_bench.engine.request_record import build_record
 from ais_bench.engine.shared import CLIENTS, COUNTER_FIELDS, FAILED, FINISHED, IN_FLIGHT, SENT, SharedState
@@ -51,7 +51,7 @@ STOP_GRACE_S = 5.0
 
 @dataclass
 class WorkerContext:
-    plan: EnginePlan
+    plan: RunPlan
     shared: SharedState
     worker_id: int
     slots: int
@@ -76,7 +76,7 @@ class WorkerContext:
         return not self.shared.stop.is_set() and self.stall_reason is None
 
 
-def worker_main(plan: EnginePlan, shared: SharedState, worker_id: int, slots: int) -> None:
+def worker_main(plan: RunPlan, shared: SharedState, worker_id: int, slots: int) -> None:
     """Entry point of a worker process (``--debug`` uses ``run_in_process`` instead). Ctrl-C and
     SIGTERM sent to the whole process group are for the main process, which stops the workers."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -88,7 +88,7 @@ def worker_main(plan: EnginePlan, shared: SharedState, worker_id: int, slots: in
         raise SystemExit(1) from None
 
 
-def run_in_process(plan: EnginePlan, shared: SharedState, worker_id: int, slots: int) -> None:
+def run_in_process(plan: RunPlan, shared: SharedState, worker_id: int, slots: int) -> None:
     """``--debug``: the single worker runs in a thread of the main process, in its own event loop."""
     try:
         run_worker_loop(_run(plan, shared, worker_id, slots))
@@ -105,12 +105,12 @@ def _tune_gc() -> None:
     gc.freeze()
 
 
-async def _run(plan: EnginePlan, shared: SharedState, worker_id: int, slots: int, tune_gc: bool = False) -> None:
-    spec = BACKENDS[plan.template.backend_type]
+async def _run(plan: RunPlan, shared: SharedState, worker_id: int, slots: int, tune_gc: bool = False) -> None:
+    spec = BACKENDS[plan.backend_type]
     bodies = plan.bodies
     path = worker_record_path(plan.record_dir, plan.data_abbr, worker_id)
     async with _http_client(plan, shared, worker_id) as session:
-        redactor = Redactor(secrets_of(plan.template.url, plan.template.headers))
+        redactor = Redactor(secrets_of(plan.url, plan.headers))
         with RecordWriter(path, redactor=redactor) as writer:
             ctx = WorkerContext(plan, shared, worker_id, slots, spec, session, writer, bodies)
             if tune_gc:
@@ -137,13 +137,12 @@ async def _run(plan: EnginePlan, shared: SharedState, worker_id: int, slots: int
 
 
 @contextlib.asynccontextmanager
-async def _http_client(plan: EnginePlan, shared: SharedState, worker_id: int) -> AsyncIterator[ConnectionPool]:
+async def _http_client(plan: RunPlan, shared: SharedState, worker_id: int) -> AsyncIterator[ConnectionPool]:
     """The worker's HTTP client (``clients/client.py``), kernel-stamped unless turned off."""
-    template = plan.template
     kernel = kernel_stamps_enabled()
     shared.messages.put(StampingMode(worker_id, "kernel" if kernel else "loop"))
     async with open_client(
-        template.url, template.headers, plan.request_timeout_s, kernel_stamps=kernel, tls=template.tls
+        plan.url, plan.headers, plan.request_timeout_s, kernel_stamps=kernel, tls=plan.tls
     ) as client:
         yield client
 
@@ -356,9 +355,9 @@ async def _send_and_record(
         attempt, attempts = await send_request(
             ctx.session,
             ctx.spec,
-            plan.template.url,
+            plan.url,
             ctx.bodies[data_index],
-            plan.template.stream,
+            plan.stream,
             plan.retry,
             plan.max_chunk_bytes,
             started,

@@ -12,8 +12,9 @@ log = logging.getLogger("ais_bench")
 
 
 @contextlib.contextmanager
-def simulator_for(model: ModelConfig) -> Iterator[ModelConfig]:
-    """Yield the model config to use: unchanged, or pointed at a freshly started simulator."""
+def serve_simulator(model: ModelConfig) -> Iterator[ModelConfig]:
+    """Yield the model config to plan with: unchanged, or, for a config with ``simulator=dict(...)``,
+    pointed at a freshly started simulator process (stopped on exit)."""
     if model.simulator is None:
         yield model
         return

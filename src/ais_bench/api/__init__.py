@@ -1,0 +1,36 @@
+"""The public Python API: plan one model x dataset benchmark run, run it, get a typed result.
+
+::
+
+    from ais_bench import api
+
+    model = api.model_config(dict(type=VLLMCustomAPIChat, abbr="my-server", host_port=8080, batch_size=16))
+    dataset = api.dataset_config("synthetic_gen")
+    planned = api.plan_run(model, dataset, run_dir=api.new_run_dir("outputs/default"), num_prompts=200)
+    result = api.run(planned)  # RunResult: summary (PerfSummary), totals, paths of the outputs
+
+A model config with ``simulator=dict(...)`` needs its simulator running while planning and running:
+``with api.serve_simulator(model) as target: api.run(api.plan_run(target, ...))``. The command line
+(``cli/main.py``) is a caller of these functions; so are sweeps and distributed runs.
+"""
+
+from ais_bench.api.configs import dataset_config, model_config, summarizer_config
+from ais_bench.api.planning import PlannedRun, plan_run
+from ais_bench.api.running import ResultPaths, RunResult, run
+from ais_bench.api.simulator import serve_simulator
+from ais_bench.cli.workdir import create_run_dir as new_run_dir
+from ais_bench.engine.plan import RunPlan
+
+__all__ = [
+    "PlannedRun",
+    "ResultPaths",
+    "RunPlan",
+    "RunResult",
+    "dataset_config",
+    "model_config",
+    "new_run_dir",
+    "plan_run",
+    "run",
+    "serve_simulator",
+    "summarizer_config",
+]

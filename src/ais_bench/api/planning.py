@@ -1,0 +1,172 @@
+"""From validated configs to one ``RunPlan``: items, target URL (model discovery), bodies, schedule."""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ais_bench.clients.backends import BackendSpec, backend_for
+from ais_bench.clients.headers import build_headers
+from ais_bench.clients.loop import run_worker_loop
+from ais_bench.clients.tls import TLSOptions, TLSSetupError, build_tls_context
+from ais_bench.config import DatasetConfig, GlobalConsts, ModelConfig, SummarizerConfig, load_global_consts
+from ais_bench.datasets import load_items
+from ais_bench.datasets.item import Prompt, RequestItem
+from ais_bench.engine.plan import RunPlan
+from ais_bench.engine.preflight import check_reachable, discover_model, encode_bodies
+from ais_bench.errors import ConfigError
+from ais_bench.load.schedule import LOW_RATE_WARNING, TrafficShape, build_send_offsets, choose_worker_count
+from ais_bench.tokens import TextTokenizer, load_tokenizer
+
+log = logging.getLogger("ais_bench")
+
+
+@dataclass(frozen=True)
+class PlannedRun:
+    """One model x dataset ready to run: the engine's ``plan`` and what its results need (the
+    validated configs, the model's tokenizer, the prompts as sent, ``dump_text``)."""
+
+    plan: RunPlan
+    model: ModelConfig
+    dataset: DatasetConfig
+    summarizer: SummarizerConfig
+    consts: GlobalConsts
+    tokenizer: TextTokenizer | None = None
+    dump_text: bool = False
+
+    @property
+    def out_dir(self) -> Path:
+        """``<run_dir>/performances/<model_abbr>``: the results and records of this run."""
+        return self.plan.record_dir
+
+    @property
+    def prompts(self) -> list[Prompt]:
+        """Each item's prompt as the API receives it (by data index), for token counts and ``--dump-text``."""
+        spec = backend_for(self.model.type)
+        return [spec.sent_prompt(item) for item in self.plan.items]
+
+
+def plan_run(
+    model: ModelConfig,
+    dataset: DatasetConfig,
+    *,
+    run_dir: Path,
+    summarizer: SummarizerConfig | None = None,
+    consts: GlobalConsts | None = None,
+    num_prompts: int | None = None,
+    num_warmups: int = 1,
+    pressure_time_s: int | None = None,
+    debug: bool = False,
+    dump_text: bool = False,
+) -> PlannedRun:
+    """Plan one model x dataset run whose results go to ``run_dir/performances/<model abbr>``.
+
+    Loads the dataset (its first ``num_prompts`` rows, all when None), checks that the server is
+    reachable, discovers the served model when the config names none, encodes every request body and
+    plans the sends. ``summarizer``: the stage and statistics (default: every request, the default
+    statistics); ``consts``: the global constants (default: ``load_global_consts()``);
+    ``pressure_time_s``: pressure mode for that many seconds; ``num_warmups``: requests sent before
+    the load and left out of the results; ``debug``: one worker in a thread of this process;
+    ``dump_text``: prompts and generated texts in ``<ds>_details.jsonl``.
+    """
+    summarizer = summarizer or SummarizerConfig()
+    consts = consts or load_global_consts()
+    tokenizer = load_tokenizer(model.path) if model.path else None
+    loaded = load_items(dataset, num_prompts, tokenizer=tokenizer)
+    for warning in loaded.warnings:
+        log.warning(warning)
+    items = list(loaded)
+    spec = backend_for(model.type)
+    headers = build_headers(model.api_key or None)
+    model_name, url, tls = _resolve_endpoint(model, spec, headers)
+    bodies = encode_bodies(
+        spec, items, model=model_name, stream=model.stream,
+        max_out_len=model.max_out_len, generation_kwargs=dict(model.generation_kwargs),
+    )
+    pressure = pressure_time_s is not None
+    plan = RunPlan(
+        backend_type=model.type,
+        url=url,
+        headers=headers,
+        stream=model.stream,
+        items=items,
+        bodies=bodies,
+        batch_size=model.batch_size,
+        workers=choose_worker_count(model.batch_size, consts.workers_num, os.cpu_count() or 1, debug),
+        record_dir=Path(run_dir) / "performances" / model.abbr,
+        data_abbr=dataset.abbr,
+        send_offsets_s=_send_offsets(model, items, send_rate(model, consts, pressure), pressure),
+        pressure_time_s=float(pressure_time_s) if pressure_time_s is not None else None,
+        retry=model.retry,
+        request_timeout_s=consts.request_time_out_s,
+        max_chunk_bytes=consts.max_chunk_size_bytes,
+        use_timestamps=model.use_timestamp,
+        open_loop=model.use_timestamp and not model.timestamp_batch_cap,
+        num_warmups=num_warmups,
+        debug=debug,
+        tls=tls,
+    )
+    return PlannedRun(plan, model, dataset, summarizer, consts, tokenizer, dump_text)
+
+
+def _resolve_endpoint(model: ModelConfig, spec: BackendSpec, headers: dict[str, str]) -> tuple[str, str, TLSOptions]:
+    """(served model name, endpoint URL, TLS options): the name from the config, else discovered
+    from the server."""
+    model_name = model.model
+    url = model.base_url + spec.url_path(stream=model.stream, model_name=model.model_name or model_name)
+    tls = _tls_options(model, url)
+    check_reachable(url, tls)
+    if not model_name and spec.needs_model_name and not model.model_name:
+        model_name = run_worker_loop(discover_model(model.base_url, spec.models_endpoint, headers, tls))
+        url = model.base_url + spec.url_path(stream=model.stream, model_name=model_name)
+    return model_name, url, tls
+
+
+def _tls_options(model: ModelConfig, url: str) -> TLSOptions:
+    """The model's TLS fields, their files loaded once here (a ConfigError names one that cannot be),
+    with the warning of ``insecure``."""
+    tls = TLSOptions(model.ca_cert, model.insecure, model.client_cert, model.client_key)
+    if not url.startswith("https://"):
+        return tls
+    try:
+        build_tls_context(tls)
+    except TLSSetupError as exc:
+        raise ConfigError(f"{model.source}: model '{model.abbr}': {exc}", hint="point it at a readable PEM file") from None
+    if model.insecure:
+        log.warning("insecure=True: the TLS certificate of %s is not checked (anyone on the way can pose as it)", url)
+    return tls
+
+
+def _send_offsets(model: ModelConfig, items: list[RequestItem], rate: float, pressure: bool) -> np.ndarray | None:
+    if model.use_timestamp:
+        stamps = [item.timestamp_s for item in items]
+        if any(s is None for s in stamps):
+            raise ConfigError(
+                f"{model.source}: use_timestamp=True but the dataset rows carry no timestamp",
+                hint="use a trace dataset with a timestamp column, or set use_timestamp=False",
+            )
+        offsets: np.ndarray = np.asarray(stamps, dtype=np.float64)
+        return offsets - float(offsets.min())
+    traffic = model.traffic_cfg
+    shape = TrafficShape(
+        burstiness=traffic.burstiness,
+        ramp_up_strategy=traffic.ramp_up_strategy or None,
+        ramp_up_start_rps=traffic.ramp_up_start_rps or 0.0,
+        ramp_up_end_rps=traffic.ramp_up_end_rps or 0.0,
+    )
+    count = model.batch_size if pressure else len(items)
+    if 0 < rate < LOW_RATE_WARNING and not pressure:
+        log.warning("request_rate %.4g req/s is very low: %d requests will take about %.0f s", rate, count, count / rate)
+    return build_send_offsets(count, rate, shape, model.seed)
+
+
+def send_rate(model: ModelConfig, consts: GlobalConsts, pressure: bool) -> float:
+    """The rate the schedule is built from: pressure mode's ``CONNECTION_ADD_RATE`` when set, else
+    the model's ``request_rate``."""
+    if pressure and consts.connection_add_rate is not None:
+        return float(consts.connection_add_rate)
+    return float(model.request_rate)
