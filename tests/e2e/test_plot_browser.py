@@ -54,7 +54,7 @@ def synthetic_run(n: int, batch_size: int, *, fail_every: int = 0, seed: int = 0
 @pytest.fixture(scope="module")
 def small_report(tmp_path_factory: pytest.TempPathFactory) -> Path:
     table, scheduled = synthetic_run(600, 32, fail_every=40)
-    summary = compute_summary(table, stage="stable", stats_list=None, batch_size=32, stream=True)
+    summary = compute_summary(table, stage="stable", stats_list=("Average",), batch_size=32, stream=True)
     assert summary.window is not None
     out = tmp_path_factory.mktemp("plot") / "synthetic_plot.html"
     return write_plot(out, table, stream=True, summary=summary, scheduled_s=scheduled, title="test/synthetic")
@@ -106,7 +106,7 @@ def test_report_screenshot_shows_the_traces(small_report: Path, tmp_path: Path) 
 @pytest.mark.slow
 def test_hundred_thousand_requests_load_and_pan(tmp_path: Path) -> None:
     table, scheduled = synthetic_run(100_000, 256)
-    summary = compute_summary(table, stage="stable", stats_list=None, batch_size=256, stream=True)
+    summary = compute_summary(table, stage="stable", stats_list=("Average",), batch_size=256, stream=True)
     started = time.perf_counter()
     path = write_plot(tmp_path / "big_plot.html", table, stream=True, summary=summary, scheduled_s=scheduled)
     write_s = time.perf_counter() - started

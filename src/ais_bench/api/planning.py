@@ -19,7 +19,7 @@ from ais_bench.datasets.item import Prompt, RequestItem
 from ais_bench.engine.plan import RunPlan
 from ais_bench.engine.preflight import check_reachable, discover_model, encode_bodies
 from ais_bench.errors import ConfigError
-from ais_bench.load.schedule import LOW_RATE_WARNING, TrafficShape, build_send_offsets, choose_worker_count
+from ais_bench.load.schedule import LOW_RATE_WARNING, build_send_offsets, choose_worker_count
 from ais_bench.tokens import TextTokenizer, load_tokenizer
 
 log = logging.getLogger("ais_bench")
@@ -151,17 +151,10 @@ def _send_offsets(model: ModelConfig, items: list[RequestItem], rate: float, pre
             )
         offsets: np.ndarray = np.asarray(stamps, dtype=np.float64)
         return offsets - float(offsets.min())
-    traffic = model.traffic_cfg
-    shape = TrafficShape(
-        burstiness=traffic.burstiness,
-        ramp_up_strategy=traffic.ramp_up_strategy or None,
-        ramp_up_start_rps=traffic.ramp_up_start_rps or 0.0,
-        ramp_up_end_rps=traffic.ramp_up_end_rps or 0.0,
-    )
     count = model.batch_size if pressure else len(items)
     if 0 < rate < LOW_RATE_WARNING and not pressure:
         log.warning("request_rate %.4g req/s is very low: %d requests will take about %.0f s", rate, count, count / rate)
-    return build_send_offsets(count, rate, shape, model.seed)
+    return build_send_offsets(count, rate, model.traffic_cfg, model.seed)
 
 
 def send_rate(model: ModelConfig, consts: GlobalConsts, pressure: bool) -> float:

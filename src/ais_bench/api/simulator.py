@@ -18,9 +18,9 @@ def serve_simulator(model: ModelConfig) -> Iterator[ModelConfig]:
     if model.simulator is None:
         yield model
         return
-    from ais_bench.sim import SimConfig, start_sim_process
+    from ais_bench.sim import start_sim_process
 
-    sim_cfg = SimConfig.from_dict(dict(model.simulator))
+    sim_cfg = model.simulator
     handle = start_sim_process(sim_cfg)
     log.info("Embedded simulator for '%s' serving on %s (max_num_seqs=%d)", model.abbr, handle.url, sim_cfg.max_num_seqs)
     try:

@@ -14,7 +14,7 @@ from ais_bench.config.datasets import DatasetConfig, build_datasets, load_datase
 from ais_bench.config.dump import dump_config
 from ais_bench.config.global_consts import GlobalConsts, load_global_consts
 from ais_bench.config.loader import BUILTIN_CONFIG_DIR, load_config_file, read_base
-from ais_bench.config.models import ModelConfig, TrafficConfig, build_models, load_models, validate_model
+from ais_bench.config.models import ModelConfig, build_models, load_models, validate_model
 from ais_bench.config.resolve import (
     SEARCH_HEADER,
     ResolvedConfigs,
@@ -36,7 +36,6 @@ __all__ = [
     "ResolvedName",
     "RunConfig",
     "SummarizerConfig",
-    "TrafficConfig",
     "build_datasets",
     "build_models",
     "build_summarizer",

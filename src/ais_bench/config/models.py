@@ -2,8 +2,8 @@
 
 Fields, types and ranges follow AISBench's model table (behaviour spec §2). Defaults live here.
 Three fields are ours: ``seed`` (makes the send schedule reproducible), ``timestamp_batch_cap``
-(a timestamp replay capped at ``batch_size``) and ``simulator`` (a raw dict for the embedded
-simulated server; the CLI validates it with ``ais_bench.sim.SimConfig``).
+(a timestamp replay capped at ``batch_size``) and ``simulator`` (the embedded simulated server's
+settings, validated into ``ais_bench.sim.SimConfig``).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import ipaddress
 import math
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from ais_bench.config.loader import load_config_file
@@ -38,6 +38,10 @@ from ais_bench.config.validation import (
 )
 from ais_bench.datasets.item import MAX_OUT_TOKENS
 from ais_bench.errors import ConfigError
+from ais_bench.load.schedule import TrafficShape
+
+if TYPE_CHECKING:
+    from ais_bench.sim.config import SimConfig
 
 MAX_BATCH_SIZE = 100_000
 MAX_REQUEST_RATE = 64_000
@@ -71,21 +75,6 @@ RESERVED_GENERATION_KEYS = {
 
 
 @dataclass(frozen=True)
-class TrafficConfig:
-    """Arrival-process shape (``traffic_cfg``).
-
-    ``burstiness``: gamma shape of inter-arrival gaps (1 = Poisson; our default); ``ramp_up_strategy``:
-    "linear", "exponential" or None (no ramp); ``ramp_up_start_rps``/``ramp_up_end_rps``: rates in
-    requests per second at the first and last send when ramping.
-    """
-
-    burstiness: float = 1.0
-    ramp_up_strategy: str | None = None
-    ramp_up_start_rps: float | None = None
-    ramp_up_end_rps: float | None = None
-
-
-@dataclass(frozen=True)
 class ModelConfig:
     """One validated ``models[i]`` entry.
 
@@ -110,7 +99,7 @@ class ModelConfig:
     request_rate: float = 0.0
     use_timestamp: bool = False
     timestamp_batch_cap: bool = False
-    traffic_cfg: TrafficConfig = field(default_factory=TrafficConfig)
+    traffic_cfg: TrafficShape = field(default_factory=TrafficShape)
     retry: int = 2
     api_key: str = field(default="", repr=False)
     host_ip: str = "localhost"
@@ -126,7 +115,9 @@ class ModelConfig:
     trust_remote_code: bool = False
     generation_kwargs: dict[str, Any] = field(default_factory=dict)
     seed: int | None = None
-    simulator: dict[str, Any] | None = None
+    simulator: SimConfig | None = None
+    #: The ``simulator`` keys the config file gave, in its order: the config dump shows only those.
+    simulator_keys: tuple[str, ...] = ()
     source: str = ""
 
     @property
@@ -150,13 +141,16 @@ class ModelConfig:
         out = asdict(self)
         out.pop("source")
         out.pop("backend_name")
+        out.pop("simulator_keys")
+        if self.simulator is not None:
+            out["simulator"] = {key: out["simulator"][key] for key in self.simulator_keys}
         out["type"] = dotted_name(self.type)
         if out["api_key"]:
             out["api_key"] = "***"
         return out
 
 
-_FIELDS = {f for f in ModelConfig.__dataclass_fields__ if f not in ("backend_name", "source")}
+_FIELDS = {f for f in ModelConfig.__dataclass_fields__ if f not in ("backend_name", "source", "simulator_keys")}
 
 
 def load_models(path: str | Path) -> list[ModelConfig]:
@@ -246,7 +240,7 @@ def validate_model(d: dict[str, Any], source: str, *, index: int = 0) -> ModelCo
     if d.get("traffic_cfg") is not None:
         values["traffic_cfg"] = _check_traffic(source, f"{where}.traffic_cfg", d["traffic_cfg"])
     if d.get("simulator") is not None:
-        values["simulator"] = _check_simulator(source, f"{where}.simulator", d["simulator"])
+        values["simulator"], values["simulator_keys"] = _check_simulator(source, f"{where}.simulator", d["simulator"])
     port_lo_ok = values.get("simulator") is not None  # 0 = let the embedded simulator pick a port
     if "host_port" in d:
         values["host_port"] = check_int(
@@ -376,16 +370,15 @@ def _check_json(source: str, where: str, value: Any, depth: int = 0) -> None:
         raise not_allowed(source, where, value, expected)
 
 
-def _check_simulator(source: str, where: str, value: Any) -> dict[str, Any]:
-    """The embedded simulator's settings, checked here with ``SimConfig`` so a mistake names the file."""
-    from ais_bench.sim.config import SimConfig
+def _check_simulator(source: str, where: str, value: Any) -> tuple[SimConfig, tuple[str, ...]]:
+    """The embedded simulator's settings as a ``SimConfig`` (a mistake names the file) and the keys given."""
+    from ais_bench.sim.config import SimConfig  # only for simulator configs: ais_bench.sim imports aiohttp
 
     d = dict(check_dict(source, where, value))
     try:
-        SimConfig.from_dict(d)
+        return SimConfig.from_dict(d), tuple(d)
     except ConfigError as exc:
         raise ConfigError(f"{source}: {where}: {exc.message}", hint=exc.hint) from None
-    return d
 
 
 def _check_host(source: str, field_name: str, value: Any) -> str:
@@ -402,7 +395,7 @@ def _check_host(source: str, field_name: str, value: Any) -> str:
     )
 
 
-def _check_traffic(source: str, where: str, value: Any) -> TrafficConfig:
+def _check_traffic(source: str, where: str, value: Any) -> TrafficShape:
     d = check_dict(source, where, value)
     check_known_keys(source, where, d, _TRAFFIC_FIELDS)
     out: dict[str, Any] = {}
@@ -415,4 +408,4 @@ def _check_traffic(source: str, where: str, value: Any) -> TrafficConfig:
     for key in ("ramp_up_start_rps", "ramp_up_end_rps"):
         if d.get(key) is not None:
             out[key] = check_number(source, f"{where}.{key}", d[key], 0)
-    return TrafficConfig(**out)
+    return TrafficShape(**out)

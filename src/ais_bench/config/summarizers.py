@@ -8,7 +8,6 @@ As in AISBench, a summarizer that is not a perf one (no ``type`` or ``attr`` oth
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,10 +23,8 @@ from ais_bench.config.validation import (
     show,
 )
 from ais_bench.errors import ConfigError
+from ais_bench.metrics.stats import DEFAULT_STATS, MAX_STATS, is_statistic
 
-DEFAULT_STATS = ("Average", "Min", "Max", "Median", "P75", "P90", "P99")
-MAX_STATS = 8
-_PERCENTILE = re.compile(r"^P0*[1-9]\d?$")
 _STAGES = {"DefaultPerfMetricCalculator": "total", "StablePerfMetricCalculator": "stable"}
 _CALCULATOR_FIELDS = ("type", "stats_list")
 
@@ -99,7 +96,7 @@ def normalise_stats(stats: Any, source: str) -> tuple[tuple[str, ...], list[str]
     for name in stats:
         if name in kept:
             warnings.append(f"{source}: statistic {show(name)} listed twice; shown once")
-        elif isinstance(name, str) and (name in ("Average", "Min", "Max", "Median") or _PERCENTILE.match(name)):
+        elif is_statistic(name):
             kept.append(name)
         else:
             warnings.append(

@@ -32,12 +32,18 @@ LOW_RATE_WARNING = 0.1
 
 @dataclass(frozen=True, slots=True)
 class TrafficShape:
-    """``traffic_cfg`` of a model config. ``ramp_up_strategy`` is None, "linear" or "exponential"."""
+    """Arrival-process shape: the validated ``traffic_cfg`` of a model config.
+
+    ``burstiness``: gamma shape of inter-arrival gaps (1 = Poisson; our default; 0 = evenly spaced);
+    ``ramp_up_strategy``: "linear", "exponential" or None (no ramp); ``ramp_up_start_rps`` /
+    ``ramp_up_end_rps``: rates in requests per second at the first and last send when ramping
+    (None: not given, counts as 0).
+    """
 
     burstiness: float = 1.0
     ramp_up_strategy: str | None = None
-    ramp_up_start_rps: float = 0.0
-    ramp_up_end_rps: float = 0.0
+    ramp_up_start_rps: float | None = None
+    ramp_up_end_rps: float | None = None
 
 
 def request_rates(n: int, request_rate: float, shape: TrafficShape) -> np.ndarray:
@@ -45,7 +51,7 @@ def request_rates(n: int, request_rate: float, shape: TrafficShape) -> np.ndarra
     if not shape.ramp_up_strategy:
         return np.full(n, float(request_rate))
     progress = np.arange(n, dtype=np.float64) / max(n - 1, 1)
-    start, end = float(shape.ramp_up_start_rps), float(shape.ramp_up_end_rps)
+    start, end = float(shape.ramp_up_start_rps or 0.0), float(shape.ramp_up_end_rps or 0.0)
     if shape.ramp_up_strategy == "linear":
         return start + (end - start) * progress
     if shape.ramp_up_strategy == "exponential":
@@ -56,7 +62,7 @@ def request_rates(n: int, request_rate: float, shape: TrafficShape) -> np.ndarra
 
 
 def final_rate(request_rate: float, shape: TrafficShape) -> float:
-    return float(shape.ramp_up_end_rps) if shape.ramp_up_strategy else float(request_rate)
+    return float(shape.ramp_up_end_rps or 0.0) if shape.ramp_up_strategy else float(request_rate)
 
 
 def build_send_offsets(

@@ -6,7 +6,7 @@ from ais_bench.metrics.common import COMMON_METRIC_NAMES, CommonMetric, compute_
 from ais_bench.metrics.per_request import PerRequestMetrics, compute_per_request
 from ais_bench.metrics.stable_stage import find_stable_window, select_stable_stage
 from ais_bench.metrics.stage import STAGES, StableWindow, StageSelection
-from ais_bench.metrics.stats import DEFAULT_STATS, MetricStats, parse_stats_list
+from ais_bench.metrics.stats import DEFAULT_STATS, MetricStats, is_statistic
 from ais_bench.metrics.summary import METRIC_ROW_NAMES, PerfSummary, compute_summary
 from ais_bench.metrics.total_stage import select_total_stage
 
@@ -25,7 +25,7 @@ __all__ = [
     "compute_per_request",
     "compute_summary",
     "find_stable_window",
-    "parse_stats_list",
+    "is_statistic",
     "select_stable_stage",
     "select_total_stage",
 ]

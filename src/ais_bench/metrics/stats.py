@@ -1,7 +1,8 @@
-"""Statistics over per-request values (behaviour spec §5.2) and the stats-list option.
+"""Statistics over per-request values (behaviour spec §5.2) and which names the stats list allows.
 
 Allowed statistics: ``Average`` (arithmetic mean), ``Min``, ``Max``, ``Median`` (50th percentile) and
-``Pk`` for k in 1..99 (``^P0*[1-9]\\d?$``, so ``P05`` is the 5th percentile), at most 8 of them.
+``Pk`` for k in 1..99 (``^P0*[1-9]\\d?$``, so ``P05`` is the 5th percentile), at most 8 of them
+(``config/summarizers.py`` validates a stats list with these rules; the metrics take it as given).
 Percentiles use ``numpy.percentile`` with its default linear interpolation.
 
 Rounding: every statistic is rounded to 4 decimals in its native unit (seconds for latencies); a
@@ -46,32 +47,9 @@ class MetricStats:
         return self.values[self.stats.index(stat)]
 
 
-def parse_stats_list(items: Sequence[str] | None) -> tuple[list[str], list[str]]:
-    """Validate a stats list; return ``(stats, warnings)``.
-
-    Unknown names are ignored with a warning, duplicates dropped with a warning, entries beyond the
-    eighth dropped with a warning; an empty result becomes ``["Average"]``.
-    """
-    warnings: list[str] = []
-    stats: list[str] = []
-    for raw in items or ():
-        item = str(raw).strip()
-        if item not in _NAMED_STATS and not _PERCENTILE.match(item):
-            warnings.append(
-                f"stats_list: unknown statistic {item!r} ignored "
-                "(allowed: Average, Min, Max, Median, P1..P99)"
-            )
-        elif item in stats:
-            warnings.append(f"stats_list: duplicate statistic {item!r} ignored")
-        else:
-            stats.append(item)
-    if len(stats) > MAX_STATS:
-        dropped = stats[MAX_STATS:]
-        stats = stats[:MAX_STATS]
-        warnings.append(f"stats_list: at most {MAX_STATS} statistics; dropped {', '.join(dropped)}")
-    if not stats:
-        stats = ["Average"]
-    return stats, warnings
+def is_statistic(name: object) -> bool:
+    """Whether ``name`` is an allowed statistic (the config loader keeps only those)."""
+    return isinstance(name, str) and (name in _NAMED_STATS or _PERCENTILE.match(name) is not None)
 
 
 def percentile_of(stat: str) -> float | None:

@@ -12,7 +12,7 @@ from ais_bench.metrics.common import CommonMetric, compute_common_metrics
 from ais_bench.metrics.per_request import PerRequestMetrics, compute_per_request
 from ais_bench.metrics.stable_stage import select_stable_stage
 from ais_bench.metrics.stage import STAGES, StableWindow, StageSelection
-from ais_bench.metrics.stats import MetricStats, compute_metric_stats, parse_stats_list
+from ais_bench.metrics.stats import DEFAULT_STATS, MetricStats, compute_metric_stats
 from ais_bench.metrics.total_stage import select_total_stage
 from ais_bench.records.record import RequestTable
 
@@ -51,7 +51,7 @@ class PerfSummary:
 
 
 def compute_summary(
-    table: RequestTable, *, stage: str, stats_list: Sequence[str] | None, batch_size: int, stream: bool
+    table: RequestTable, *, stage: str, stats_list: Sequence[str] = DEFAULT_STATS, batch_size: int, stream: bool
 ) -> PerfSummary:
     """Summarise ``table`` for ``stage`` ("total" or "stable").
 
@@ -60,7 +60,8 @@ def compute_summary(
     """
     if stage not in STAGES:
         raise ValueError(f"stage must be one of {STAGES}, got {stage!r}")
-    stats, warnings = parse_stats_list(stats_list)
+    stats = list(stats_list)
+    warnings: list[str] = []
     requests = compute_per_request(table, stream)
     if len(requests) == 0:
         raise AllRequestsFailed(

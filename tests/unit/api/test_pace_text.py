@@ -8,14 +8,14 @@ from typing import Any
 import numpy as np
 
 from ais_bench.api.running import pace_text
-from ais_bench.config.models import TrafficConfig
+from ais_bench.load.schedule import TrafficShape
 
 
 def _planned(
     offsets: np.ndarray | None, pressure: bool = False, use_timestamp: bool = False, **traffic: object
 ) -> Any:
     plan = SimpleNamespace(send_offsets_s=offsets, pressure=pressure, use_timestamps=use_timestamp)
-    return SimpleNamespace(plan=plan, model=SimpleNamespace(traffic_cfg=TrafficConfig(**traffic)))
+    return SimpleNamespace(plan=plan, model=SimpleNamespace(traffic_cfg=TrafficShape(**traffic)))  # type: ignore[arg-type]
 
 
 def test_a_ramp_is_described_by_its_start_and_end_rates_not_by_request_rate() -> None:

@@ -6,6 +6,8 @@ from ais_bench.clients.backends import VLLMCustomAPI, VLLMCustomAPIChat, VLLMCus
 from ais_bench.config.models import load_models, validate_model
 from ais_bench.config.resolve import resolve_config_file
 from ais_bench.errors import ConfigError
+from ais_bench.load.schedule import TrafficShape
+from ais_bench.sim.config import SimConfig
 
 # Verbatim from the original steady-state quick-start document.
 QUICK_START = """from ais_bench.benchmark.models import VLLMCustomAPIChatStream
@@ -86,8 +88,17 @@ def test_builtin_stream_flags():
 def test_builtin_sim_configs(name):
     (m,) = load_models(resolve_config_file("models", name, "/nonexistent").path)
     assert m.host_port == 0 and m.batch_size == 16 and m.max_out_len == 64
-    assert m.simulator == {"max_num_seqs": 16, "seed": 0}
+    assert m.simulator == SimConfig(max_num_seqs=16, seed=0)  # typed at load time: the run uses it as is
+    assert m.to_dump_dict()["simulator"] == {"max_num_seqs": 16, "seed": 0}  # the dump shows what the file gave
     assert m.with_port(4321).base_url == "http://127.0.0.1:4321/"
+
+
+def test_traffic_cfg_is_the_shape_the_schedule_uses():
+    m = validate_model(base(traffic_cfg=dict(burstiness=0, ramp_up_strategy="linear", ramp_up_end_rps=4)), SRC)
+    assert m.traffic_cfg == TrafficShape(burstiness=0.0, ramp_up_strategy="linear", ramp_up_end_rps=4.0)
+    assert m.to_dump_dict()["traffic_cfg"] == {
+        "burstiness": 0, "ramp_up_strategy": "linear", "ramp_up_start_rps": None, "ramp_up_end_rps": 4,
+    }
 
 
 def test_defaults_and_stream_default_from_backend():

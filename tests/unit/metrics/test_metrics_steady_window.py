@@ -200,7 +200,7 @@ def test_long_steady_run_gets_narrow_intervals() -> None:
 def test_degenerate_window_is_an_error_with_advice() -> None:
     table = _table([0.0, 0.5, 1.1], [1.0, 1.5, 2.1])
     with pytest.raises(NoSteadyStage) as caught:
-        compute_summary(table, stage="stable", stats_list=None, batch_size=2, stream=True)
+        compute_summary(table, stage="stable", stats_list=("Average",), batch_size=2, stream=True)
     assert (
         caught.value.code == "AIS-NO-STEADY-STAGE" and "shorter than half the median" in caught.value.message
     )
