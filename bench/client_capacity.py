@@ -47,7 +47,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 import numpy as np
 
-from ais_bench.clients.backends import VLLMCustomAPIChatStream, backend_for
+from ais_bench.clients.backends import OPENAI_CHAT, backend_for
 from ais_bench.datasets.item import RequestItem
 from ais_bench.engine.plan import RunPlan
 from ais_bench.engine.preflight import encode_bodies
@@ -212,7 +212,7 @@ def run_ais_bench(load: Load, record_root: Path) -> Figures:
     items = [RequestItem(index=i, prompt="hello", data_abbr="capacity") for i in range(len(load.bodies))]
     record_dir = Path(tempfile.mkdtemp(dir=record_root))
     plan = RunPlan(
-        backend_type=VLLMCustomAPIChatStream, url=load.url, headers={"Content-Type": "application/json"},
+        backend=OPENAI_CHAT, url=load.url, headers={"Content-Type": "application/json"},
         stream=True, items=items, bodies=load.bodies, batch_size=load.concurrency,
         workers=min(load.workers, load.concurrency), record_dir=record_dir, data_abbr="capacity",
     )
@@ -250,7 +250,7 @@ def _split_cpus() -> tuple[set[int], set[int]]:
 
 
 def _bodies(count: int, tokens: int) -> list[bytes]:
-    spec = backend_for(VLLMCustomAPIChatStream)
+    spec = backend_for(OPENAI_CHAT)
     items = [RequestItem(index=i, prompt=f"hello {i}", data_abbr="capacity") for i in range(count)]
     kwargs = {"ignore_eos": True}
     return encode_bodies(spec, items, model="sim-model", stream=True, max_out_len=tokens, generation_kwargs=kwargs)

@@ -40,7 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 import numpy as np
 import orjson
 
-from ais_bench.clients.backends import VLLMCustomAPIChatStream, backend_for
+from ais_bench.clients.backends import OPENAI_CHAT, backend_for
 from ais_bench.clients.transport import KERNEL_STAMPS_ENV
 from ais_bench.datasets.item import RequestItem
 from ais_bench.engine.health import SelfCheck, build_self_check
@@ -68,7 +68,7 @@ def run_once(args: argparse.Namespace, concurrency: int, tmp: Path) -> tuple[dic
         prefill_base_ms=args.prefill_base_ms, prefill_per_token_ms=0.0, seed=0, record_truth_path=str(truth_path),
     )
     requests = max(args.requests_per_slot * concurrency, args.min_requests)
-    spec = backend_for(VLLMCustomAPIChatStream)
+    spec = backend_for(OPENAI_CHAT)
     items = [RequestItem(index=i, prompt=f"hello {i}", data_abbr="timing") for i in range(requests)]
     bodies = encode_bodies(
         spec, items, model="sim-model", stream=True, max_out_len=args.tokens, generation_kwargs={"ignore_eos": True}
@@ -80,7 +80,7 @@ def run_once(args: argparse.Namespace, concurrency: int, tmp: Path) -> tuple[dic
         os.sched_setaffinity(0, client_cpus if args.workers == 1 else sim_cpus | client_cpus)
         record_dir = Path(tempfile.mkdtemp(dir=tmp))
         plan = RunPlan(
-            backend_type=VLLMCustomAPIChatStream, url=sim.url + "/v1/chat/completions",
+            backend=OPENAI_CHAT, url=sim.url + "/v1/chat/completions",
             headers={"Content-Type": "application/json"}, stream=True,
             items=items, bodies=bodies, batch_size=concurrency,
             workers=min(args.workers, concurrency), record_dir=record_dir, data_abbr="timing",

@@ -22,6 +22,7 @@ from typing import Any
 import orjson
 import pytest
 
+from ais_bench.benchmark.models import AISBENCH_BACKENDS
 from ais_bench.clients.backends import BACKENDS, BackendSpec
 from ais_bench.clients.http1 import ConnectionPool, Endpoint
 from ais_bench.clients.loop import run_worker_loop
@@ -34,7 +35,8 @@ from ais_bench.records.record import RequestRecord
 from ais_bench.records.table import resolve_token_counts
 
 CORPUS = Path(__file__).parent / "exchanges"
-SPECS = {spec.name: spec for spec in BACKENDS.values()}
+#: The corpus names backends by their AISBench class.
+SPECS = {cls.__name__: BACKENDS[meaning.backend] for cls, meaning in AISBENCH_BACKENDS.items()}
 PROMPT = "Say hello"
 MAX_CHUNK = 65536
 

@@ -77,7 +77,7 @@ def test_a_soft_limit_too_low_for_batch_size_is_raised_and_the_run_completes(tmp
 #: Runs in a child process: the soft limit leaves room for a few sockets only; 30 requests at once.
 _EMFILE_SCRIPT = textwrap.dedent("""
     import asyncio, os, resource, sys
-    from ais_bench.clients.backends import VLLMCustomAPIChatStream, backend_for
+    from ais_bench.clients.backends import OPENAI_CHAT, backend_for
     from ais_bench.clients.http1 import ConnectionPool, Endpoint
     from ais_bench.engine.request import send_request
 
@@ -89,7 +89,7 @@ _EMFILE_SCRIPT = textwrap.dedent("""
         in_use = len(os.listdir("/proc/self/fd"))
         resource.setrlimit(resource.RLIMIT_NOFILE, (in_use + 5, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))
         body = b'{"model":"m","messages":[{"role":"user","content":"hi"}],"stream":true}'
-        spec = backend_for(VLLMCustomAPIChatStream)
+        spec = backend_for(OPENAI_CHAT)
         results = await asyncio.gather(*(send_request(pool, spec, url, body, True, 0, 65536) for _ in range(30)))
         pool.close()
         for attempt, _ in results:

@@ -10,7 +10,7 @@ import orjson
 import pytest
 
 from ais_bench.clients import backends
-from ais_bench.clients.backends import VLLMCustomAPIChatStream, backend_for
+from ais_bench.clients.backends import OPENAI_CHAT, backend_for
 from ais_bench.datasets.item import RequestItem
 from ais_bench.engine.health import build_self_check
 from ais_bench.engine.plan import RunPlan
@@ -23,13 +23,13 @@ FAST = {"prefill_base_ms": 0.0, "prefill_per_token_ms": 0.0, "decode_per_seq_ms"
 
 
 def _plan(url: str, record_dir: Path, requests: int, concurrency: int, tokens: int, **extra) -> RunPlan:
-    spec = backend_for(VLLMCustomAPIChatStream)
+    spec = backend_for(OPENAI_CHAT)
     items = [RequestItem(index=i, prompt=f"hi {i}", data_abbr="ds") for i in range(requests)]
     bodies = encode_bodies(
         spec, items, model="sim-model", stream=True, max_out_len=tokens, generation_kwargs={"ignore_eos": True}
     )
     return RunPlan(
-        backend_type=VLLMCustomAPIChatStream, url=url + "/v1/chat/completions", headers={}, stream=True,
+        backend=OPENAI_CHAT, url=url + "/v1/chat/completions", headers={}, stream=True,
         items=items, bodies=bodies, batch_size=concurrency, workers=1,
         record_dir=record_dir, data_abbr="ds", **extra,
     )
@@ -63,7 +63,7 @@ def test_every_stamp_follows_the_servers_write_and_requests_carry_their_id(tmp_p
 
 
 def test_a_blocked_event_loop_shows_in_the_self_check(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    spec = backends.BACKENDS[VLLMCustomAPIChatStream]
+    spec = backends.BACKENDS[OPENAI_CHAT]
     original = spec.parse_stream_event
 
     def slow_parse(data, state):  # a hot path that blocks the worker's loop for 3 ms per event
@@ -71,7 +71,7 @@ def test_a_blocked_event_loop_shows_in_the_self_check(tmp_path: Path, monkeypatc
         original(data, state)
 
     monkeypatch.setitem(
-        backends.BACKENDS, VLLMCustomAPIChatStream, dataclasses.replace(spec, parse_stream_event=slow_parse)
+        backends.BACKENDS, OPENAI_CHAT, dataclasses.replace(spec, parse_stream_event=slow_parse)
     )
     with start_sim_process(SimConfig(max_num_seqs=4, decode_base_ms=2.0, **FAST)) as sim:
         plan = _plan(sim.url, tmp_path, requests=8, concurrency=4, tokens=20, debug=True)

@@ -18,14 +18,14 @@ import pytest
 from aiohttp import web
 
 from ais_bench.clients import http1
-from ais_bench.clients.backends import VLLMCustomAPIChatStream, backend_for
+from ais_bench.clients.backends import OPENAI_CHAT, backend_for
 from ais_bench.clients.http1 import ERROR_BODY_LIMIT, ConnectionPool, Endpoint, Exchange
 from ais_bench.clients.loop import run_worker_loop
 from ais_bench.clients.transport import kernel_stamps_enabled
 from ais_bench.engine.attempt import Attempt
 from ais_bench.engine.request import send_request
 
-SPEC = backend_for(VLLMCustomAPIChatStream)
+SPEC = backend_for(OPENAI_CHAT)
 MAX_CHUNK = 65536
 PATH = "/v1/chat/completions"
 USAGE = {"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5}
@@ -884,7 +884,7 @@ def test_malformed_events_never_leave_a_request_waiting(tmp_path):
     )
     with start_sim_process(cfg) as sim:
         plan = RunPlan(
-            backend_type=VLLMCustomAPIChatStream, url=sim.url + PATH, headers={}, stream=True,
+            backend=OPENAI_CHAT, url=sim.url + PATH, headers={}, stream=True,
             items=items, bodies=bodies, batch_size=32, workers=1,
             record_dir=tmp_path, data_abbr="ds", request_timeout_s=3.0,
         )

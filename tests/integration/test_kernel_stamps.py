@@ -18,7 +18,7 @@ import orjson
 import pytest
 from aiohttp import web
 
-from ais_bench.clients.backends import VLLMCustomAPIChatStream, backend_for
+from ais_bench.clients.backends import OPENAI_CHAT, backend_for
 from ais_bench.clients.http1 import ConnectionPool, Endpoint, Exchange
 from ais_bench.clients.loop import run_worker_loop
 from ais_bench.clients.transport import (
@@ -96,7 +96,7 @@ def test_a_blocked_client_still_stamps_each_read_with_the_arrival_time(tmp_path:
 def test_the_send_stamp_is_the_first_write_not_the_time_spent_waiting_in_the_client(tmp_path: Path):
     truth_path = tmp_path / "truth.jsonl"
     cfg = SimConfig(max_num_seqs=2, decode_base_ms=5.0, record_truth_path=str(truth_path), **FAST)
-    spec = backend_for(VLLMCustomAPIChatStream)
+    spec = backend_for(OPENAI_CHAT)
     body = orjson.dumps(
         {"model": "sim-model", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 4,
          "ignore_eos": True, "stream": True}

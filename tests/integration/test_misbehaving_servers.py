@@ -7,7 +7,7 @@ import asyncio
 import threading
 from pathlib import Path
 
-from ais_bench.clients.backends import VLLMCustomAPIChatStream, backend_for
+from ais_bench.clients.backends import OPENAI_CHAT, backend_for
 from ais_bench.datasets.item import RequestItem
 from ais_bench.engine.plan import RunPlan
 from ais_bench.engine.preflight import encode_bodies
@@ -28,11 +28,11 @@ RUN_LIMIT_S = 120
 
 
 def _plan(url: str, record_dir: Path, requests: int, batch_size: int, **extra: object) -> RunPlan:
-    spec = backend_for(VLLMCustomAPIChatStream)
+    spec = backend_for(OPENAI_CHAT)
     items = [RequestItem(index=i, prompt=f"hi {i}", data_abbr="ds") for i in range(requests)]
     bodies = encode_bodies(spec, items, model="m", stream=True, max_out_len=4, generation_kwargs={})
     return RunPlan(
-        backend_type=VLLMCustomAPIChatStream, url=url + "v1/chat/completions", headers={}, stream=True,
+        backend=OPENAI_CHAT, url=url + "v1/chat/completions", headers={}, stream=True,
         items=items, bodies=bodies, batch_size=batch_size, workers=1,
         record_dir=record_dir, data_abbr="ds", **extra,  # type: ignore[arg-type]
     )

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pytest
 
-from ais_bench.clients.backends import VLLMCustomAPIChatStream, backend_for
+from ais_bench.clients.backends import OPENAI_CHAT, backend_for
 from ais_bench.clients.client import open_client
 from ais_bench.clients.http1 import ConnectionPool, Endpoint, Exchange
 from ais_bench.clients.loop import run_worker_loop
@@ -46,7 +46,7 @@ from tests.support.scripted_server import (
 
 pytestmark = pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command")
 
-SPEC = backend_for(VLLMCustomAPIChatStream)
+SPEC = backend_for(OPENAI_CHAT)
 BODY = b'{"model":"m","messages":[{"role":"user","content":"hi"}],"stream":true}'
 PATH = "v1/chat/completions"
 
@@ -101,14 +101,14 @@ def test_a_self_signed_certificate_names_the_problem_and_the_option_that_fixes_i
 #: Runs in a child process with SSL_CERT_FILE set (OpenSSL reads it when the client's context is built).
 _TRUSTING_SCRIPT = textwrap.dedent("""
     import asyncio, sys
-    from ais_bench.clients.backends import VLLMCustomAPIChatStream, backend_for
+    from ais_bench.clients.backends import OPENAI_CHAT, backend_for
     from ais_bench.clients.client import open_client
     from ais_bench.engine.request import send_request
 
     async def main(url):
         async with open_client(url, {}, 30.0) as client:
             attempt, _ = await send_request(
-                client, backend_for(VLLMCustomAPIChatStream), url,
+                client, backend_for(OPENAI_CHAT), url,
                 b'{"model":"m","messages":[{"role":"user","content":"hi"}],"stream":true}', True, 0, 65536)
         print(attempt.error_kind, attempt.state.text)
 

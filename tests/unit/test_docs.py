@@ -29,7 +29,7 @@ DOCS = ROOT / "docs"
 CONFIG_DOC = DOCS / "config.md"
 
 #: ModelConfig fields that are internal (filled by the loader, never written in a config file).
-_INTERNAL_MODEL_FIELDS = {"backend_name", "source"}
+_INTERNAL_MODEL_FIELDS = {"backend", "simulator_keys", "source"}
 _RESULT_DICTS = {"values", "out", "extra"}
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 

@@ -46,7 +46,7 @@ class PlannedRun:
     @property
     def prompts(self) -> list[Prompt]:
         """Each item's prompt as the API receives it (by data index), for token counts and ``--dump-text``."""
-        spec = backend_for(self.model.type)
+        spec = backend_for(self.model.backend)
         return [spec.sent_prompt(item) for item in self.plan.items]
 
 
@@ -80,7 +80,7 @@ def plan_run(
     for warning in loaded.warnings:
         log.warning(warning)
     items = list(loaded)
-    spec = backend_for(model.type)
+    spec = backend_for(model.backend)
     headers = build_headers(model.api_key or None)
     model_name, url, tls = _resolve_endpoint(model, spec, headers)
     bodies = encode_bodies(
@@ -89,7 +89,7 @@ def plan_run(
     )
     pressure = pressure_time_s is not None
     plan = RunPlan(
-        backend_type=model.type,
+        backend=model.backend,
         url=url,
         headers=headers,
         stream=model.stream,

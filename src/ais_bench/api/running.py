@@ -123,7 +123,7 @@ def _warm_up(plan: RunPlan) -> None:
         return
     result = run_worker_loop(
         run_warmup(
-            BACKENDS[plan.backend_type], plan.url, plan.headers, plan.bodies, count=plan.num_warmups,
+            BACKENDS[plan.backend], plan.url, plan.headers, plan.bodies, count=plan.num_warmups,
             concurrency=plan.batch_size, stream=plan.stream, max_chunk_bytes=plan.max_chunk_bytes,
             timeout_s=plan.request_timeout_s, tls=plan.tls,
         )

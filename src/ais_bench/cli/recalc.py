@@ -137,5 +137,5 @@ def _token_inputs(model: ModelConfig, dataset: DatasetConfig, args: argparse.Nam
     if tokenizer is None and not args.dump_text:
         return None, None
     items = load_items(dataset, args.num_prompts, tokenizer=tokenizer)
-    spec = backend_for(model.type)
+    spec = backend_for(model.backend)
     return tokenizer, [spec.sent_prompt(item) for item in items]

@@ -41,6 +41,7 @@ from ais_bench.errors import ConfigError
 from ais_bench.load.schedule import TrafficShape
 
 if TYPE_CHECKING:
+    from ais_bench.benchmark.models import AisbenchBackend
     from ais_bench.sim.config import SimConfig
 
 MAX_BATCH_SIZE = 100_000
@@ -78,6 +79,8 @@ RESERVED_GENERATION_KEYS = {
 class ModelConfig:
     """One validated ``models[i]`` entry.
 
+    ``type``: the AISBench class the config named (kept for the config dump); ``backend``: what it
+    means, our backend name (``ais_bench.clients.backends.BACKENDS``), which the run uses.
     ``request_rate`` in requests/s (0 = send as fast as ``batch_size`` allows); ``retry`` = extra
     attempts after the first (our decision 5; AISBench counts total attempts);
     ``batch_size`` = maximum concurrency across all workers, except in a timestamp replay
@@ -90,7 +93,7 @@ class ModelConfig:
 
     type: type
     abbr: str
-    backend_name: str
+    backend: str
     stream: bool
     attr: str = "service"
     path: str = ""
@@ -140,7 +143,7 @@ class ModelConfig:
         """Plain dict for the config dump: ``type`` as a dotted name, a non-empty ``api_key`` as ``***``."""
         out = asdict(self)
         out.pop("source")
-        out.pop("backend_name")
+        out.pop("backend")
         out.pop("simulator_keys")
         if self.simulator is not None:
             out["simulator"] = {key: out["simulator"][key] for key in self.simulator_keys}
@@ -150,7 +153,7 @@ class ModelConfig:
         return out
 
 
-_FIELDS = {f for f in ModelConfig.__dataclass_fields__ if f not in ("backend_name", "source", "simulator_keys")}
+_FIELDS = {f for f in ModelConfig.__dataclass_fields__ if f not in ("backend", "source", "simulator_keys")}
 
 
 def load_models(path: str | Path) -> list[ModelConfig]:
@@ -171,23 +174,20 @@ def build_models(entries: Any, source: str) -> list[ModelConfig]:
     return [validate_model(entry, source, index=i) for i, entry in enumerate(entries)]
 
 
-def _backends() -> dict[type, Any]:
-    from ais_bench.clients.backends import BACKENDS
+def _aisbench_backend(source: str, where: str, value: Any) -> tuple[type, AisbenchBackend]:
+    """The AISBench class of ``type`` (the class, or its name as a config dump writes it) and what
+    it means (our backend name, default streaming mode)."""
+    from ais_bench.benchmark.models import AISBENCH_BACKENDS
 
-    return BACKENDS
-
-
-def _backend_for(source: str, where: str, value: Any) -> tuple[type, Any]:
-    backends = _backends()
-    allowed = "one of " + ", ".join(sorted(cls.__name__ for cls in backends))
-    if isinstance(value, str):  # dotted name, as written in a config dump
-        for cls in backends:
-            if value in (cls.__name__, dotted_name(cls)):
+    allowed = "one of " + ", ".join(sorted(cls.__name__ for cls in AISBENCH_BACKENDS))
+    if isinstance(value, str):  # a dotted name, as written in a config dump (older dumps: ais_bench.clients.backends)
+        for cls in AISBENCH_BACKENDS:
+            if value.rsplit(".", 1)[-1] == cls.__name__:
                 value = cls
                 break
-    if not isinstance(value, type) or value not in backends:
+    if not isinstance(value, type) or value not in AISBENCH_BACKENDS:
         raise not_allowed(source, f"{where}.type", value, allowed)
-    return value, backends[value]
+    return value, AISBENCH_BACKENDS[value]
 
 
 def validate_model(d: dict[str, Any], source: str, *, index: int = 0) -> ModelConfig:
@@ -200,10 +200,10 @@ def validate_model(d: dict[str, Any], source: str, *, index: int = 0) -> ModelCo
             raise unknown_field(source, f"{where}.{show_key(key)}", key, _FIELDS)
     if "type" not in d:
         raise missing(source, f"{where}.type", "a backend class such as VLLMCustomAPIChat")
-    cls, spec = _backend_for(source, where, d["type"])
+    cls, meaning = _aisbench_backend(source, where, d["type"])
     if "abbr" not in d:
         raise missing(source, f"{where}.abbr", "a non-empty string (the results folder name)")
-    values: dict[str, Any] = {"type": cls, "backend_name": spec.name, "source": source}
+    values: dict[str, Any] = {"type": cls, "backend": meaning.backend, "source": source}
     values["abbr"] = check_name(source, f"{where}.abbr", d["abbr"])
     values["attr"] = check_choice(source, f"{where}.attr", d.get("attr", "service"), ["service"])
     for key in ("model", "model_name"):
@@ -224,10 +224,8 @@ def validate_model(d: dict[str, Any], source: str, *, index: int = 0) -> ModelCo
             f"{source}: {where}.client_key is set without client_cert",
             hint="set client_cert to the PEM file of the client's certificate (or remove client_key)",
         )
-    stream = d.get("stream", spec.default_stream)
+    stream = d.get("stream", meaning.default_stream)
     values["stream"] = check_bool(source, f"{where}.stream", stream)
-    if getattr(spec, "force_stream", False):
-        values["stream"] = True
     _check_numbers(d, source, where, values)
     if "path" in d:
         values["path"] = _check_path(source, f"{where}.path", d["path"])

@@ -20,7 +20,7 @@ class RunPlan:
     """One dataset's load against one server: what to send, where, how fast, how many at once,
     where the records go.
 
-    Target: ``backend_type`` (key of ``ais_bench.clients.backends.BACKENDS``), the full endpoint
+    Target: ``backend`` (key of ``ais_bench.clients.backends.BACKENDS``), the full endpoint
     ``url``, the ``headers`` of every request, ``stream``, ``tls`` (how an https:// server is checked). Requests: ``items`` and their encoded
     ``bodies`` (same order, by data index).
 
@@ -38,7 +38,7 @@ class RunPlan:
     (not recorded). ``debug``: the single worker runs in a thread of the main process.
     """
 
-    backend_type: type
+    backend: str
     url: str
     headers: dict[str, str]
     stream: bool

@@ -106,7 +106,7 @@ def _tune_gc() -> None:
 
 
 async def _run(plan: RunPlan, shared: SharedState, worker_id: int, slots: int, tune_gc: bool = False) -> None:
-    spec = BACKENDS[plan.backend_type]
+    spec = BACKENDS[plan.backend]
     bodies = plan.bodies
     path = worker_record_path(plan.record_dir, plan.data_abbr, worker_id)
     async with _http_client(plan, shared, worker_id) as session:

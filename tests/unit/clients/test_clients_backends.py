@@ -7,15 +7,25 @@ import re
 
 import pytest
 
-from ais_bench.clients import openai_chat, openai_completions
-from ais_bench.clients.backends import (
-    BACKENDS,
-    BackendSpec,
+from ais_bench.benchmark.models import (
+    AISBENCH_BACKENDS,
+    MindieStreamApi,
+    TGICustomAPIStream,
     TritonCustomAPI,
     VLLMCustomAPI,
     VLLMCustomAPIChat,
     VLLMCustomAPIChatStream,
     VLLMCustomAPIStream,
+)
+from ais_bench.clients import openai_chat, openai_completions
+from ais_bench.clients.backends import (
+    BACKENDS,
+    MINDIE,
+    OPENAI_CHAT,
+    OPENAI_COMPLETIONS,
+    TGI,
+    TRITON,
+    BackendSpec,
     backend_for,
     build_registry,
 )
@@ -26,52 +36,64 @@ from ais_bench.errors import AisBenchError, ConfigError
 
 
 @pytest.mark.parametrize(
-    ("cls", "endpoint", "default_stream", "adapter", "deprecated"),
+    ("name", "endpoint", "adapter"),
     [
-        (VLLMCustomAPIChat, "v1/chat/completions", False, openai_chat, False),
-        (VLLMCustomAPIChatStream, "v1/chat/completions", True, openai_chat, True),
-        (VLLMCustomAPI, "v1/completions", False, openai_completions, False),
-        (VLLMCustomAPIStream, "v1/completions", True, openai_completions, True),
+        (OPENAI_CHAT, "v1/chat/completions", openai_chat),
+        (OPENAI_COMPLETIONS, "v1/completions", openai_completions),
     ],
 )
-def test_backend_specs(
-    cls: type, endpoint: str, default_stream: bool, adapter: object, deprecated: bool
-) -> None:
-    spec = backend_for(cls)
-    assert spec is BACKENDS[cls]
-    assert spec.name == cls.__name__
+def test_backend_specs(name: str, endpoint: str, adapter: object) -> None:
+    spec = backend_for(name)
+    assert spec is BACKENDS[name]
+    assert spec.name == name
     assert spec.endpoint == endpoint
-    assert spec.default_stream is default_stream
-    assert spec.deprecated is deprecated
+    assert spec.default_stream is False
     assert spec.models_endpoint == "v1/models"
     assert spec.build_body is adapter.build_body  # type: ignore[attr-defined]
     assert spec.parse_stream_event is adapter.parse_stream_event  # type: ignore[attr-defined]
     assert spec.parse_full_body is adapter.parse_full_body  # type: ignore[attr-defined]
 
 
+@pytest.mark.parametrize(
+    ("cls", "backend", "default_stream"),
+    [
+        (VLLMCustomAPIChat, OPENAI_CHAT, False),
+        (VLLMCustomAPIChatStream, OPENAI_CHAT, True),
+        (VLLMCustomAPI, OPENAI_COMPLETIONS, False),
+        (VLLMCustomAPIStream, OPENAI_COMPLETIONS, True),
+        (TGICustomAPIStream, TGI, True),
+        (TritonCustomAPI, TRITON, False),
+        (MindieStreamApi, MINDIE, True),
+    ],
+)
+def test_aisbench_classes_stand_for_a_backend_and_a_default_stream(cls: type, backend: str, default_stream: bool) -> None:
+    assert AISBENCH_BACKENDS[cls] == (backend, default_stream)
+    assert backend in BACKENDS
+
+
+def test_every_backend_has_an_aisbench_class() -> None:
+    assert {meaning.backend for meaning in AISBENCH_BACKENDS.values()} == set(BACKENDS)
+
+
 def test_spec_is_frozen() -> None:
     with pytest.raises(dataclasses.FrozenInstanceError):
-        BACKENDS[VLLMCustomAPIChat].endpoint = "x"  # type: ignore[misc]
+        BACKENDS[OPENAI_CHAT].endpoint = "x"  # type: ignore[misc]
 
 
-@pytest.mark.parametrize("bad", [dict, "VLLMCustomAPIChat", None])
-def test_unknown_backend_lists_supported(bad: object) -> None:
+@pytest.mark.parametrize("bad", ["VLLMCustomAPIChat", "openai", ""])
+def test_unknown_backend_lists_supported(bad: str) -> None:
     with pytest.raises(ConfigError) as info:
         backend_for(bad)
     message = info.value.message
-    for name in (
-        "VLLMCustomAPI", "VLLMCustomAPIChat", "VLLMCustomAPIChatStream", "VLLMCustomAPIStream",
-        "TGICustomAPI", "TGICustomAPIStream", "TritonCustomAPI", "TritonCustomAPIStream", "MindieStreamApi",
-    ):
+    for name in ("openai-chat", "openai-completions", "tgi", "triton", "mindie"):
         assert name in message
+    assert "VLLMCustomAPIChat" in (info.value.hint or "")
 
 
 def test_duplicate_registration_is_an_error() -> None:
-    spec = BACKENDS[VLLMCustomAPIChat]
+    spec = BACKENDS[OPENAI_CHAT]
     with pytest.raises(ValueError, match="twice"):
-        build_registry([(VLLMCustomAPIChat, spec), (VLLMCustomAPIChat, spec)])
-    with pytest.raises(ValueError, match="registered for class"):
-        build_registry([(VLLMCustomAPI, spec)])
+        build_registry([spec, spec])
 
 
 def test_spec_fields() -> None:
@@ -83,7 +105,6 @@ def test_spec_fields() -> None:
         "parse_stream_event",
         "parse_full_body",
         "models_endpoint",
-        "deprecated",
         "stream_endpoint",
         "needs_model_name",
         "sent_prompt",
@@ -124,7 +145,7 @@ def test_models_list_errors(body: bytes, words: str) -> None:
 
 def test_triton_discovery_uses_its_model_index_not_v1_models() -> None:
     """Triton has no ``/v1/models``: its index (``POST v2/repository/index``) lists the models."""
-    assert BACKENDS[TritonCustomAPI].models_endpoint == "v2/repository/index"
+    assert BACKENDS[TRITON].models_endpoint == "v2/repository/index"
     body = b'[{"name":"vllm_model","version":"1","state":"READY"},{"name":"old","version":"1","state":"UNAVAILABLE"}]'
     assert parse_triton_index(body) == "vllm_model"
 

@@ -8,16 +8,7 @@ import uuid
 import pytest
 
 from ais_bench.clients import mindie, tgi, triton
-from ais_bench.clients.backends import (
-    BACKENDS,
-    MindieStreamApi,
-    TGICustomAPI,
-    TGICustomAPIStream,
-    TritonCustomAPI,
-    TritonCustomAPIStream,
-    VLLMCustomAPIChat,
-    backend_for,
-)
+from ais_bench.clients.backends import BACKENDS, MINDIE, OPENAI_CHAT, TGI, TRITON, backend_for
 from ais_bench.clients.errors import DecodeError, ServerStreamError
 from ais_bench.clients.response import ResponseState
 from ais_bench.datasets.item import RequestItem
@@ -26,21 +17,19 @@ CHAT = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": 
 
 
 @pytest.mark.parametrize(
-    ("cls", "plain", "streamed", "default_stream", "deprecated", "adapter", "needs_model"),
+    ("name", "plain", "streamed", "default_stream", "adapter", "needs_model"),
     [
-        (TGICustomAPI, "generate", "generate_stream", False, False, tgi, False),
-        (TGICustomAPIStream, "generate", "generate_stream", True, True, tgi, False),
-        (TritonCustomAPI, "v2/models/llm/generate", "v2/models/llm/generate_stream", False, False, triton, True),
-        (TritonCustomAPIStream, "v2/models/llm/generate", "v2/models/llm/generate_stream", True, True, triton, True),
-        (MindieStreamApi, "infer", "infer", True, False, mindie, False),
+        (TGI, "generate", "generate_stream", False, tgi, False),
+        (TRITON, "v2/models/llm/generate", "v2/models/llm/generate_stream", False, triton, True),
+        (MINDIE, "infer", "infer", True, mindie, False),
     ],
 )
-def test_specs(cls, plain, streamed, default_stream, deprecated, adapter, needs_model) -> None:
-    spec = backend_for(cls)
-    assert spec.name == cls.__name__ and spec is BACKENDS[cls]
+def test_specs(name, plain, streamed, default_stream, adapter, needs_model) -> None:
+    spec = backend_for(name)
+    assert spec.name == name and spec is BACKENDS[name]
     assert spec.url_path(stream=False, model_name="llm") == plain
     assert spec.url_path(stream=True, model_name="llm") == streamed
-    assert (spec.default_stream, spec.deprecated, spec.needs_model_name) == (default_stream, deprecated, needs_model)
+    assert (spec.default_stream, spec.needs_model_name) == (default_stream, needs_model)
     assert spec.build_body is adapter.build_body
     assert spec.parse_stream_event is adapter.parse_stream_event
     assert spec.parse_full_body is adapter.parse_full_body
@@ -49,8 +38,8 @@ def test_specs(cls, plain, streamed, default_stream, deprecated, adapter, needs_
 
 
 def test_model_name_is_quoted_and_chat_prompt_kept() -> None:
-    assert BACKENDS[TritonCustomAPI].url_path(stream=True, model_name="a/b c") == "v2/models/a%2Fb%20c/generate_stream"
-    assert BACKENDS[VLLMCustomAPIChat].sent_prompt(RequestItem(0, "q", "d")) == [{"role": "user", "content": "q"}]
+    assert BACKENDS[TRITON].url_path(stream=True, model_name="a/b c") == "v2/models/a%2Fb%20c/generate_stream"
+    assert BACKENDS[OPENAI_CHAT].sent_prompt(RequestItem(0, "q", "d")) == [{"role": "user", "content": "q"}]
 
 
 KW = {"model": "ignored", "max_out_len": 64, "generation_kwargs": {"temperature": 0.5, "max_new_tokens": 1}}

@@ -1,40 +1,8 @@
-"""Shared fixtures: a stand-in ``ais_bench.clients.backends`` only when the real one is absent."""
+"""Shared fixtures."""
 
 from __future__ import annotations
 
-import sys
-import types
-from dataclasses import dataclass
-
 import pytest
-
-try:
-    import ais_bench.clients.backends  # noqa: F401
-except ImportError:  # the clients package is written elsewhere; keep these tests runnable without it
-
-    @dataclass(frozen=True)
-    class _Spec:
-        name: str
-        default_stream: bool
-
-    _module = types.ModuleType("ais_bench.clients.backends")
-    for _name, _stream in (
-        ("VLLMCustomAPIChat", False),
-        ("VLLMCustomAPIChatStream", True),
-        ("VLLMCustomAPI", False),
-        ("VLLMCustomAPIStream", True),
-    ):
-        setattr(_module, _name, type(_name, (), {"__module__": "ais_bench.clients.backends"}))
-    _module.BACKENDS = {
-        getattr(_module, n): _Spec(n, s)
-        for n, s in (
-            ("VLLMCustomAPIChat", False),
-            ("VLLMCustomAPIChatStream", True),
-            ("VLLMCustomAPI", False),
-            ("VLLMCustomAPIStream", True),
-        )
-    }
-    sys.modules["ais_bench.clients.backends"] = _module
 
 
 @pytest.fixture

@@ -3,7 +3,7 @@ from __future__ import annotations
 import os
 import re
 
-from ais_bench.clients.backends import VLLMCustomAPIChat
+from ais_bench.benchmark.models import VLLMCustomAPIChat
 from ais_bench.config import (
     build_datasets,
     dump_config,
@@ -43,7 +43,7 @@ def test_dump_masks_api_key_and_reloads(tmp_path):
     assert re.fullmatch(rf"\d{{8}}_\d{{6}}_{os.getpid()}\.py", path.name)
     text = path.read_text()
     assert "sk-secret" not in text and "k2" not in text and "'***'" in text
-    assert "'ais_bench.clients.backends.VLLMCustomAPIChat'" in text
+    assert "'ais_bench.benchmark.models.VLLMCustomAPIChat'" in text
     assert "'ais_bench.datasets.dataset_types.SyntheticDataset'" in text
 
     run = load_run_config(path)

@@ -18,7 +18,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ais_bench.clients.backends import BACKENDS, VLLMCustomAPIChat
+from ais_bench.benchmark.models import AISBENCH_BACKENDS, VLLMCustomAPIChat
 from ais_bench.config.datasets import build_datasets, load_datasets, validate_dataset
 from ais_bench.config.global_consts import build_global_consts, load_global_consts
 from ais_bench.config.loader import load_config_file
@@ -248,7 +248,7 @@ def test_sim_config_raises_only_config_errors(data: Any) -> None:
 
 
 def test_starting_points_are_valid() -> None:
-    for cls in BACKENDS:
+    for cls in AISBENCH_BACKENDS:
         assert validate_model({**MODEL, "type": cls}, SRC).type is cls
     assert len(build_datasets(DATASETS, SRC)) == len(DATASETS)
     assert build_summarizer(SUMMARIZER, SRC).stage == "stable"

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from ais_bench.clients.backends import VLLMCustomAPI, VLLMCustomAPIChat, VLLMCustomAPIChatStream
+from ais_bench.benchmark.models import VLLMCustomAPI, VLLMCustomAPIChat, VLLMCustomAPIChatStream
 from ais_bench.config.models import load_models, validate_model
 from ais_bench.config.resolve import resolve_config_file
 from ais_bench.errors import ConfigError
@@ -48,7 +48,7 @@ def test_quick_start_config_loads_unchanged(write, tmp_path):
     resolved = resolve_config_file("models", "vllm_api_stream_chat", tmp_path)
     assert resolved.path.is_relative_to(tmp_path.resolve())
     (m,) = load_models(resolved.path)
-    assert m.type is VLLMCustomAPIChatStream and m.stream is True
+    assert m.type is VLLMCustomAPIChatStream and m.backend == "openai-chat" and m.stream is True
     assert (m.abbr, m.model, m.batch_size, m.max_out_len, m.retry) == (
         "vllm-api-stream-chat",
         "DeepSeek-R1",
@@ -247,7 +247,10 @@ def test_valid_ranges_and_traffic():
 
 
 def test_type_by_dotted_name():
-    assert validate_model(base(type="ais_bench.clients.backends.VLLMCustomAPI"), SRC).type is VLLMCustomAPI
+    assert validate_model(base(type="ais_bench.benchmark.models.VLLMCustomAPI"), SRC).type is VLLMCustomAPI
+    # dumps written before the classes moved to ais_bench.benchmark load too
+    old_dump = validate_model(base(type="ais_bench.clients.backends.VLLMCustomAPI"), SRC)
+    assert old_dump.type is VLLMCustomAPI and old_dump.backend == "openai-completions"
 
 
 @pytest.mark.parametrize(
@@ -267,7 +270,7 @@ def test_base_url(fields, url):
 
 def test_dump_dict_masks_api_key():
     d = validate_model(base(api_key="secret"), SRC).to_dump_dict()
-    assert d["api_key"] == "***" and d["type"] == "ais_bench.clients.backends.VLLMCustomAPIChat"
+    assert d["api_key"] == "***" and d["type"] == "ais_bench.benchmark.models.VLLMCustomAPIChat" and "backend" not in d
     assert "secret" not in repr(d)
     assert validate_model(base(), SRC).to_dump_dict()["api_key"] == ""
 

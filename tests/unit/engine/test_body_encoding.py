@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from ais_bench.clients.backends import VLLMCustomAPIChat, backend_for
+from ais_bench.clients.backends import OPENAI_CHAT, backend_for
 from ais_bench.datasets.item import RequestItem
 from ais_bench.engine.preflight import encode_bodies
 from ais_bench.errors import DatasetError
 
 
 def test_a_row_that_cannot_be_json_names_itself() -> None:
-    spec = backend_for(VLLMCustomAPIChat)
+    spec = backend_for(OPENAI_CHAT)
     items = [RequestItem(0, "fine", "ds"), RequestItem(1, "bad \ud800", "ds")]
     with pytest.raises(DatasetError, match=r"dataset 'ds' row 1: .*cannot be written as JSON"):
         encode_bodies(spec, items, model="m", stream=True, max_out_len=8, generation_kwargs={})
