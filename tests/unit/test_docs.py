@@ -18,7 +18,9 @@ from pathlib import Path
 import pytest
 
 import ais_bench.config.datasets as datasets_cfg
+import ais_bench.config.generation_kwargs as generation_cfg
 import ais_bench.config.global_consts as global_consts_cfg
+import ais_bench.config.model_fields as model_fields_cfg
 import ais_bench.config.models as models_cfg
 import ais_bench.config.summarizers as summarizers_cfg
 from ais_bench.cli.args import build_parser
@@ -118,15 +120,16 @@ def _known_names() -> dict[str, set[str]]:
         "simulator fields (SimConfig)": {f.name for f in dataclasses.fields(SimConfig)},
         "summarizer calculator types": set(summarizers_cfg._STAGES),
         "keys read by config/models.py": _dict_keys_read(models_cfg),
+        "keys read by config/model_fields.py": _dict_keys_read(model_fields_cfg),
         "keys read by config/datasets.py": _dict_keys_read(datasets_cfg),
         "keys read by config/summarizers.py": _dict_keys_read(summarizers_cfg),
         "keys read by config/global_consts.py": _dict_keys_read(global_consts_cfg),
     }
-    for module in (models_cfg, datasets_cfg, summarizers_cfg, global_consts_cfg):
+    for module in (models_cfg, model_fields_cfg, datasets_cfg, summarizers_cfg, global_consts_cfg):
         short = module.__name__.rsplit(".", 1)[-1]
         for variable, names in _allowed_name_lists(module).items():
             groups[f"allowed names {short}.{variable}"] = names
-    reserved = getattr(models_cfg, "RESERVED_GENERATION_KEYS", None)
+    reserved = getattr(generation_cfg, "RESERVED_GENERATION_KEYS", None)
     if reserved:
         groups["generation_kwargs keys the tool writes itself"] = set(reserved)
     options: set[str] = set()
@@ -150,7 +153,7 @@ def test_known_names_are_found() -> None:
     )
     assert {"--models", "--pressure-time", "-w"} <= groups["command-line options"]
     assert "WORKERS_NUM" in groups["allowed names global_consts._KNOWN"]
-    assert "burstiness" in set().union(*(v for k, v in groups.items() if k.startswith("allowed names models.")))
+    assert "burstiness" in set().union(*(v for k, v in groups.items() if k.startswith("allowed names model_fields.")))
     assert any(group.startswith("allowed names datasets.") for group in groups)
 
 

@@ -8,31 +8,33 @@ settings, validated into ``ais_bench.sim.SimConfig``).
 
 from __future__ import annotations
 
-import ipaddress
-import math
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
+from ais_bench.config.generation_kwargs import check_generation_kwargs
 from ais_bench.config.loader import load_config_file
+from ais_bench.config.model_fields import (
+    aisbench_backend,
+    check_api_key,
+    check_host,
+    check_path,
+    check_pem_file,
+    check_simulator,
+    check_traffic,
+    check_url,
+)
 from ais_bench.config.validation import (
-    NO_SURROGATE,
     check_bool,
     check_choice,
-    check_dict,
     check_int,
-    check_known_keys,
     check_name,
     check_number,
-    check_path_text,
     check_str,
     display_path,
     dotted_name,
-    is_unicode_text,
     missing,
     not_allowed,
-    show,
     show_key,
     unknown_field,
 )
@@ -41,7 +43,6 @@ from ais_bench.errors import ConfigError
 from ais_bench.load.schedule import TrafficShape
 
 if TYPE_CHECKING:
-    from ais_bench.benchmark.models import AisbenchBackend
     from ais_bench.sim.config import SimConfig
 
 MAX_BATCH_SIZE = 100_000
@@ -49,7 +50,6 @@ MAX_REQUEST_RATE = 64_000
 MAX_RETRY = 1000
 #: Largest ``max_out_len`` (tokens): what a server's 32-bit signed token count can hold.
 MAX_OUT_LEN = MAX_OUT_TOKENS
-RAMP_UP_STRATEGIES = ("linear", "exponential", None, "")
 
 #: Fields AISBench model configs may carry that do not matter for performance runs (accepted, dropped).
 IGNORED_FIELDS = frozenset(
@@ -64,15 +64,6 @@ IGNORED_FIELDS = frozenset(
         "response_anomaly",
     }
 )
-
-_TRAFFIC_FIELDS = ("burstiness", "ramp_up_strategy", "ramp_up_start_rps", "ramp_up_end_rps")
-
-#: ``generation_kwargs`` keys that would replace what the tool itself puts in the request body.
-RESERVED_GENERATION_KEYS = {
-    "stream": "the streaming mode is the model config's stream= (or the backend class)",
-    "messages": "the prompt comes from the dataset",
-    "prompt": "the prompt comes from the dataset",
-}
 
 
 @dataclass(frozen=True)
@@ -174,22 +165,6 @@ def build_models(entries: Any, source: str) -> list[ModelConfig]:
     return [validate_model(entry, source, index=i) for i, entry in enumerate(entries)]
 
 
-def _aisbench_backend(source: str, where: str, value: Any) -> tuple[type, AisbenchBackend]:
-    """The AISBench class of ``type`` (the class, or its name as a config dump writes it) and what
-    it means (our backend name, default streaming mode)."""
-    from ais_bench.benchmark.models import AISBENCH_BACKENDS
-
-    allowed = "one of " + ", ".join(sorted(cls.__name__ for cls in AISBENCH_BACKENDS))
-    if isinstance(value, str):  # a dotted name, as written in a config dump (older dumps: ais_bench.clients.backends)
-        for cls in AISBENCH_BACKENDS:
-            if value.rsplit(".", 1)[-1] == cls.__name__:
-                value = cls
-                break
-    if not isinstance(value, type) or value not in AISBENCH_BACKENDS:
-        raise not_allowed(source, f"{where}.type", value, allowed)
-    return value, AISBENCH_BACKENDS[value]
-
-
 def validate_model(d: dict[str, Any], source: str, *, index: int = 0) -> ModelConfig:
     """Validate one model dict into a ``ModelConfig``; the first problem raises a one-line ``ConfigError``."""
     where = f"models[{index}]"
@@ -200,7 +175,7 @@ def validate_model(d: dict[str, Any], source: str, *, index: int = 0) -> ModelCo
             raise unknown_field(source, f"{where}.{show_key(key)}", key, _FIELDS)
     if "type" not in d:
         raise missing(source, f"{where}.type", "a backend class such as VLLMCustomAPIChat")
-    cls, meaning = _aisbench_backend(source, where, d["type"])
+    cls, meaning = aisbench_backend(source, where, d["type"])
     if "abbr" not in d:
         raise missing(source, f"{where}.abbr", "a non-empty string (the results folder name)")
     values: dict[str, Any] = {"type": cls, "backend": meaning.backend, "source": source}
@@ -210,15 +185,15 @@ def validate_model(d: dict[str, Any], source: str, *, index: int = 0) -> ModelCo
         if key in d:
             values[key] = check_str(source, f"{where}.{key}", d[key])
     if "api_key" in d:
-        values["api_key"] = _check_api_key(source, f"{where}.api_key", d["api_key"])
+        values["api_key"] = check_api_key(source, f"{where}.api_key", d["api_key"])
     if "url" in d:
-        values["url"] = _check_url(source, f"{where}.url", d["url"])
+        values["url"] = check_url(source, f"{where}.url", d["url"])
     for key in ("use_timestamp", "timestamp_batch_cap", "enable_ssl", "insecure", "trust_remote_code"):
         if key in d:
             values[key] = check_bool(source, f"{where}.{key}", d[key])
     for key in ("ca_cert", "client_cert", "client_key"):
         if key in d:
-            values[key] = _check_pem_file(source, f"{where}.{key}", d[key])
+            values[key] = check_pem_file(source, f"{where}.{key}", d[key])
     if values.get("client_key") and not values.get("client_cert"):
         raise ConfigError(
             f"{source}: {where}.client_key is set without client_cert",
@@ -228,17 +203,17 @@ def validate_model(d: dict[str, Any], source: str, *, index: int = 0) -> ModelCo
     values["stream"] = check_bool(source, f"{where}.stream", stream)
     _check_numbers(d, source, where, values)
     if "path" in d:
-        values["path"] = _check_path(source, f"{where}.path", d["path"])
+        values["path"] = check_path(source, f"{where}.path", d["path"])
     if "host_ip" in d:
-        values["host_ip"] = _check_host(source, f"{where}.host_ip", d["host_ip"])
+        values["host_ip"] = check_host(source, f"{where}.host_ip", d["host_ip"])
     if d.get("generation_kwargs") is not None:
-        values["generation_kwargs"] = _check_generation_kwargs(
+        values["generation_kwargs"] = check_generation_kwargs(
             source, f"{where}.generation_kwargs", d["generation_kwargs"]
         )
     if d.get("traffic_cfg") is not None:
-        values["traffic_cfg"] = _check_traffic(source, f"{where}.traffic_cfg", d["traffic_cfg"])
+        values["traffic_cfg"] = check_traffic(source, f"{where}.traffic_cfg", d["traffic_cfg"])
     if d.get("simulator") is not None:
-        values["simulator"], values["simulator_keys"] = _check_simulator(source, f"{where}.simulator", d["simulator"])
+        values["simulator"], values["simulator_keys"] = check_simulator(source, f"{where}.simulator", d["simulator"])
     port_lo_ok = values.get("simulator") is not None  # 0 = let the embedded simulator pick a port
     if "host_port" in d:
         values["host_port"] = check_int(
@@ -264,146 +239,3 @@ def _check_numbers(d: dict[str, Any], source: str, where: str, values: dict[str,
         values["seed"] = check_int(source, f"{where}.seed", d["seed"], 0, 2**32 - 1)
 
 
-def _check_path(source: str, field_name: str, value: Any) -> str:
-    value = check_path_text(source, field_name, value)
-    try:
-        exists = not value or Path(value).expanduser().exists()
-    except (OSError, RuntimeError, ValueError):  # unknown ~user, name too long, ...
-        exists = False
-    if not exists:
-        raise not_allowed(source, field_name, value, "an existing tokenizer folder, or '' for none")
-    return value
-
-
-def _check_pem_file(source: str, field_name: str, value: Any) -> str:
-    """'' or an existing file (a PEM certificate or key; ``~`` expanded)."""
-    value = check_path_text(source, field_name, value)
-    if not value:
-        return value
-    try:
-        path = Path(value).expanduser()
-        is_file = path.is_file()
-    except (OSError, RuntimeError, ValueError):  # unknown ~user, name too long, ...
-        is_file = False
-    if not is_file:
-        raise not_allowed(source, field_name, value, "an existing PEM file, or '' for none")
-    return str(path)
-
-
-def _check_api_key(source: str, field_name: str, value: Any) -> str:
-    """A string without line breaks (it goes into an HTTP header); never shown in an error."""
-    value = check_str(source, field_name, value, secret=True)
-    if any(ord(c) < 32 or ord(c) == 127 for c in value):
-        raise not_allowed(source, field_name, value, "a string without control characters", secret=True)
-    return value
-
-
-def _check_url(source: str, field_name: str, value: Any) -> str:
-    """'' (use host_ip/host_port) or an http(s) URL with a host, e.g. 'http://server:8080/'."""
-    value = check_str(source, field_name, value).strip()
-    if not value:
-        return value
-    expected = "'' or an http(s) URL such as 'http://127.0.0.1:8080/'"
-    try:
-        parts = urlsplit(value if "://" in value else f"http://{value}")
-        ok = parts.scheme in ("http", "https") and bool(parts.hostname) and (parts.port is None or parts.port > 0)
-    except ValueError:  # bad port, unbalanced [ ] around an IPv6 address
-        ok = False
-    if not ok or any(ord(c) <= 32 for c in value):
-        raise not_allowed(source, field_name, value, expected)
-    return value
-
-
-def _check_generation_kwargs(source: str, where: str, value: Any) -> dict[str, Any]:
-    """A dict of JSON values that does not replace the body fields the tool writes itself."""
-    d = check_dict(source, where, value)
-    for key, reason in RESERVED_GENERATION_KEYS.items():
-        if key in d:
-            raise ConfigError(
-                f"{source}: {where}.{key} is not allowed in generation_kwargs: {reason}",
-                hint=f"remove '{key}' from generation_kwargs",
-            )
-    for key in _SEQUENCE_COUNT_KEYS:
-        count = d.get(key)
-        if isinstance(count, int) and not isinstance(count, bool) and count > 1:
-            raise ConfigError(
-                f"{source}: {where}.{key}={count} asks for several sequences per request, which ais_bench "
-                "does not measure (their tokens interleave in one stream and TPOT/ITL would be wrong)",
-                hint=f"remove '{key}' from generation_kwargs (or set it to 1); to send each prompt several "
-                "times, repeat the dataset rows",
-            )
-    _check_json(source, where, d)
-    return dict(d)
-
-
-#: ``generation_kwargs`` keys that ask the server for several sequences per request (OpenAI ``n``,
-#: vLLM ``best_of``).
-_SEQUENCE_COUNT_KEYS = ("n", "best_of")
-
-
-def _check_json(source: str, where: str, value: Any, depth: int = 0) -> None:
-    """Every value can be sent as JSON: str, bool, None, int (64-bit), finite float, list, dict."""
-    expected = "JSON data: a string, bool, None, 64-bit integer, finite number, list or dict with string keys"
-    if depth > 64:
-        raise not_allowed(source, where, value, "at most 64 levels of nested lists and dicts")
-    if isinstance(value, str) and not is_unicode_text(value):
-        raise not_allowed(source, where, value, NO_SURROGATE)
-    if value is None or isinstance(value, (str, bool)):
-        return
-    if isinstance(value, int):
-        if not -(2**63) <= value < 2**64:
-            raise not_allowed(source, where, value, expected)
-    elif isinstance(value, float):
-        if not math.isfinite(value):
-            raise not_allowed(source, where, value, expected)
-    elif isinstance(value, (list, tuple)):
-        for i, item in enumerate(value):
-            _check_json(source, f"{where}[{i}]", item, depth + 1)
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            if not isinstance(key, str) or not is_unicode_text(key):
-                raise not_allowed(source, f"{where} key {show(key)}", key, "string keys of Unicode text")
-            _check_json(source, f"{where}.{key}", item, depth + 1)
-    else:
-        raise not_allowed(source, where, value, expected)
-
-
-def _check_simulator(source: str, where: str, value: Any) -> tuple[SimConfig, tuple[str, ...]]:
-    """The embedded simulator's settings as a ``SimConfig`` (a mistake names the file) and the keys given."""
-    from ais_bench.sim.config import SimConfig  # only for simulator configs: ais_bench.sim imports aiohttp
-
-    d = dict(check_dict(source, where, value))
-    try:
-        return SimConfig.from_dict(d), tuple(d)
-    except ConfigError as exc:
-        raise ConfigError(f"{source}: {where}: {exc.message}", hint=exc.hint) from None
-
-
-def _check_host(source: str, field_name: str, value: Any) -> str:
-    if isinstance(value, str):
-        if value == "localhost":
-            return value
-        try:
-            ipaddress.ip_address(value.strip("[]"))
-            return value.strip("[]")
-        except ValueError:
-            pass
-    raise not_allowed(
-        source, field_name, value, "'localhost' or an IPv4/IPv6 address (use url= for a host name)"
-    )
-
-
-def _check_traffic(source: str, where: str, value: Any) -> TrafficShape:
-    d = check_dict(source, where, value)
-    check_known_keys(source, where, d, _TRAFFIC_FIELDS)
-    out: dict[str, Any] = {}
-    if d.get("burstiness") is not None:
-        out["burstiness"] = check_number(source, f"{where}.burstiness", d["burstiness"], 0)
-    strategy = check_choice(
-        source, f"{where}.ramp_up_strategy", d.get("ramp_up_strategy"), RAMP_UP_STRATEGIES
-    )
-    out["ramp_up_strategy"] = strategy or None
-    for key in ("ramp_up_start_rps", "ramp_up_end_rps"):
-        if d.get(key) is not None:
-            out[key] = check_number(source, f"{where}.{key}", d[key], 0)
-    return TrafficShape(**out)
