@@ -32,10 +32,12 @@ import socket
 import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import httptools
 
+from ais_bench.clients.errors import ResponseError
 from ais_bench.clients.tls import (
     TLSHandshakeEOF,
     TLSOptions,
@@ -168,7 +170,7 @@ class Exchange:
         self.headers: dict[str, str] = {}
         self.problem: str | None = None
         #: Set by a consumer whose own processing failed after the body was read (it ends the exchange).
-        self.error: Exception | None = None
+        self.error: ResponseError | None = None
         self.close_delimited = False
         #: The connection that carries it, and the moment its first byte went to the kernel
         #: (``perf_counter`` s; the transport's ``write_s``), both set when it is sent.
@@ -428,7 +430,7 @@ class ConnectionPool:
         self._idle: list[HTTPConnection] = []
         self._draining: list[HTTPConnection] = []
         self._open: set[HTTPConnection] = set()
-        self._addresses: list[tuple] | None = None
+        self._addresses: list[tuple[int, Any]] | None = None
 
     @property
     def open_connections(self) -> int:
@@ -585,7 +587,7 @@ class ConnectionPool:
         except OSError as exc:
             raise HTTPExchangeError("connect", f"TLS handshake failed ({_reason(exc)})") from None
 
-    async def _resolve(self, loop: asyncio.AbstractEventLoop) -> list[tuple]:
+    async def _resolve(self, loop: asyncio.AbstractEventLoop) -> list[tuple[int, Any]]:
         if self._addresses is None:
             endpoint = self.endpoint
             try:

@@ -266,11 +266,12 @@ class KernelStampedTransport(asyncio.Transport):
         return self._extra.get(name, default)
 
     def set_protocol(self, protocol: asyncio.BaseProtocol) -> None:
-        self._protocol = protocol  # type: ignore[assignment]
+        self._protocol = protocol
         self._set_receiver()
 
     def get_protocol(self) -> asyncio.BaseProtocol:
-        return self._protocol
+        protocol: asyncio.BaseProtocol = self._protocol
+        return protocol
 
 
 _shared_read_buffer: memoryview | None = None
@@ -324,6 +325,8 @@ def _arrival_s(ancillary: list[tuple[int, int, bytes]]) -> float:
         if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS and len(data) >= _TIMESPEC.size:
             clock = _clock_offset
             offset_ns = clock.offset_ns if now_ns - clock.read_at_ns < clock.REFRESH_NS else clock.refresh(now_ns)
+            seconds: int
+            nanoseconds: int
             seconds, nanoseconds = _TIMESPEC.unpack_from(data)
             arrival_ns = seconds * 1_000_000_000 + nanoseconds - offset_ns
             return min(arrival_ns, now_ns) * 1e-9
