@@ -72,7 +72,8 @@ def build_tls_context(options: TLSOptions) -> ssl.SSLContext:
 
 def _file_problem(exc: BaseException) -> str:
     if isinstance(exc, ssl.SSLError):
-        return f"not a PEM certificate/key that fits ({exc.reason or exc})".lower()
+        detail = str(exc.reason or exc).lower().replace("_", " ")
+        return f"not a usable PEM file ({detail})"
     if isinstance(exc, OSError) and exc.strerror:
         return exc.strerror.lower()
     return str(exc) or type(exc).__name__
