@@ -77,7 +77,8 @@ class DatasetConfig:
     """One validated dataset entry.
 
     ``template``: the prompt template (a string, or chat messages with ``{column}`` placeholders);
-    None = the loader's default. ``test_range``: AISBench slice text such as ``'[0:8]'`` or None.
+    None = the loader's default. ``test_range``: AISBench slice text such as ``'[0:8]'`` or None;
+    ``rows``: the slice of rows it selects (what the loaders use).
     ``synthetic``: the generator spec for ``SyntheticDataset``. ``seed``: the random seed
     (``seed`` or AISBench ``random_seed``). ``disable_shuffle`` / ``infer_mode``: ShareGPT order and
     multi-turn mode. ``trace``: the options of a ``MooncakeTraceDataset``. ``raw``: the entry as
@@ -88,6 +89,7 @@ class DatasetConfig:
     type: type
     path: str = ""
     test_range: str | None = None
+    rows: slice | None = None
     input_columns: tuple[str, ...] = ()
     template: Template | None = None
     synthetic: SyntheticSpec | None = None
@@ -166,7 +168,7 @@ def validate_dataset(d: Any, source: str, where: str = "datasets[0]") -> Dataset
     for key in ("output_column", "train_split", "test_split"):
         if reader.get(key) is not None:
             check_str(source, f"{where}.reader_cfg.{key}", reader[key])
-    values["test_range"] = _check_test_range(
+    values["test_range"], values["rows"] = _check_test_range(
         source, f"{where}.reader_cfg.test_range", reader.get("test_range")
     )
     if "input_columns" in reader:
@@ -191,16 +193,16 @@ def validate_dataset(d: Any, source: str, where: str = "datasets[0]") -> Dataset
     return DatasetConfig(**values)
 
 
-def _check_test_range(source: str, where: str, value: Any) -> str | None:
+def _check_test_range(source: str, where: str, value: Any) -> tuple[str | None, slice | None]:
+    """(``test_range`` as written, the rows it selects), both None when not set."""
     if value is None or (isinstance(value, str) and value == ""):
-        return None
+        return None, None
     if not isinstance(value, str):
         raise not_allowed(source, where, value, "a slice such as '[0:8]'")
     try:
-        parse_test_range(value)
+        return value, parse_test_range(value)
     except ValueError:
         raise not_allowed(source, where, value, "a slice such as '[0:8]'") from None
-    return value
 
 
 def _template(source: str, where: str, infer_cfg: Any) -> Template | None:

@@ -19,7 +19,6 @@ from ais_bench.datasets.dataset_types import (
 )
 from ais_bench.datasets.gsm8k import load_gsm8k_items, messages_to_text
 from ais_bench.datasets.item import Prompt, RequestItem
-from ais_bench.datasets.selection import parse_test_range
 from ais_bench.datasets.sharegpt import load_sharegpt_items
 from ais_bench.datasets.synthetic import load_synthetic_items
 from ais_bench.datasets.trace import load_trace_items
@@ -83,8 +82,8 @@ def load_items(
     ``tokenizer``: the model's (``path``), for datasets that generate prompts from token ids
     (synthetic ``tokenid``, traces with ``input_length``) or size outputs (ShareGPT)."""
     warnings: list[str] = []
-    if dataset_cfg.test_range:
-        selection = parse_test_range(dataset_cfg.test_range)
+    if dataset_cfg.rows is not None:
+        selection = dataset_cfg.rows
         if num_prompts is not None:
             warnings.append(
                 f"--num-prompts {num_prompts} ignored for dataset '{dataset_cfg.abbr}': "
@@ -98,7 +97,7 @@ def load_items(
     items = loader(dataset_cfg, selection, tokenizer)
     if not items:
         raise DatasetError(f"dataset '{dataset_cfg.abbr}' has no rows in the selected range")
-    if num_prompts is not None and not dataset_cfg.test_range and len(items) < num_prompts:
+    if num_prompts is not None and dataset_cfg.rows is None and len(items) < num_prompts:
         warnings.append(
             f"dataset '{dataset_cfg.abbr}' has only {len(items)} rows (--num-prompts {num_prompts})"
         )

@@ -14,7 +14,6 @@ import time
 import urllib.error
 import urllib.request
 from multiprocessing.connection import Connection
-from typing import Any
 
 from ais_bench.errors import AisBenchError, ConfigError, ServerUnreachable
 from ais_bench.sim.config import SimConfig
@@ -65,7 +64,7 @@ def start_sim_process(cfg: SimConfig, startup_timeout_s: float = 20.0) -> SimHan
     """Start the server in a child process on a free 127.0.0.1 port; return once ``/health`` answers."""
     ctx = multiprocessing.get_context("spawn")
     reader, writer = ctx.Pipe(duplex=False)
-    process = ctx.Process(target=_child_main, args=(cfg.to_dict(), writer), name="ais_bench-sim", daemon=True)
+    process = ctx.Process(target=_child_main, args=(cfg, writer), name="ais_bench-sim", daemon=True)
     process.start()
     writer.close()
     handle = SimHandle(process, 0)
@@ -111,13 +110,13 @@ def _wait_for_health(url: str, timeout_s: float) -> None:
     )
 
 
-def _child_main(cfg_dict: dict[str, Any], writer: Connection) -> None:
+def _child_main(cfg: SimConfig, writer: Connection) -> None:
+    """The simulator process: serve ``cfg`` (validated by the parent; unpickling does not re-check it)."""
     def on_ready(server: SimServer) -> None:
         writer.send(("port", server.port))
         writer.close()
 
     try:
-        cfg = SimConfig.from_dict(cfg_dict)
         run_event_loop(serve_until_signal(cfg, SIM_HOST, 0, on_ready))
     except ConfigError as exc:
         _report(writer, "config-error", exc.message)
