@@ -20,9 +20,6 @@ from ais_bench.clients.response import (
 from ais_bench.datasets.item import Prompt, RequestItem
 from ais_bench.errors import DatasetError
 
-#: AISBench's structured-prompt roles and their OpenAI names; other roles are kept as they are.
-ROLE_MAP = {"HUMAN": "user", "BOT": "assistant", "SYSTEM": "system", "TOOL": "tool"}
-
 
 def build_body(
     item: RequestItem,
@@ -49,11 +46,8 @@ def build_body(
 
 
 def build_messages(prompt: Prompt, index: int = -1) -> list[dict[str, Any]]:
-    """Chat messages for a prompt.
-
-    A string becomes one ``user`` message. In a list, AISBench structured messages
-    (``{"role": "HUMAN", "prompt": "..."}``) get their role mapped by ``ROLE_MAP`` and ``prompt``
-    renamed ``content`` (other keys copied); OpenAI messages pass through unchanged.
+    """Chat messages for a prompt: a string becomes one ``user`` message; a list of OpenAI messages
+    is sent as it is (AISBench template roles were translated when the dataset config was loaded).
     ``index`` (the dataset row) only serves error messages.
     """
     if isinstance(prompt, str):
@@ -64,15 +58,6 @@ def build_messages(prompt: Prompt, index: int = -1) -> list[dict[str, Any]]:
     for message in prompt:
         if not isinstance(message, dict):
             raise DatasetError(f"row {index}: a chat message must be an object, got {message!r:.80}")
-        role = message.get("role")
-        known_role = isinstance(role, str) and role in ROLE_MAP
-        if known_role or "prompt" in message:
-            mapped = {key: value for key, value in message.items() if key != "prompt"}
-            if known_role:
-                mapped["role"] = ROLE_MAP[role]
-            if "prompt" in message:
-                mapped["content"] = message["prompt"]
-            message = mapped
         messages.append(message)
     return messages
 

@@ -47,14 +47,14 @@ def build_body(
 
 def build_prompt(prompt: Prompt, index: int = -1) -> str:
     """The prompt string. A chat prompt (list of messages) is flattened without any chat template:
-    the messages' ``content`` (or AISBench ``prompt``) strings, in order, joined with
+    the messages' ``content`` strings, in order, joined with
     ``MESSAGE_SEPARATOR``; roles are dropped. ``index`` (the dataset row) only serves error messages.
     """
     if isinstance(prompt, str):
         return prompt
     parts: list[str] = []
     for message in prompt if isinstance(prompt, list) else [prompt]:
-        content = message.get("content", message.get("prompt")) if isinstance(message, dict) else None
+        content = message.get("content") if isinstance(message, dict) else None
         if not isinstance(content, str):
             raise DatasetError(
                 f"row {index}: the completions API needs text; cannot flatten message {message!r:.80}"

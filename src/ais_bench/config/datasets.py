@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ais_bench.benchmark.openicl.icl_prompt_template import AISBENCH_ROLES
 from ais_bench.config.loader import load_config_file
 from ais_bench.config.resolve import DEFAULT_DATASET_SUFFIX
 from ais_bench.config.validation import (
@@ -61,7 +62,6 @@ _FIELDS = (
 #: ``model_path`` (the tokenizer is the model config's ``path``).
 _IGNORED = frozenset({"eval_cfg", "name", "generated_prompts_path", "model_path"})
 _READER_FIELDS = ("input_columns", "output_column", "test_range", "train_split", "test_split")
-_ROLES = {"HUMAN": "user", "BOT": "assistant", "SYSTEM": "system", "TOOL": "tool"}
 #: Keys of AISBench's ``synthetic_config`` and its parts (``TrustRemoteCode`` accepted, not used).
 _SYNTHETIC_FIELDS = ("Type", "RequestCount", "TrustRemoteCode", "StringConfig", "TokenIdConfig")
 _STRING_FIELDS = ("Input", "Output")
@@ -229,7 +229,7 @@ def _template(source: str, where: str, infer_cfg: Any) -> Template | None:
         if not ok:
             part = f"begin[{i}]" if i < len(begin or []) else f"round[{i - len(begin or [])}]"
             raise not_allowed(source, f"{where}.{part}", turn, "dict(role='HUMAN'|'BOT'|'SYSTEM'|..., prompt='...')")
-        role = _ROLES.get(turn["role"].upper(), turn["role"].lower())
+        role = AISBENCH_ROLES.get(turn["role"].upper(), turn["role"].lower())
         messages.append({"role": role, "content": turn["prompt"]})
     return tuple(messages)
 

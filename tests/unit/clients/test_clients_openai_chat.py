@@ -67,21 +67,15 @@ def test_generation_kwargs_not_mutated() -> None:
     assert kwargs == {"temperature": 0.0}
 
 
-def test_aisbench_roles_are_mapped() -> None:
+def test_messages_are_sent_as_given() -> None:
+    """AISBench template roles (HUMAN, BOT, ...) are translated when the dataset config is loaded
+    (``config/datasets.py``); the adapter sends OpenAI messages as they are."""
     prompt = [
-        {"role": "SYSTEM", "prompt": "be brief"},
-        {"role": "HUMAN", "prompt": "hi"},
-        {"role": "BOT", "prompt": "hello"},
-        {"role": "TOOL", "prompt": "42", "tool_call_id": "t1"},
-        {"role": "OTHER", "prompt": "x"},
-    ]
-    assert openai_chat.build_messages(prompt) == [
         {"role": "system", "content": "be brief"},
-        {"role": "user", "content": "hi"},
-        {"role": "assistant", "content": "hello"},
         {"role": "tool", "content": "42", "tool_call_id": "t1"},
         {"role": "OTHER", "content": "x"},
     ]
+    assert openai_chat.build_messages(prompt) == prompt
 
 
 def test_openai_messages_pass_through() -> None:

@@ -47,7 +47,7 @@ def test_generation_kwargs_win_on_conflict() -> None:
 
 
 def test_chat_prompt_is_flattened() -> None:
-    prompt = [{"role": "system", "content": "be brief"}, {"role": "HUMAN", "prompt": "hi"}]
+    prompt = [{"role": "system", "content": "be brief"}, {"role": "user", "content": "hi"}]
     assert body_for(RequestItem(0, prompt, "ds"))["prompt"] == "be brief\nhi"
 
 
