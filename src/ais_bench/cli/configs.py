@@ -64,7 +64,7 @@ def load_run_configs(args: argparse.Namespace) -> RunConfigs:
 
 def custom_dataset_config(path: str) -> DatasetConfig:
     """The dataset config of ``--custom-dataset-path FILE``: a ``CustomDataset`` named after the file."""
-    from ais_bench.datasets.dataset_types import CustomDataset
+    from ais_bench.benchmark.datasets import CustomDataset
 
     file = Path(path).expanduser()
     if not file.is_file():

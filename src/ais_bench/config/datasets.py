@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ais_bench.benchmark.datasets import AISBENCH_DATASETS
 from ais_bench.benchmark.openicl.icl_prompt_template import AISBENCH_ROLES
 from ais_bench.config.loader import load_config_file
 from ais_bench.config.resolve import DEFAULT_DATASET_SUFFIX
@@ -36,12 +37,7 @@ from ais_bench.config.validation import (
     show_key,
     unknown_field,
 )
-from ais_bench.datasets.dataset_types import (
-    DATASET_TYPES,
-    MooncakeTraceDataset,
-    ShareGPTDataset,
-    SyntheticDataset,
-)
+from ais_bench.datasets import MOONCAKE_TRACE, SHAREGPT, SYNTHETIC
 from ais_bench.datasets.selection import parse_test_range
 from ais_bench.datasets.sharegpt import INFER_MODES
 from ais_bench.datasets.synthetic import (
@@ -76,6 +72,8 @@ Template = str | tuple[dict[str, str], ...]
 class DatasetConfig:
     """One validated dataset entry.
 
+    ``type``: the AISBench class the config named; ``kind``: what it means, the tool's name of the
+    dataset kind (the key of ``ais_bench.datasets.LOADERS``), which the run uses.
     ``template``: the prompt template (a string, or chat messages with ``{column}`` placeholders);
     None = the loader's default. ``test_range``: AISBench slice text such as ``'[0:8]'`` or None;
     ``rows``: the slice of rows it selects (what the loaders use).
@@ -87,6 +85,7 @@ class DatasetConfig:
 
     abbr: str
     type: type
+    kind: str
     path: str = ""
     test_range: str | None = None
     rows: slice | None = None
@@ -103,7 +102,7 @@ class DatasetConfig:
     @property
     def prompt_format(self) -> str:
         """``"str"`` for string prompts, ``"chat"`` for message lists."""
-        if self.type is ShareGPTDataset:
+        if self.kind == SHAREGPT:
             return "chat"
         if self.synthetic is not None or self.trace is not None or isinstance(self.template, str):
             return "str"
@@ -138,12 +137,18 @@ def build_datasets(entries: Any, source: str, variable: str = "datasets") -> lis
     return [validate_dataset(e, source, f"{variable}[{i}]") for i, e in enumerate(entries)]
 
 
-def _dataset_type(source: str, where: str, value: Any) -> type:
+#: The dataset classes a config may name, by class name (for messages and dotted-name lookups).
+_DATASET_CLASSES = {cls.__name__: cls for cls in AISBENCH_DATASETS}
+
+
+def _dataset_type(source: str, where: str, value: Any) -> tuple[type, str]:
+    """The AISBench class of ``type`` (the class, or its dotted name as a config dump writes it;
+    older dumps: ``ais_bench.datasets.dataset_types``) and the tool's name of that dataset kind."""
     if isinstance(value, str):
-        value = DATASET_TYPES.get(value.rsplit(".", 1)[-1], value)
-    if not isinstance(value, type) or value not in DATASET_TYPES.values():
-        raise not_allowed(source, f"{where}.type", value, "one of " + ", ".join(DATASET_TYPES))
-    return value
+        value = _DATASET_CLASSES.get(value.rsplit(".", 1)[-1], value)
+    if not isinstance(value, type) or value not in AISBENCH_DATASETS:
+        raise not_allowed(source, f"{where}.type", value, "one of " + ", ".join(_DATASET_CLASSES))
+    return value, AISBENCH_DATASETS[value]
 
 
 def validate_dataset(d: Any, source: str, where: str = "datasets[0]") -> DatasetConfig:
@@ -154,11 +159,11 @@ def validate_dataset(d: Any, source: str, where: str = "datasets[0]") -> Dataset
         if key not in _FIELDS and key not in _IGNORED:
             raise unknown_field(source, f"{where}.{show_key(key)}", key, _FIELDS)
     if "type" not in d:
-        raise missing(source, f"{where}.type", "one of " + ", ".join(DATASET_TYPES))
+        raise missing(source, f"{where}.type", "one of " + ", ".join(_DATASET_CLASSES))
     if "abbr" not in d:
         raise missing(source, f"{where}.abbr", "a non-empty string (the dataset's name in results)")
     values: dict[str, Any] = {"source": source, "raw": d}
-    values["type"] = _dataset_type(source, where, d["type"])
+    values["type"], values["kind"] = _dataset_type(source, where, d["type"])
     values["abbr"] = check_name(source, f"{where}.abbr", d["abbr"])
     if "path" in d:
         values["path"] = check_path_text(source, f"{where}.path", d["path"])
@@ -185,10 +190,10 @@ def validate_dataset(d: Any, source: str, where: str = "datasets[0]") -> Dataset
         values["seed"] = check_int(source, f"{where}.{seed_key}", d[seed_key], 0, 2**32 - 1)
     if "disable_shuffle" in d:
         values["disable_shuffle"] = check_bool(source, f"{where}.disable_shuffle", d["disable_shuffle"])
-    if values["type"] is SyntheticDataset:
+    if values["kind"] == SYNTHETIC:
         values["synthetic"] = _synthetic(source, f"{where}.config", d.get("config"), values.get("seed"))
     trace = _trace(source, where, d, values.get("seed"))  # checked whatever the type
-    if values["type"] is MooncakeTraceDataset:
+    if values["kind"] == MOONCAKE_TRACE:
         values["trace"] = trace
     return DatasetConfig(**values)
 

@@ -1,7 +1,9 @@
 """Dataset sources to lists of ``RequestItem``.
 
-``load_items(dataset_cfg, num_prompts)`` dispatches on the config's ``type`` (a marker class of
-``ais_bench.datasets.dataset_types``) through ``LOADERS``, an explicit dict assembled here.
+``load_items(dataset_cfg, num_prompts)`` dispatches on the config's ``kind`` (``gsm8k``,
+``synthetic``, ``sharegpt``, ``custom``, ``mooncake-trace``) through ``LOADERS``, an explicit dict
+assembled here. (AISBench's dataset classes are translated to these kinds when a config is loaded:
+``ais_bench.benchmark.datasets.AISBENCH_DATASETS``.)
 """
 
 from __future__ import annotations
@@ -10,13 +12,6 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from ais_bench.datasets.custom import load_custom_items
-from ais_bench.datasets.dataset_types import (
-    CustomDataset,
-    GSM8KDataset,
-    MooncakeTraceDataset,
-    ShareGPTDataset,
-    SyntheticDataset,
-)
 from ais_bench.datasets.gsm8k import load_gsm8k_items, messages_to_text
 from ais_bench.datasets.item import Prompt, RequestItem
 from ais_bench.datasets.sharegpt import load_sharegpt_items
@@ -27,6 +22,13 @@ from ais_bench.errors import DatasetError
 if TYPE_CHECKING:
     from ais_bench.config.datasets import DatasetConfig
     from ais_bench.tokens import TextTokenizer
+
+#: The dataset kinds, by the tool's own names.
+GSM8K = "gsm8k"
+SYNTHETIC = "synthetic"
+SHAREGPT = "sharegpt"
+CUSTOM = "custom"
+MOONCAKE_TRACE = "mooncake-trace"
 
 
 class LoadedItems(list):
@@ -64,13 +66,13 @@ def _trace(cfg: DatasetConfig, selection: slice, tokenizer: TextTokenizer | None
 
 Loader = Callable[["DatasetConfig", slice, "TextTokenizer | None"], list[RequestItem]]
 
-#: Loader per dataset type: ``(config, row selection, tokenizer or None) -> items``.
-LOADERS: dict[type, Loader] = {
-    GSM8KDataset: _gsm8k,
-    SyntheticDataset: _synthetic,
-    ShareGPTDataset: _sharegpt,
-    CustomDataset: _custom,
-    MooncakeTraceDataset: _trace,
+#: Loader per dataset kind: ``(config, row selection, tokenizer or None) -> items``.
+LOADERS: dict[str, Loader] = {
+    GSM8K: _gsm8k,
+    SYNTHETIC: _synthetic,
+    SHAREGPT: _sharegpt,
+    CUSTOM: _custom,
+    MOONCAKE_TRACE: _trace,
 }
 
 
@@ -91,9 +93,9 @@ def load_items(
             )
     else:
         selection = slice(None, num_prompts)
-    loader = LOADERS.get(dataset_cfg.type)
+    loader = LOADERS.get(dataset_cfg.kind)
     if loader is None:
-        raise DatasetError(f"no loader for dataset type {dataset_cfg.type!r}")
+        raise DatasetError(f"no loader for dataset kind {dataset_cfg.kind!r}")
     items = loader(dataset_cfg, selection, tokenizer)
     if not items:
         raise DatasetError(f"dataset '{dataset_cfg.abbr}' has no rows in the selected range")
@@ -109,4 +111,7 @@ def prompt_text(prompt: Prompt) -> str:
     return prompt if isinstance(prompt, str) else messages_to_text(prompt)
 
 
-__all__ = ["LOADERS", "LoadedItems", "RequestItem", "load_items", "prompt_text"]
+__all__ = [
+    "CUSTOM", "GSM8K", "LOADERS", "MOONCAKE_TRACE", "SHAREGPT", "SYNTHETIC", "LoadedItems", "RequestItem", "load_items",
+    "prompt_text",
+]

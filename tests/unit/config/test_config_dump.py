@@ -2,7 +2,9 @@ from __future__ import annotations
 
 import os
 import re
+from pathlib import Path
 
+from ais_bench.benchmark.datasets import SyntheticDataset
 from ais_bench.benchmark.models import VLLMCustomAPIChat
 from ais_bench.config import (
     build_datasets,
@@ -12,7 +14,6 @@ from ais_bench.config import (
     validate_model,
 )
 from ais_bench.config.resolve import resolve_config_file
-from ais_bench.datasets.dataset_types import SyntheticDataset
 
 SYN = {
     "abbr": "syn",
@@ -44,9 +45,18 @@ def test_dump_masks_api_key_and_reloads(tmp_path):
     text = path.read_text()
     assert "sk-secret" not in text and "k2" not in text and "'***'" in text
     assert "'ais_bench.benchmark.models.VLLMCustomAPIChat'" in text
-    assert "'ais_bench.datasets.dataset_types.SyntheticDataset'" in text
+    assert "'ais_bench.benchmark.datasets.SyntheticDataset'" in text
 
     run = load_run_config(path)
     assert run.models[0].type is VLLMCustomAPIChat and run.models[0].batch_size == 2
     assert run.datasets[0].synthetic == datasets[0].synthetic
     assert run.summarizer.stage == "stable" and run.cli_args["mode"] == "perf"
+
+
+def test_a_dump_written_before_the_classes_moved_to_ais_bench_benchmark_still_loads():
+    """The golden run's dump names ais_bench.clients.backends / ais_bench.datasets.dataset_types."""
+    dump = Path(__file__).parents[2] / "data" / "golden_run" / "configs" / "20261130_163446_7451.py"
+    assert "'ais_bench.clients.backends.VLLMCustomAPIChat'" in dump.read_text()
+    run = load_run_config(dump)
+    assert run.models[0].type is VLLMCustomAPIChat and run.models[0].backend == "openai-chat"
+    assert run.datasets[0].type is SyntheticDataset and run.datasets[0].kind == "synthetic"

@@ -18,6 +18,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from ais_bench.benchmark.datasets import (
+    CustomDataset,
+    GSM8KDataset,
+    MooncakeTraceDataset,
+    ShareGPTDataset,
+    SyntheticDataset,
+)
 from ais_bench.benchmark.models import AISBENCH_BACKENDS, VLLMCustomAPIChat
 from ais_bench.config.datasets import build_datasets, load_datasets, validate_dataset
 from ais_bench.config.global_consts import build_global_consts, load_global_consts
@@ -25,13 +32,6 @@ from ais_bench.config.loader import load_config_file
 from ais_bench.config.models import build_models, load_models, validate_model
 from ais_bench.config.run_config import load_run_config
 from ais_bench.config.summarizers import build_summarizer, load_summarizer
-from ais_bench.datasets.dataset_types import (
-    CustomDataset,
-    GSM8KDataset,
-    MooncakeTraceDataset,
-    ShareGPTDataset,
-    SyntheticDataset,
-)
 from ais_bench.errors import AisBenchError
 from ais_bench.sim.config import SimConfig
 

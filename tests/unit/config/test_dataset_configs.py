@@ -2,9 +2,9 @@ from __future__ import annotations
 
 import pytest
 
+from ais_bench.benchmark.datasets import GSM8KDataset, SyntheticDataset
 from ais_bench.config.datasets import build_datasets, load_datasets, validate_dataset
 from ais_bench.config.resolve import resolve_config_file
-from ais_bench.datasets.dataset_types import GSM8KDataset, SyntheticDataset
 from ais_bench.datasets.gsm8k import four_shot_chat_template
 from ais_bench.errors import ConfigError
 
@@ -26,7 +26,7 @@ def test_builtin_gsm8k_configs():
 
 def test_builtin_synthetic():
     (syn,) = builtin("synthetic_demo")
-    assert syn.type is SyntheticDataset and syn.prompt_format == "str"
+    assert syn.type is SyntheticDataset and syn.kind == "synthetic" and syn.prompt_format == "str"
     spec = syn.synthetic
     assert spec.request_count == 200 and spec.seed == 0
     assert (spec.input_len.min_value, spec.input_len.max_value) == (128, 128)

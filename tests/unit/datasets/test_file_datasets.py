@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from ais_bench.benchmark.datasets import CustomDataset, MooncakeTraceDataset, ShareGPTDataset
 from ais_bench.config import build_datasets
 from ais_bench.datasets import load_items
-from ais_bench.datasets.dataset_types import CustomDataset, MooncakeTraceDataset, ShareGPTDataset
 from ais_bench.datasets.rows import read_rows
 from ais_bench.errors import ConfigError, DatasetError
 from ais_bench.tokens import load_tokenizer

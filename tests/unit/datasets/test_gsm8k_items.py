@@ -5,10 +5,10 @@ from pathlib import Path
 
 import pytest
 
+from ais_bench.benchmark.datasets import GSM8KDataset
 from ais_bench.config.datasets import load_datasets, validate_dataset
 from ais_bench.config.resolve import resolve_config_file
 from ais_bench.datasets import load_items, prompt_text
-from ais_bench.datasets.dataset_types import GSM8KDataset
 from ais_bench.datasets.gsm8k import four_shot_chat_template
 from ais_bench.datasets.paths import DATA_ROOT_ENV, data_root, resolve_data_path
 from ais_bench.errors import DatasetError

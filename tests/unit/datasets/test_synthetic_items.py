@@ -3,9 +3,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from ais_bench.benchmark.datasets import SyntheticDataset
 from ais_bench.config.datasets import build_datasets
 from ais_bench.datasets import load_items
-from ais_bench.datasets.dataset_types import SyntheticDataset
 from ais_bench.datasets.selection import parse_test_range
 from ais_bench.datasets.synthetic import LengthDistribution, SyntheticSpec, sample_lengths
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from ais_bench.benchmark.datasets import SyntheticDataset
 from ais_bench.config import build_datasets
 from ais_bench.datasets import load_items
-from ais_bench.datasets.dataset_types import SyntheticDataset
 from ais_bench.errors import ConfigError, DatasetError
 from ais_bench.tokens import load_tokenizer
 from tests.support.paths import SMOLLM2_DIR, require
