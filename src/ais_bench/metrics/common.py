@@ -6,15 +6,16 @@ the fraction of its time inside the window, see ``stable_stage``):
 
 | name | value | unit |
 | --- | --- | --- |
-| Benchmark Duration | round(D * 1000, 4) | ms |
+| Benchmark Duration | D * 1000 | ms |
 | Total Requests / Failed Requests / Success Requests | T / T - S / S | |
-| Concurrency | round(W.busy_s / D, 4): total stage sum(E2EL) / D, stable stage the time-averaged in-flight count | |
+| Concurrency | W.busy_s / D: total stage sum(E2EL) / D, stable stage the time-averaged in-flight count | |
 | Max Concurrency | batch_size; stable stage: the observed peak in flight in the window | |
-| Request Throughput | round(W.requests / D, 4), 0 when D == 0 | req/s |
+| Request Throughput | W.requests / D, 0 when D == 0 | req/s |
 | Total Input Tokens / Total Generated Tokens | sum of input / output tokens of the S requests | |
-| Input / Output / Total Token Throughput | round(W.tokens / D, 4); omitted when D == 0 | token/s |
+| Input / Output / Total Token Throughput | W.tokens / D; omitted when D == 0 | token/s |
 
-Concurrency is 0 when D == 0 (the original divides by zero there).
+Concurrency is 0 when D == 0 (the original divides by zero there). Values are full precision; the
+AISBench rounding (4 decimals) is applied only when a table shows them (``ais_bench.reports.cells``).
 """
 
 from __future__ import annotations
@@ -63,7 +64,7 @@ def compute_common_metrics(selection: StageSelection, batch_size: int) -> list[C
     input_tokens = int(requests.input_tokens.sum())
     output_tokens = int(requests.output_tokens.sum())
     metrics = [
-        CommonMetric("Benchmark Duration", round(duration_s * 1000, 4), "ms"),
+        CommonMetric("Benchmark Duration", duration_s * 1000, "ms"),
         CommonMetric("Total Requests", selection.total_requests, ""),
         CommonMetric("Failed Requests", selection.failed_requests, ""),
         CommonMetric("Success Requests", success, ""),
@@ -89,5 +90,5 @@ def compute_common_metrics(selection: StageSelection, batch_size: int) -> list[C
 
 
 def _per_second(amount: float, duration_s: float) -> float:
-    """``round(amount / duration_s, 4)``; 0.0 when the duration is not positive."""
-    return round(amount / duration_s, 4) if duration_s > 0 else 0.0
+    """``amount / duration_s``; 0.0 when the duration is not positive."""
+    return amount / duration_s if duration_s > 0 else 0.0

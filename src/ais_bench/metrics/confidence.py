@@ -82,9 +82,9 @@ def rate_intervals(
     halves = _T_975[batches - 1] * rates.std(axis=0, ddof=1) / math.sqrt(batches)
     return {
         name: Interval(
-            estimate=round(float(estimate), 4),
-            low=round(max(float(estimate - half), 0.0), 4),
-            high=round(float(estimate + half), 4),
+            estimate=float(estimate),
+            low=max(float(estimate - half), 0.0),
+            high=float(estimate + half),
             unit=unit,
             method="batch means",
             n=batches,
@@ -94,7 +94,7 @@ def rate_intervals(
 
 
 def median_interval(values_s: np.ndarray, *, max_bootstrap: int = BOOTSTRAP_MAX_REQUESTS) -> Interval | None:
-    """Interval of the median of ``values_s`` (seconds), returned in ms (4 decimals)."""
+    """Interval of the median of ``values_s`` (seconds), returned in ms (full precision)."""
     values = np.asarray(values_s, dtype=np.float64)
     values = values[np.isfinite(values)]
     n = values.shape[0]
@@ -135,4 +135,4 @@ def _order_statistic_median(values: np.ndarray) -> tuple[float, float]:
 
 
 def _ms(value_s: float) -> float:
-    return round(value_s * 1000, 4)
+    return value_s * 1000

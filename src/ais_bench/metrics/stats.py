@@ -5,9 +5,9 @@ Allowed statistics: ``Average`` (arithmetic mean), ``Min``, ``Max``, ``Median`` 
 (``config/summarizers.py`` validates a stats list with these rules; the metrics take it as given).
 Percentiles use ``numpy.percentile`` with its default linear interpolation.
 
-Rounding: every statistic is rounded to 4 decimals in its native unit (seconds for latencies); a
-latency is then multiplied by 1000 and rounded to 4 decimals again for display in ms, so latencies have
-0.1 ms resolution.
+Precision: statistics are kept at full precision, in their native unit (seconds for latencies). The
+AISBench rounding (4 decimals in the native unit, then a latency x1000 and 4 decimals again: 0.1 ms)
+is applied only when a table or the csv shows them (``ais_bench.reports.cells``).
 """
 
 from __future__ import annotations
@@ -30,8 +30,9 @@ _PERCENTILE = re.compile(r"^P0*[1-9]\d?$")
 class MetricStats:
     """Statistics of one per-request metric in one stage, as values (writers only format them).
 
-    ``values[i]`` belongs to ``stats[i]``, already rounded and in the display ``unit`` (``"ms"`` for
-    latencies, ``"token/s"`` for throughputs, ``""`` for token counts); None when there is no data.
+    ``values[i]`` belongs to ``stats[i]``, at full precision in the native unit: seconds for latencies
+    (``unit`` ``"ms"``: shown in ms), token/s for throughputs (``"token/s"``), tokens for token counts
+    (``""``); None when there is no data.
     ``n``: the number of values the statistics were computed over (requests; for TPOT the requests
     that have one; for ITL the gaps; for SlotWait the requests that used a slot).
     """
@@ -62,7 +63,7 @@ def percentile_of(stat: str) -> float | None:
 
 
 def compute_stat_values(values: np.ndarray, stats: Sequence[str]) -> list[float | None]:
-    """Each statistic of ``values`` in native units, rounded to 4 decimals (None when empty)."""
+    """Each statistic of ``values`` in native units, full precision (None when empty)."""
     values = np.asarray(values, dtype=np.float64)
     if values.size == 0:
         return [None] * len(stats)
@@ -83,13 +84,8 @@ def compute_stat_values(values: np.ndarray, stats: Sequence[str]) -> list[float 
             q = percentile_of(stat)
             assert q is not None, stat
             raw = percentiles[q]
-        result.append(round(raw, 4))
+        result.append(raw)
     return result
-
-
-def seconds_to_ms(value: float | None) -> float | None:
-    """A statistic already rounded in seconds, shown in ms: x1000 and rounded to 4 decimals."""
-    return None if value is None else round(value * 1000, 4)
 
 
 def compute_metric_stats(
@@ -97,5 +93,4 @@ def compute_metric_stats(
 ) -> MetricStats:
     """Statistics of one metric; ``unit="ms"`` means ``values`` are seconds shown in ms."""
     native = compute_stat_values(values, stats)
-    shown = [seconds_to_ms(v) for v in native] if unit == "ms" else native
-    return MetricStats(name=name, stage=stage, stats=tuple(stats), values=tuple(shown), unit=unit, n=n)
+    return MetricStats(name=name, stage=stage, stats=tuple(stats), values=tuple(native), unit=unit, n=n)

@@ -1,4 +1,9 @@
-"""How one value is shown in a table cell, csv cell or json value (formatting only)."""
+"""How one value is shown in a table cell, csv cell or json value (formatting only).
+
+The AISBench rounding lives here and only here: tables, the csv and the HTML summary panel show
+values rounded as AISBench shows them (``aisbench_stat``, ``aisbench_common``; the console rounds
+confidence bounds the same way); ``<ds>.json`` keeps the metrics' full precision.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,23 @@ from pathlib import Path
 from ais_bench.errors import OutputError
 
 MISSING = "N/A"
+#: Decimals AISBench keeps (in a statistic's native unit, and again after a latency's x1000).
+AISBENCH_DECIMALS = 4
+
+
+def aisbench_stat(value: float | None, unit: str) -> float | None:
+    """A per-request statistic (``MetricStats`` value, native unit) as AISBench shows it: rounded to 4
+    decimals; a latency (seconds, shown in ``ms``) is then x1000 and rounded to 4 decimals again,
+    so latencies show 0.1 ms resolution."""
+    if value is None:
+        return None
+    rounded = round(value, AISBENCH_DECIMALS)
+    return round(rounded * 1000, AISBENCH_DECIMALS) if unit == "ms" else rounded
+
+
+def aisbench_common(value: int | float) -> int | float:
+    """A common metric (already in its display unit) as AISBench shows it: 4 decimals (counts unchanged)."""
+    return round(value, AISBENCH_DECIMALS)
 
 
 def format_cell(value: int | float | None, unit: str) -> str | int | float | None:

@@ -6,7 +6,7 @@ from tabulate import tabulate
 
 from ais_bench.metrics.stage import Interval, StableWindow
 from ais_bench.metrics.summary import PerfSummary
-from ais_bench.reports.cells import MISSING, format_cell
+from ais_bench.reports.cells import AISBENCH_DECIMALS, MISSING, aisbench_common, aisbench_stat, format_cell
 
 _TABLE_OPTIONS = {"tablefmt": "fancy_grid", "stralign": "left", "numalign": "center", "missingval": MISSING}
 
@@ -15,14 +15,15 @@ def format_metric_table(summary: PerfSummary) -> str:
     """``Performance Parameters | Stage | <stats...> | N``, one row per per-request metric."""
     headers = ["Performance Parameters", "Stage", *summary.stats_list, "N"]
     rows = [
-        [row.name, row.stage, *(format_cell(v, row.unit) for v in row.values), row.n] for row in summary.rows
+        [row.name, row.stage, *(format_cell(aisbench_stat(v, row.unit), row.unit) for v in row.values), row.n]
+        for row in summary.rows
     ]
     return tabulate(rows, headers=headers, **_TABLE_OPTIONS)
 
 
 def format_common_table(summary: PerfSummary) -> str:
     """``Common Metric | Stage | Value``, one row per common metric."""
-    rows = [[m.name, summary.stage, format_cell(m.value, m.unit)] for m in summary.common]
+    rows = [[m.name, summary.stage, format_cell(aisbench_common(m.value), m.unit)] for m in summary.common]
     return tabulate(rows, headers=["Common Metric", "Stage", "Value"], **_TABLE_OPTIONS)
 
 
@@ -53,7 +54,8 @@ _TOO_LITTLE = "too little data: rates need a window of 2 median requests, median
 def _interval_text(interval: Interval | None) -> str:
     if interval is None:
         return "n/a"
-    return f"{interval.low:g} to {interval.high:g} {interval.unit}"
+    low, high = round(interval.low, AISBENCH_DECIMALS), round(interval.high, AISBENCH_DECIMALS)
+    return f"{low:g} to {high:g} {interval.unit}"
 
 
 def format_headline(summary: PerfSummary) -> str:

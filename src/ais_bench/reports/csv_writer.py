@@ -1,4 +1,4 @@
-"""``<ds>.csv``: the per-request metric statistics, cells as shown on screen."""
+"""``<ds>.csv``: the per-request metric statistics, cells as shown on screen (AISBench rounding)."""
 
 from __future__ import annotations
 
@@ -7,14 +7,14 @@ import io
 from pathlib import Path
 
 from ais_bench.metrics.summary import PerfSummary
-from ais_bench.reports.cells import text_cell, write_text
+from ais_bench.reports.cells import aisbench_stat, text_cell, write_text
 
 
 def csv_rows(summary: PerfSummary) -> list[list[str]]:
     """Header ``Performance Parameters,Stage,<stat...>,N`` then one row per metric, all strings."""
     rows = [["Performance Parameters", "Stage", *summary.stats_list, "N"]]
     for row in summary.rows:
-        rows.append([row.name, row.stage, *(text_cell(v, row.unit) for v in row.values), str(row.n)])
+        rows.append([row.name, row.stage, *(text_cell(aisbench_stat(v, row.unit), row.unit) for v in row.values), str(row.n)])
     return rows
 
 

@@ -6,7 +6,7 @@ import html
 from typing import Any
 
 from ais_bench.metrics.summary import PerfSummary
-from ais_bench.reports.cells import MISSING, format_cell
+from ais_bench.reports.cells import MISSING, aisbench_common, aisbench_stat, format_cell
 from ais_bench.reports.console import format_headline, format_notes
 
 
@@ -18,7 +18,7 @@ def render_summary(summary: PerfSummary | None) -> str:
             "or every request failed): see the console output. The timeline below shows every request.</p>"
         )
     common = "".join(
-        f"<tr><td>{_esc(m.name)}</td><td>{_esc(_cell(m.value, m.unit))}</td></tr>" for m in summary.common
+        f"<tr><td>{_esc(m.name)}</td><td>{_esc(_cell(aisbench_common(m.value), m.unit))}</td></tr>" for m in summary.common
     )
     parts = [
         f'<table class="common"><caption>Common metrics (stage: {_esc(summary.stage)})</caption>'
@@ -27,7 +27,7 @@ def render_summary(summary: PerfSummary | None) -> str:
     if summary.rows:
         head = "".join(f"<th>{_esc(s)}</th>" for s in (*summary.stats_list, "N"))
         body = "".join(
-            f"<tr><td>{_esc(r.name)}</td>{''.join(f'<td>{_esc(_cell(v, r.unit))}</td>' for v in r.values)}"
+            f"<tr><td>{_esc(r.name)}</td>{''.join(f'<td>{_esc(_cell(aisbench_stat(v, r.unit), r.unit))}</td>' for v in r.values)}"
             f"<td>{r.n}</td></tr>"
             for r in summary.rows
         )

@@ -1,7 +1,8 @@
 """``<ds>.json``: the common metrics, ``metric name -> {stage: value}``, indent 4, UTF-8.
 
-Values with a unit are strings (``"98409.4916 ms"``, ``"0.0813 req/s"``, ``"164.5776 token/s"``);
-counts and Concurrency are numbers. Our extra facts live under the one key ``"_ais_bench"``
+Values with a unit are strings (``"98409.49163412 ms"``, ``"0.08132751 req/s"``); counts and
+Concurrency are numbers. Values keep full precision (Python's shortest repr of the float); AISBench
+rounds them to 4 decimals here, we round only in the tables and the csv (docs/aisbench-differences.md). Our extra facts live under the one key ``"_ais_bench"``
 (``{"stage", "window", "warnings"}``) so the common metric names stay exactly the original's.
 """
 

@@ -26,23 +26,24 @@ def test_unknown_names_are_not_statistics(bad: object) -> None:
     assert not is_statistic(bad)
 
 
-def test_statistics_and_rounding() -> None:
+def test_statistics_keep_full_precision() -> None:
     values = np.array([0.4, 0.8, 1.0])
     stats = ["Average", "Min", "Max", "Median", "P75", "P90", "P99"]
-    # mean 2.2/3 = 0.7333.. -> 0.7333; P75: rank 1.5 -> 0.8 + 0.5*0.2 = 0.9; P90: 0.8 + 0.8*0.2 = 0.96
+    # mean 2.2/3 = 0.7333..; P75: rank 1.5 -> 0.8 + 0.5*0.2 = 0.9; P90: 0.8 + 0.8*0.2 = 0.96
     # P99: 0.8 + 0.98*0.2 = 0.996
-    assert compute_stat_values(values, stats) == [0.7333, 0.4, 1.0, 0.8, 0.9, 0.96, 0.996]
+    expected = [2.2 / 3, 0.4, 1.0, 0.8, 0.9, 0.96, 0.996]
+    assert compute_stat_values(values, stats) == pytest.approx(expected, rel=1e-12)
+    assert compute_stat_values(values, ["Average"])[0] != round(2.2 / 3, 4)  # not rounded
     shown = compute_metric_stats("E2EL", "total", values, stats, unit="ms", n=3)
-    assert shown.values == (733.3, 400.0, 1000.0, 800.0, 900.0, 960.0, 996.0)
-    assert shown.value("P90") == 960.0 and shown.unit == "ms" and shown.n == 3
+    assert shown.values == pytest.approx(expected, rel=1e-12)  # seconds, shown in ms by the writers
+    assert shown.value("P90") == pytest.approx(0.96) and shown.unit == "ms" and shown.n == 3
 
 
-def test_round_in_seconds_before_ms() -> None:
-    # 0.12345678 s: rounded to 0.1235 s first, so 123.5 ms (not 123.4568 ms)
+def test_latency_statistics_are_not_rounded_in_seconds() -> None:
     shown = compute_metric_stats("TTFT", "total", np.array([0.12345678]), ["Average"], unit="ms", n=1)
-    assert shown.values == (123.5,)
+    assert shown.values == (0.12345678,)
     tokens = compute_metric_stats("OutputTokens", "total", np.array([1, 2, 2]), ["Average"], unit="", n=3)
-    assert tokens.values == (1.6667,)
+    assert tokens.values == (5 / 3,)
 
 
 def test_empty_values_are_missing() -> None:

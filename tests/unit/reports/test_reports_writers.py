@@ -119,14 +119,17 @@ def test_json_round_trip(tmp_path: Path) -> None:
     write_json(_summary(), path)
     data = read_json(path)
     assert list(data) == [*COMMON_METRIC_NAMES, "_ais_bench"]
-    assert data["Benchmark Duration"] == {"total": "1400.0 ms"}
+    # full precision: D = 11.4 - 10.0 in floats (AISBench writes "1400.0 ms", 1.5714 and "2.1429 req/s",
+    # as the tables still show them)
+    duration_s = 11.4 - 10.0
+    assert data["Benchmark Duration"] == {"total": f"{duration_s * 1000} ms"} != {"total": "1400.0 ms"}
     assert data["Total Requests"] == {"total": 4}
     assert data["Failed Requests"] == {"total": 1}
-    assert data["Concurrency"] == {"total": 1.5714}
+    assert data["Concurrency"]["total"] == pytest.approx(2.2 / 1.4, rel=1e-12)
     assert data["Max Concurrency"] == {"total": 2}
-    assert data["Request Throughput"] == {"total": "2.1429 req/s"}
+    assert data["Request Throughput"] == {"total": f"{3 / duration_s} req/s"}
     assert data["Total Input Tokens"] == {"total": 350}
-    assert data["Total Token Throughput"] == {"total": "260.0 token/s"}
+    assert data["Total Token Throughput"] == {"total": f"{364 / duration_s} token/s"}
     assert data["_ais_bench"] == {
         "stage": "total",
         "window": None,
@@ -150,7 +153,8 @@ def test_json_stable_window(tmp_path: Path) -> None:
     }  # fmt: skip
     assert window["warnings"][0].startswith("Steady window is short")
     assert data["_ais_bench"]["warnings"][: len(window["warnings"])] == window["warnings"]
-    assert data["Concurrency"] == {"stable": 1.8333} and data["Max Concurrency"] == {"stable": 2}
+    assert data["Concurrency"] == {"stable": pytest.approx(5.5 / 3, rel=1e-12)}
+    assert data["Max Concurrency"] == {"stable": 2}
     assert json.loads(path.read_text(encoding="utf-8"))["Benchmark Duration"] == {"stable": "3000.0 ms"}
 
 
@@ -163,7 +167,8 @@ def test_json_and_screen_confidence_intervals(tmp_path: Path) -> None:
     write_json(summary, tmp_path / "ds.json")
     confidence = read_json(tmp_path / "ds.json")["_ais_bench"]["window"]["confidence"]
     assert confidence["Request Throughput"] == {
-        "estimate": 3.0, "low": 3.0, "high": 3.0, "unit": "req/s", "method": "batch means", "n": 10,
+        "estimate": pytest.approx(3.0), "low": pytest.approx(3.0), "high": pytest.approx(3.0), "unit": "req/s",
+        "method": "batch means", "n": 10,
     }  # fmt: skip
     assert confidence["TTFT Median"]["method"] == "bootstrap" and confidence["TTFT Median"]["unit"] == "ms"
     assert set(confidence) == {"Request Throughput", "Output Token Throughput", "TTFT Median", "TPOT Median"}
@@ -172,6 +177,20 @@ def test_json_and_screen_confidence_intervals(tmp_path: Path) -> None:
         "95% confidence intervals (steady stage): Request Throughput 3 to 3 req/s, "
         "Output Token Throughput 27 to 27 token/s, TTFT Median 500 to 500 ms, TPOT Median 62.5 to 62.5 ms"
     )
+
+
+def test_json_keeps_full_precision_where_tables_and_csv_round(tmp_path: Path) -> None:
+    # E2EL mean 2.2/3 s: AISBench's rounding (0.7333 s -> 733.3 ms) only in the table and the csv
+    summary = _summary()
+    write_json(summary, tmp_path / "ds.json")
+    write_csv(summary, tmp_path / "ds.csv")
+    assert summary.rows[0].values[0] == pytest.approx(2.2 / 3, rel=1e-12)
+    assert read_csv(tmp_path / "ds.csv")[1][2] == "733.3 ms"
+    assert "│ 733.3 ms " in format_metric_table(summary)
+    data = read_json(tmp_path / "ds.json")
+    assert data["Input Token Throughput"] == {"total": f"{350 / (11.4 - 10.0)} token/s"}  # 249.99999999999994
+    assert "250.0 token/s" in format_common_table(summary)
+    assert "1.5714 " in format_common_table(summary) and data["Concurrency"]["total"] != 1.5714
 
 
 def test_unwritable_path_raises_output_error(tmp_path: Path) -> None:
