@@ -33,6 +33,7 @@ from ais_bench.engine.request import send_request
 from ais_bench.engine.request_record import build_record
 from ais_bench.records.record import RequestRecord
 from ais_bench.records.table import resolve_token_counts
+from tests.support.records import columns_of
 
 CORPUS = Path(__file__).parent / "exchanges"
 #: The corpus names backends by their AISBench class.
@@ -179,10 +180,10 @@ def _check_success(record: RequestRecord, attempt: Attempt, exchange: dict[str, 
     assert record.end_s >= record.time_points_s[-1]
     assert record.finish_reason == expect["finish_reason"]
     assert record.output_text == expect["text"]
-    counts = resolve_token_counts([record], None, None, stream=exchange["stream"])
-    assert counts.output_tokens == [expect["output_tokens"]]
-    assert counts.output_source == [expect["output_source"]]
-    assert counts.input_tokens == [expect["input_tokens"]]
+    counts = resolve_token_counts(columns_of([record]), stream=exchange["stream"])
+    assert counts.output_tokens.tolist() == [expect["output_tokens"]]
+    assert counts.output_source.tolist() == [expect["output_source"]]
+    assert counts.input_tokens.tolist() == [expect["input_tokens"]]
     if "warning_contains" in expect:
         assert any(expect["warning_contains"] in w for w in counts.warnings), counts.warnings
 

@@ -22,6 +22,7 @@ from ais_bench.engine.shared import LoadTotals
 from ais_bench.errors import AllRequestsFailed, NoSteadyStage, OutputError, ServerUnreachable
 from ais_bench.metrics.summary import PerfSummary
 from ais_bench.records.columns import RecordColumns
+from ais_bench.records.token_counts import store_prompt_token_counts
 
 log = logging.getLogger("ais_bench")
 
@@ -88,6 +89,8 @@ def run(planned: PlannedRun, *, progress: bool = True) -> RunResult:
     printer = None
     if progress:
         printer = ProgressPrinter(f"[{model.abbr}/{dataset.abbr}]", plan.total_requests, plan.pressure_time_s)
+    if planned.tokenizer is not None:  # input counts go with the run: a recalculation needs no tokenizer
+        store_prompt_token_counts(out_dir, dataset.abbr, planned.tokenizer, planned.prompts)
     mark_running(out_dir, dataset.abbr)
     outcome = run_benchmark(plan, progress=printer)
     if printer is not None:

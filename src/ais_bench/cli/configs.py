@@ -39,11 +39,12 @@ def resolve_names(args: argparse.Namespace) -> ResolvedConfigs:
 def load_run_configs(args: argparse.Namespace) -> RunConfigs:
     consts = load_global_consts()
     warnings = list(consts.warnings)
+    needs_tokenizer = args.mode != "perf_viz"  # a recalculation reads the counts stored with the run
     if args.config:
         path = Path(args.config)
         if not path.is_file():
             raise ConfigError(f"config file {args.config} does not exist", hint="check the path")
-        run = load_run_config(path)
+        run = load_run_config(path, tokenizer_must_exist=needs_tokenizer)
         models, datasets, summarizer = run.models, run.datasets, run.summarizer
         if args.summarizer:
             resolved = resolve_config_files(None, None, args.summarizer, args.config_dir)
@@ -52,7 +53,7 @@ def load_run_configs(args: argparse.Namespace) -> RunConfigs:
     else:
         resolved = resolve_names(args)
         warnings += resolved.warnings
-        models = [m for r in resolved.models for m in load_models(r.path)]
+        models = [m for r in resolved.models for m in load_models(r.path, tokenizer_must_exist=needs_tokenizer)]
         datasets = [d for r in resolved.datasets for d in load_datasets(r.path, r.part or "_datasets")]
         summarizer = _load_resolved_summarizer(resolved)
     warnings += summarizer.warnings

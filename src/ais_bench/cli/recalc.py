@@ -4,7 +4,9 @@ Models, datasets and the summarizer come from the current command line (behaviou
 same ``--models`` / ``--datasets`` abbrs as the run are needed, while the summarizer, its
 ``stats_list`` and the model's ``batch_size`` (for the steady stage) may differ. The records are
 read from ``<ds>_details.h5`` when the run finished, else straight from the workers' record files
-(a killed run; the details files are then written too). Nothing is sent to any server.
+(a killed run; the details files are then written too). Token counts come from what the run stored
+(``records.token_counts``): neither the dataset nor the tokenizer is read, except the dataset's
+prompts for ``--dump-text``. Nothing is sent to any server.
 """
 
 from __future__ import annotations
@@ -47,12 +49,11 @@ def run_recalculation(args: argparse.Namespace, configs: RunConfigs) -> int:
     )
     outcomes = RunEndings()
     for model, dataset, out_dir in jobs:
-        tokenizer, prompts = _token_inputs(model, dataset, args)
         h5_exists = details_paths(out_dir, dataset.abbr)[1].is_file()
         job = ResultJob(
             out_dir, model, dataset, configs.summarizer, from_h5=True,
             write_details=args.dump_text or not h5_exists,
-            tokenizer=tokenizer, prompts=prompts, dump_text=args.dump_text,
+            prompts=_dumped_prompts(model, dataset, args) if args.dump_text else None, dump_text=args.dump_text,
             run_facts=outcomes.note,
         )
         summarise_dataset(job)
@@ -127,15 +128,13 @@ def _datasets_in(out_dir: Path) -> list[str]:
     return sorted(names)
 
 
-def _token_inputs(model: ModelConfig, dataset: DatasetConfig, args: argparse.Namespace) -> tuple[Any, Any]:
-    """(tokenizer, prompts as sent) as a live run has them; prompts are loaded only when needed."""
+def _dumped_prompts(model: ModelConfig, dataset: DatasetConfig, args: argparse.Namespace) -> list[Any]:
+    """The prompts as sent, for ``--dump-text`` (the one recalculation that reads the dataset)."""
     from ais_bench.clients.backends import backend_for
     from ais_bench.datasets import load_items
     from ais_bench.tokens import load_tokenizer
 
     tokenizer = load_tokenizer(model.path) if model.path else None
-    if tokenizer is None and not args.dump_text:
-        return None, None
     items = load_items(dataset, args.num_prompts, tokenizer=tokenizer)
     spec = backend_for(model.backend)
-    return tokenizer, [spec.sent_prompt(item) for item in items]
+    return [spec.sent_prompt(item) for item in items]

@@ -22,23 +22,18 @@ from ais_bench.clients.headers import build_headers
 from ais_bench.config import DatasetConfig, ModelConfig, SummarizerConfig
 from ais_bench.errors import AllRequestsFailed, NoSteadyStage, OutputError
 from ais_bench.metrics.summary import PerfSummary, compute_summary
-from ais_bench.records.columns import (
-    RecordColumns,
-    light_records,
-    load_texts,
-    read_record_columns,
-    table_from_columns,
-    write_run_facts,
-)
+from ais_bench.records.columns import RecordColumns, load_texts, read_record_columns, write_run_facts
 from ais_bench.records.details import DetailTexts, write_details_jsonl
 from ais_bench.records.details_h5 import RunAttributes, read_details_h5, write_details_h5
-from ais_bench.records.record import RECORD_FORMAT, RequestRecord, RequestTable
+from ais_bench.records.record import RECORD_FORMAT, RequestTable
 from ais_bench.records.table import (
     TokenCounts,
     early_stop_warning,
     failure_reasons,
     finish_reason_mix,
     resolve_token_counts,
+    store_output_token_counts,
+    table_from_columns,
 )
 from ais_bench.reports.console import format_headline, format_tables
 from ais_bench.reports.csv_writer import write_csv
@@ -62,9 +57,11 @@ class ResultJob:
 
     ``from_h5``: read the columns from ``<ds>_details.h5`` when it exists (recalculation), else from
     the worker record files. ``write_details``: (re)write ``<ds>_details.jsonl`` and ``.h5``.
-    ``tokenizer`` / ``prompts``: the model's tokenizer and the prompt of each dataset row as sent
-    (indexed by data index), for token counting (``resolve_token_counts``) and ``--dump-text``.
-    ``dump_text``: put prompts and generated texts into ``<ds>_details.jsonl``.
+    ``tokenizer``: the model's tokenizer in a live run, which counts the outputs after the run and
+    stores them with its prompt counts (``records.token_counts``); None in a recalculation, which
+    reads the stored counts. ``prompts``: the prompt of each dataset row as sent (indexed by data
+    index), for ``--dump-text`` only. ``dump_text``: put prompts and generated texts into
+    ``<ds>_details.jsonl``.
     ``run_facts``: called with the columns once read (e.g. the live run's client self-check); its
     entries join the json's ``"_ais_bench"`` key, and its ``"warnings"`` join the summary's warnings.
     They are kept in ``<ds>_details.h5`` so that a recalculation reproduces the json exactly.
@@ -134,18 +131,18 @@ def _summarise(job: ResultJob) -> PerfSummary:
         write_run_facts(job.out_dir, dataset.abbr, facts)
     else:
         facts = dict(columns.run_facts)
-    records = light_records(columns)
-    _clean_error_messages(records, _model_redactor(model))
+    failures = _shown_failures(columns, _model_redactor(model))
     texts = load_texts(job.out_dir, dataset.abbr) if job.tokenizer is not None or job.dump_text else None
-    counts = _token_counts(job, records, texts)
+    if job.tokenizer is not None:
+        store_output_token_counts(job.out_dir, columns, job.tokenizer, texts or {})
+    counts = resolve_token_counts(columns, stream=model.stream)
     if job.write_details:
-        _write_details(job, columns, records, counts, texts if job.dump_text else None, facts)
-    reasons = failure_reasons(records)
+        _write_details(job, columns, counts, failures, texts if job.dump_text else None, facts)
+    reasons = failure_reasons(failures.values())
     if reasons:
         log.warning("Failed reasons:\n%s", _reasons_table(reasons))
-    finish_reasons = finish_reason_mix(records)
+    finish_reasons = finish_reason_mix(columns)
     table = table_from_columns(columns, counts)
-    del records
     try:
         summary = compute_summary(
             table,
@@ -207,12 +204,14 @@ def _model_redactor(model: ModelConfig) -> Redactor:
     return Redactor(secrets_of(model.base_url, build_headers(model.api_key or None)))
 
 
-def _clean_error_messages(records: list[RequestRecord], redactor: Redactor) -> None:
-    """Error messages as every output shows them: printable, bounded, secrets redacted. Live runs
-    store them so already; this also covers run folders written before (``--reuse``)."""
-    for rec in records:
-        if rec.error_message:
-            rec.error_message = printable_text(redactor.redact(rec.error_message), ERROR_TEXT_CHARS)
+def _shown_failures(columns: RecordColumns, redactor: Redactor) -> dict[int, tuple[str | None, str | None]]:
+    """row -> (error kind, message) of the failed rows, messages as every output shows them:
+    printable, bounded, secrets redacted. Live runs store them so already; this also covers run
+    folders written before (``--reuse``)."""
+    return {
+        row: (kind, printable_text(redactor.redact(message), ERROR_TEXT_CHARS) if message else message)
+        for row, (kind, message) in columns.failures().items()
+    }
 
 
 #: Rows and common metrics computed from the output token count.
@@ -220,12 +219,12 @@ _OUTPUT_COUNT_ROWS = ("TPOT", "OutputTokens", "OutputTokenThroughput")
 _OUTPUT_COUNT_COMMON = ("Total Generated Tokens", "Output Token Throughput", "Total Token Throughput")
 
 
-def _drop_placeholder_output_metrics(summary: PerfSummary, counts: TokenCounts, success: Any) -> None:
+def _drop_placeholder_output_metrics(summary: PerfSummary, counts: TokenCounts, success: np.ndarray) -> None:
     """When no successful request has a measured output count (every one is ``unknown``: not
     streamed, no count from the server, no tokenizer), leave out what was computed from the
     placeholder instead of showing it as measured; the token-count warning says what to set."""
-    sources = [source for source, ok in zip(counts.output_source, success.tolist(), strict=True) if ok]
-    if not sources or any(source != "unknown" for source in sources):
+    sources = counts.output_source[success]
+    if not sources.size or (sources != "unknown").any():
         return
     summary.rows[:] = [row for row in summary.rows if row.name not in _OUTPUT_COUNT_ROWS]
     summary.common[:] = [metric for metric in summary.common if metric.name not in _OUTPUT_COUNT_COMMON]
@@ -235,24 +234,15 @@ _INPUT_COUNT_ROWS = ("InputTokens", "PrefillTokenThroughput")
 _INPUT_COUNT_COMMON = ("Total Input Tokens", "Input Token Throughput", "Total Token Throughput")
 
 
-def _drop_placeholder_input_metrics(summary: PerfSummary, counts: TokenCounts, success: Any) -> None:
+def _drop_placeholder_input_metrics(summary: PerfSummary, counts: TokenCounts, success: np.ndarray) -> None:
     """When no successful request has an input count (every one is ``none``: no count from the
     server, no tokenizer), its 0 is a placeholder: leave out the input-token rows and throughputs
     instead of printing 0 as measured; the token-count warning says what to set."""
-    sources = [source for source, ok in zip(counts.input_source, success.tolist(), strict=True) if ok]
-    if not sources or any(source != "none" for source in sources):
+    sources = counts.input_source[success]
+    if not sources.size or (sources != "none").any():
         return
     summary.rows[:] = [row for row in summary.rows if row.name not in _INPUT_COUNT_ROWS]
     summary.common[:] = [metric for metric in summary.common if metric.name not in _INPUT_COUNT_COMMON]
-
-
-def _token_counts(
-    job: ResultJob, records: list[RequestRecord], texts: dict[int, tuple[str, str]] | None
-) -> TokenCounts:
-    if texts is not None and job.tokenizer is not None:
-        for rec in records:
-            rec.output_text, rec.reasoning_text = texts.get(rec.request_id, ("", ""))
-    return resolve_token_counts(records, job.tokenizer, job.prompts, stream=job.model.stream)
 
 
 def _source_text(job: ResultJob, columns: RecordColumns) -> str:
@@ -262,14 +252,14 @@ def _source_text(job: ResultJob, columns: RecordColumns) -> str:
 
 
 def _write_details(
-    job: ResultJob, columns: RecordColumns, records: list[RequestRecord], counts: TokenCounts,
+    job: ResultJob, columns: RecordColumns, counts: TokenCounts, failures: dict[int, tuple[str | None, str | None]],
     outputs: dict[int, tuple[str, str]] | None, facts: dict[str, Any],
 ) -> None:
     jsonl_path, h5_path = details_paths(job.out_dir, job.dataset.abbr)
     texts = None
     if outputs is not None:
         texts = DetailTexts(job.prompts or [], outputs)
-    write_details_jsonl(jsonl_path, columns, records, counts, texts)
+    write_details_jsonl(jsonl_path, columns, counts, failures, texts)
     if columns.source != "details.h5" or not h5_path.is_file():
         run = RunAttributes(
             model_abbr=job.model.abbr,
@@ -279,7 +269,7 @@ def _write_details(
             config_text=_config_text(job.out_dir),
             run_facts=facts,
         )
-        write_details_h5(h5_path, columns, records, counts, run)
+        write_details_h5(h5_path, columns, counts, failures, run)
     log.info("Details of %d requests written to %s and %s", len(columns), display(jsonl_path), h5_path.name)
 
 

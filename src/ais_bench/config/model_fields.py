@@ -44,9 +44,12 @@ def aisbench_backend(source: str, where: str, value: Any) -> tuple[type, Aisbenc
     return value, AISBENCH_BACKENDS[value]
 
 
-def check_path(source: str, field_name: str, value: Any) -> str:
-    """'' or an existing folder (the tokenizer of the served model)."""
+def check_path(source: str, field_name: str, value: Any, *, must_exist: bool = True) -> str:
+    """'' or an existing folder (the tokenizer of the served model); any path text when not
+    ``must_exist`` (a recalculation, which never reads the tokenizer)."""
     text: str = check_path_text(source, field_name, value)
+    if not must_exist:
+        return text
     try:
         exists = not text or Path(text).expanduser().exists()
     except (OSError, RuntimeError, ValueError):  # unknown ~user, name too long, ...

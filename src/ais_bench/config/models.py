@@ -147,25 +147,33 @@ class ModelConfig:
 _FIELDS = {f for f in ModelConfig.__dataclass_fields__ if f not in ("backend", "source", "simulator_keys")}
 
 
-def load_models(path: str | Path) -> list[ModelConfig]:
-    """Load the ``models`` list of a model config file and validate each entry."""
+def load_models(path: str | Path, *, tokenizer_must_exist: bool = True) -> list[ModelConfig]:
+    """Load the ``models`` list of a model config file and validate each entry.
+
+    ``tokenizer_must_exist``: a ``path`` must name an existing folder (False for a recalculation,
+    which reads the token counts stored with the run and never the tokenizer)."""
     source = display_path(path)
     namespace = load_config_file(path)
     if "models" not in namespace:
         raise ConfigError(f"{source}: no variable 'models' (a list of model dicts) in this file")
-    return build_models(namespace["models"], source)
+    return build_models(namespace["models"], source, tokenizer_must_exist=tokenizer_must_exist)
 
 
-def build_models(entries: Any, source: str) -> list[ModelConfig]:
+def build_models(entries: Any, source: str, *, tokenizer_must_exist: bool = True) -> list[ModelConfig]:
     """Validate an already-loaded ``models`` value (a list of dicts)."""
     if isinstance(entries, dict):
         entries = [entries]
     if not isinstance(entries, (list, tuple)) or not entries:
         raise not_allowed(source, "models", entries, "a non-empty list of dicts")
-    return [validate_model(entry, source, index=i) for i, entry in enumerate(entries)]
+    return [
+        validate_model(entry, source, index=i, tokenizer_must_exist=tokenizer_must_exist)
+        for i, entry in enumerate(entries)
+    ]
 
 
-def validate_model(d: dict[str, Any], source: str, *, index: int = 0) -> ModelConfig:
+def validate_model(
+    d: dict[str, Any], source: str, *, index: int = 0, tokenizer_must_exist: bool = True
+) -> ModelConfig:
     """Validate one model dict into a ``ModelConfig``; the first problem raises a one-line ``ConfigError``."""
     where = f"models[{index}]"
     if not isinstance(d, dict):
@@ -203,7 +211,7 @@ def validate_model(d: dict[str, Any], source: str, *, index: int = 0) -> ModelCo
     values["stream"] = check_bool(source, f"{where}.stream", stream)
     _check_numbers(d, source, where, values)
     if "path" in d:
-        values["path"] = check_path(source, f"{where}.path", d["path"])
+        values["path"] = check_path(source, f"{where}.path", d["path"], must_exist=tokenizer_must_exist)
     if "host_ip" in d:
         values["host_ip"] = check_host(source, f"{where}.host_ip", d["host_ip"])
     if d.get("generation_kwargs") is not None:

@@ -23,9 +23,10 @@ class RunConfig:
     cli_args: dict = field(default_factory=dict)
 
 
-def load_run_config(path: str | Path) -> RunConfig:
+def load_run_config(path: str | Path, *, tokenizer_must_exist: bool = True) -> RunConfig:
     """Load an all-in-one config file: ``models`` and ``datasets`` lists are required,
-    ``summarizer`` optional (default perf summarizer), ``cli_args`` kept when present (dumps)."""
+    ``summarizer`` optional (default perf summarizer), ``cli_args`` kept when present (dumps).
+    ``tokenizer_must_exist``: see ``load_models``."""
     source = display_path(path)
     namespace = load_config_file(path)
     for name in ("models", "datasets"):
@@ -36,7 +37,7 @@ def load_run_config(path: str | Path) -> RunConfig:
         summarizer = build_summarizer(namespace["summarizer"], source)
     cli_args = namespace.get("cli_args")
     return RunConfig(
-        models=build_models(namespace["models"], source),
+        models=build_models(namespace["models"], source, tokenizer_must_exist=tokenizer_must_exist),
         datasets=build_datasets(namespace["datasets"], source, "datasets"),
         summarizer=summarizer,
         cli_args=dict(cli_args) if isinstance(cli_args, dict) else {},

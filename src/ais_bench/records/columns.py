@@ -7,9 +7,6 @@ so 1M requests x 128 points never become 128M Python floats. Clock: ``time.perf_
 
 from __future__ import annotations
 
-import contextlib
-import gc
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,22 +14,17 @@ from typing import Any
 import numpy as np
 import orjson
 
-from ais_bench.records.record import RECORD_FORMAT, RequestRecord, RequestTable
+from ais_bench.records.record import RECORD_FORMAT
 from ais_bench.records.store import (
     RECORDS_DIRNAME,
     ROW_DTYPE,
-    error_kind_code,
     error_kind_name,
-    finish_reason_code,
-    finish_reason_name,
-    is_legacy,
-    iter_legacy_records,
     iter_text_lines,
     read_worker_rows,
     record_files,
     worker_record_format,
 )
-from ais_bench.records.table import TokenCounts
+from ais_bench.records.token_counts import TokenizerCounts, read_token_counts
 
 #: Rows gathered per step when reordering time points (bounds the index temporaries).
 _GATHER_ROWS = 1 << 16
@@ -49,6 +41,8 @@ class RecordColumns:
     ``run_facts``: facts the live run recorded beside the requests (from ``details.h5``), else empty.
     ``record_format``: the oldest ``RECORD_FORMAT`` among the files read (1: every SSE event was a
     time point, see ``records.record.RECORD_FORMAT``).
+    ``tokenizer``: what the model's tokenizer counted, per row (``records.token_counts``); None when
+    the run had no tokenizer.
     """
 
     data_abbr: str
@@ -59,12 +53,23 @@ class RecordColumns:
     source: str = "records"
     run_facts: dict[str, Any] = field(default_factory=dict)
     record_format: int = RECORD_FORMAT
+    tokenizer: TokenizerCounts | None = None
 
     def __len__(self) -> int:
         return int(self.rows.shape[0])
 
     def column(self, name: str) -> np.ndarray:
         return self.rows[name]
+
+    def failures(self) -> dict[int, tuple[str | None, str | None]]:
+        """row -> (error kind, error message) of every failed row, in row order (the kind from the
+        row's code when the text file has none)."""
+        kinds = self.rows["error_kind"]
+        found: dict[int, tuple[str | None, str | None]] = {}
+        for row in np.flatnonzero(self.rows["success"] == 0).tolist():
+            kind, message = self.error_messages.get(row, (None, None))
+            found[row] = (kind if kind is not None else error_kind_name(int(kinds[row])), message)
+        return found
 
 
 def read_record_columns(perf_dir: Path, data_abbr: str) -> RecordColumns:
@@ -74,18 +79,17 @@ def read_record_columns(perf_dir: Path, data_abbr: str) -> RecordColumns:
     formats = [RECORD_FORMAT]
     for path in record_files(perf_dir, data_abbr):
         formats.append(worker_record_format(path))
-        if is_legacy(path):
-            rows, points, failed_text = _legacy_rows(path)
-        else:
-            rows, points = read_worker_rows(path)
-            failed_text = _failed_texts(path, rows)
+        rows, points = read_worker_rows(path)
         parts.append((rows, points))
-        messages.append(failed_text)
+        messages.append(_failed_texts(path, rows))
     columns = _merge(data_abbr, parts, messages)
     columns.record_format = min(formats)
     facts_path = run_facts_path(perf_dir, data_abbr)
     if facts_path.is_file():
         columns.run_facts = orjson.loads(facts_path.read_bytes())
+    stored = read_token_counts(perf_dir, data_abbr)
+    if stored is not None:
+        columns.tokenizer = stored.per_request(columns.rows["data_index"], columns.rows["request_id"])
     return columns
 
 
@@ -116,31 +120,6 @@ def _failed_texts(path: Path, rows: np.ndarray) -> dict[int, tuple[str | None, s
         if k >= last:
             break
     return found
-
-
-def _legacy_rows(path: Path) -> tuple[np.ndarray, np.ndarray, dict[int, tuple[str | None, str | None]]]:
-    records = list(iter_legacy_records(path))
-    rows = np.zeros(len(records), dtype=ROW_DTYPE)
-    chunks: list[list[float]] = []
-    messages: dict[int, tuple[str | None, str | None]] = {}
-    offset = 0
-    for k, rec in enumerate(records):
-        count = len(rec.time_points_s)
-        rows[k] = (
-            rec.request_id, rec.data_index, rec.start_s, rec.end_s,
-            np.nan if rec.scheduled_s is None else rec.scheduled_s,
-            np.nan if rec.slot_wait_s is None else rec.slot_wait_s, offset, count, rec.worker_id,
-            -1 if rec.usage_input_tokens is None else rec.usage_input_tokens,
-            -1 if rec.usage_output_tokens is None else rec.usage_output_tokens,
-            rec.content_events, rec.attempts, -1 if rec.http_status is None else rec.http_status,
-            rec.success, error_kind_code(rec.error_kind), finish_reason_code(rec.finish_reason),
-        )
-        chunks.append(rec.time_points_s)
-        offset += count
-        if not rec.success:
-            messages[k] = (rec.error_kind, rec.error_message)
-    points = np.fromiter((t for tp in chunks for t in tp), dtype=np.float64, count=offset)
-    return rows, points, messages
 
 
 def _merge(
@@ -185,66 +164,6 @@ def gather_segments(points: np.ndarray, starts: np.ndarray, lengths: np.ndarray,
         index = np.repeat(starts[lo:hi] - offsets[lo:hi], lengths[lo:hi]) + np.arange(a, b)
         out[a:b] = points[index]
     return out
-
-
-@contextlib.contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Creating a million small objects is ~3x faster without the cyclic GC running in between."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
-
-
-def light_records(columns: RecordColumns) -> list[RequestRecord]:
-    """One ``RequestRecord`` per row **without time points or texts**: input of the token counting
-    (``resolve_token_counts``) and of ``failure_reasons``; cheap enough for 1M requests (~1 s)."""
-    rows = columns.rows
-    abbr = columns.data_abbr
-    usage_in = rows["usage_input_tokens"].tolist()
-    usage_out = rows["usage_output_tokens"].tolist()
-    http = rows["http_status"].tolist()
-    kinds = rows["error_kind"].tolist()
-    messages = columns.error_messages
-    with _gc_paused():
-        records = [
-            RequestRecord(rid, idx, abbr, wid, bool(ok), start, end, [],
-                          ui if ui >= 0 else None, uo if uo >= 0 else None, ev, "", "", attempts)
-            for rid, idx, wid, ok, start, end, ui, uo, ev, attempts in zip(
-                rows["request_id"].tolist(), rows["data_index"].tolist(), rows["worker_id"].tolist(),
-                rows["success"].tolist(), rows["start_s"].tolist(), rows["end_s"].tolist(),
-                usage_in, usage_out, rows["content_events"].tolist(), rows["attempts"].tolist(), strict=True,
-            )
-        ]
-    for i in np.flatnonzero(rows["success"] == 0).tolist():
-        rec = records[i]
-        kind, message = messages.get(i, (None, None))
-        rec.error_kind = kind if kind is not None else error_kind_name(kinds[i])
-        rec.error_message = message
-    for i in np.flatnonzero(rows["http_status"] >= 0).tolist():
-        records[i].http_status = http[i]
-    reasons = rows["finish_reason"].tolist()
-    for i in np.flatnonzero(rows["finish_reason"]).tolist():
-        records[i].finish_reason = finish_reason_name(reasons[i])
-    return records
-
-
-def table_from_columns(columns: RecordColumns, counts: TokenCounts) -> RequestTable:
-    """The metrics' input: start/end/success per row, final token counts, the flat time points."""
-    rows = columns.rows
-    return RequestTable(
-        start_s=rows["start_s"].astype(np.float64),
-        end_s=rows["end_s"].astype(np.float64),
-        success=rows["success"].astype(bool),
-        input_tokens=np.asarray(counts.input_tokens, dtype=np.int64),
-        output_tokens=np.asarray(counts.output_tokens, dtype=np.int64),
-        offsets=columns.offsets,
-        time_points_s=columns.time_points_s,
-        slot_wait_s=rows["slot_wait_s"].astype(np.float64),
-    )
 
 
 def load_texts(perf_dir: Path, data_abbr: str) -> dict[int, tuple[str, str]]:

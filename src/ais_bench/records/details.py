@@ -23,7 +23,7 @@ import numpy as np
 import orjson
 
 from ais_bench.records.columns import RecordColumns
-from ais_bench.records.record import RequestRecord
+from ais_bench.records.store import finish_reason_name
 from ais_bench.records.table import TokenCounts
 from ais_bench.safe_text import utf8_text
 
@@ -40,46 +40,55 @@ class DetailTexts:
 def write_details_jsonl(
     path: Path,
     columns: RecordColumns,
-    records: list[RequestRecord],
     counts: TokenCounts,
+    failures: Mapping[int, tuple[str | None, str | None]],
     texts: DetailTexts | None = None,
 ) -> Path:
     """Write the file atomically (a temporary file renamed into place) and return its path.
 
-    ``records`` are the light records of ``columns`` (same order) holding the error fields.
+    ``failures``: row -> (error kind, message) of the failed rows, as the outputs show them.
     """
     rows = columns.rows
     events = np.maximum(np.diff(columns.offsets) - 1, 0).tolist()
     scheduled = [None if math.isnan(s) else s for s in rows["scheduled_s"].tolist()]
     slot_wait = [None if math.isnan(s) else s for s in rows["slot_wait_s"].tolist()]
+    http = [None if status < 0 else status for status in rows["http_status"].tolist()]
+    reasons = [finish_reason_name(code) for code in rows["finish_reason"].tolist()]
+    columns_in_order = zip(
+        rows["request_id"].tolist(), rows["data_index"].tolist(), rows["success"].astype(bool).tolist(),
+        rows["start_s"].tolist(), rows["end_s"].tolist(), rows["attempts"].tolist(), rows["worker_id"].tolist(),
+        counts.input_tokens.tolist(), counts.input_source.tolist(), counts.output_tokens.tolist(),
+        counts.output_source.tolist(), strict=True,
+    )
     tmp = path.with_name(path.name + ".tmp")
     path.parent.mkdir(parents=True, exist_ok=True)
     with tmp.open("wb") as handle:
-        for i, rec in enumerate(records):
+        for i, (rid, index, ok, start, end, attempts, worker, n_in, in_src, n_out, out_src) in enumerate(columns_in_order):
+            kind, message = failures.get(i, (None, None))
             row: dict[str, Any] = {
-                "id": rec.request_id,
-                "data_index": rec.data_index,
-                "data_abbr": rec.data_abbr,
-                "success": rec.success,
-                "error_kind": rec.error_kind,
-                "error": rec.error_message,
-                "http_status": rec.http_status,
-                "start_s": rec.start_s,
-                "end_s": rec.end_s,
+                "id": rid,
+                "data_index": index,
+                "data_abbr": columns.data_abbr,
+                "success": ok,
+                "error_kind": kind,
+                "error": message,
+                "http_status": http[i],
+                "start_s": start,
+                "end_s": end,
                 "scheduled_s": scheduled[i],
                 "slot_wait_s": slot_wait[i],
                 "events": events[i],
-                "input_tokens": counts.input_tokens[i],
-                "input_tokens_source": counts.input_source[i],
-                "output_tokens": counts.output_tokens[i],
-                "output_tokens_source": counts.output_source[i],
-                "finish_reason": rec.finish_reason,
-                "attempts": rec.attempts,
-                "worker": rec.worker_id,
+                "input_tokens": n_in,
+                "input_tokens_source": in_src,
+                "output_tokens": n_out,
+                "output_tokens_source": out_src,
+                "finish_reason": reasons[i],
+                "attempts": attempts,
+                "worker": worker,
             }
             if texts is not None:
-                output, reasoning = texts.outputs.get(rec.request_id, ("", ""))
-                row["input"] = texts.prompts[rec.data_index] if 0 <= rec.data_index < len(texts.prompts) else None
+                output, reasoning = texts.outputs.get(rid, ("", ""))
+                row["input"] = texts.prompts[index] if 0 <= index < len(texts.prompts) else None
                 row["output"] = output
                 row["reasoning"] = reasoning
             handle.write(_json_line(row))

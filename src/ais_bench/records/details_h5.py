@@ -3,7 +3,10 @@
 Schema (docs/outputs.md): one dataset per per-request column (length n, ordered by request id),
 ``time_points_s`` (float64, flat) with ``offsets`` (int64, n+1; request i owns
 ``time_points_s[offsets[i]:offsets[i+1]]``), the failed rows' messages as ``failed_rows`` +
-``failed_error_message``, and attributes for the run (config dump, tool version, clock).
+``failed_error_message``, the tokenizer's own counts (``tokenizer_input_tokens``,
+``tokenizer_output_tokens``, -1 = not counted; attributes ``tokenizer_path``, ``tokenizer_warnings``),
+and attributes for the run (config dump, tool version, clock). A recalculation reads the columns,
+the tokenizer counts and the run facts back, so it needs no dataset and no tokenizer.
 The file is written to ``<name>.tmp`` and renamed, so an existing file is always complete.
 """
 
@@ -12,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,9 +25,10 @@ import numpy as np
 from ais_bench import __version__
 from ais_bench.errors import RecordFormatError
 from ais_bench.records.columns import RecordColumns
-from ais_bench.records.record import FINISH_REASONS, RECORD_FORMAT, RequestRecord
+from ais_bench.records.record import FINISH_REASONS, RECORD_FORMAT
 from ais_bench.records.store import ROW_DTYPE, error_kind_code
 from ais_bench.records.table import TokenCounts
+from ais_bench.records.token_counts import NOT_COUNTED, TokenizerCounts
 from ais_bench.safe_text import printable_text
 
 FORMAT_NAME = "ais_bench.details"
@@ -35,6 +40,8 @@ ROW_COLUMNS = (
     "slot_wait_s", "usage_input_tokens", "usage_output_tokens", "content_events", "http_status",
 )
 _ROW_H5_NAMES = {"request_id": "id", "worker_id": "worker"}
+#: The tokenizer's name in a file written before tokenizer counts were kept (its path was not stored).
+OLD_TOKENIZER_PATH = "(the run's tokenizer)"
 #: Value of a column that a file written by an older version does not have.
 _MISSING_VALUES = {"slot_wait_s": np.nan}
 
@@ -58,9 +65,14 @@ def _h5py():
 
 
 def write_details_h5(
-    path: Path, columns: RecordColumns, records: list[RequestRecord], counts: TokenCounts, run: RunAttributes
+    path: Path,
+    columns: RecordColumns,
+    counts: TokenCounts,
+    failures: Mapping[int, tuple[str | None, str | None]],
+    run: RunAttributes,
 ) -> Path:
-    """Write the file (atomically) and return its path. ``records``: the light records of ``columns``."""
+    """Write the file (atomically) and return its path. ``failures``: row -> (error kind, message) of
+    the failed rows, as the outputs show them."""
     h5py = _h5py()
     rows = columns.rows
     tmp = path.with_name(path.name + ".tmp")
@@ -90,7 +102,7 @@ def write_details_h5(
         f.create_dataset("output_tokens", data=np.asarray(counts.output_tokens, dtype=np.int64))
         f.create_dataset("input_tokens_source", data=np.asarray(counts.input_source, dtype="S12"))
         f.create_dataset("output_tokens_source", data=np.asarray(counts.output_source, dtype="S12"))
-        kinds = [records[i].error_kind or "" for i in failed.tolist()]
+        kinds = [failures.get(i, (None, None))[0] or "" for i in failed.tolist()]
         error_kind = np.zeros(len(columns), dtype="S16")
         error_kind[failed] = np.asarray(kinds, dtype="S16")
         f.create_dataset("error_kind", data=error_kind)
@@ -98,9 +110,10 @@ def write_details_h5(
         f.create_dataset("failed_rows", data=failed.astype(np.int64))
         f.create_dataset(
             "failed_error_message",
-            data=np.array([printable_text(records[i].error_message or "") for i in failed.tolist()], dtype=object),
+            data=np.array([printable_text(failures.get(i, (None, None))[1] or "") for i in failed.tolist()], dtype=object),
             dtype=h5py.string_dtype(),
         )
+        _write_tokenizer_counts(f, columns.tokenizer, len(columns))
         f.create_dataset("offsets", data=columns.offsets)
         f.create_dataset("time_points_s", data=columns.time_points_s)
     os.replace(tmp, path)
@@ -130,13 +143,39 @@ def read_details_h5(path: Path) -> RecordColumns:
         data_abbr = str(f.attrs["data_abbr"])
         facts = json.loads(f.attrs.get("run_facts", "{}"))
         record_format = int(f.attrs.get("format_version", 1))
+        tokenizer = _read_tokenizer_counts(f)
     if record_format > RECORD_FORMAT:
         raise RecordFormatError(
             f"{path} was written by a newer ais_bench (format {record_format}; this one reads up to "
             f"{RECORD_FORMAT})", hint="recalculate it with the ais_bench version that ran it",
         )
     return RecordColumns(data_abbr, rows, offsets, time_points, errors, source="details.h5", run_facts=facts,
-                         record_format=record_format)
+                         record_format=record_format, tokenizer=tokenizer)
+
+
+def _write_tokenizer_counts(f: Any, tokenizer: TokenizerCounts | None, n: int) -> None:
+    """The tokenizer's own counts per request (-1: not counted; all -1 and path "" without one)."""
+    missing = np.full(n, NOT_COUNTED, dtype=np.int64)
+    f.create_dataset("tokenizer_input_tokens", data=missing if tokenizer is None else tokenizer.input_tokens)
+    f.create_dataset("tokenizer_output_tokens", data=missing if tokenizer is None else tokenizer.output_tokens)
+    f.attrs["tokenizer_path"] = "" if tokenizer is None else tokenizer.path
+    f.attrs["tokenizer_warnings"] = json.dumps([] if tokenizer is None else tokenizer.warnings)
+
+
+def _read_tokenizer_counts(f: Any) -> TokenizerCounts | None:
+    """The tokenizer counts back; for a file written before they were kept, the final counts whose
+    source was the tokenizer (so the old run's counts are reproduced), None when it had none."""
+    if "tokenizer_input_tokens" in f:
+        path = str(f.attrs.get("tokenizer_path", ""))
+        if not path:
+            return None
+        warnings = json.loads(f.attrs.get("tokenizer_warnings", "[]"))
+        return TokenizerCounts(path, f["tokenizer_input_tokens"][()], f["tokenizer_output_tokens"][()], warnings)
+    from_tokenizer = [f[f"{what}_tokens_source"][()] == b"tokenizer" for what in ("input", "output")]
+    if not any(mask.any() for mask in from_tokenizer):
+        return None
+    counts = [np.where(mask, f[f"{what}_tokens"][()], NOT_COUNTED) for mask, what in zip(from_tokenizer, ("input", "output"), strict=True)]
+    return TokenizerCounts(OLD_TOKENIZER_PATH, counts[0].astype(np.int64), counts[1].astype(np.int64))
 
 
 #: ``finish_reason`` dataset: the name of each row's finish reason ("" when none).

@@ -7,7 +7,6 @@ clock in every worker process of one host. Only differences between times are me
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 
@@ -66,14 +65,6 @@ class RequestRecord:
     #: or an open-loop timestamp replay).
     slot_wait_s: float | None = None
     finish_reason: str | None = None
-
-    def to_json_dict(self) -> dict[str, Any]:
-        return {name: getattr(self, name) for name in self.__slots__}  # type: ignore[attr-defined]
-
-    @classmethod
-    def from_json_dict(cls, data: dict[str, Any]) -> RequestRecord:
-        known = {name: data[name] for name in cls.__slots__ if name in data}  # type: ignore[attr-defined]
-        return cls(**known)
 
 
 @dataclass(slots=True)

@@ -256,12 +256,17 @@ def record_files(perf_dir: Path, data_abbr: str) -> list[Path]:
 
 
 def worker_record_format(text_path: Path) -> int:
-    """The record format of one worker's files (1 for files without a rows header or without rows).
+    """The record format of one worker's files (1 for a rows file without header).
 
-    Raises ``RecordFormatError`` for files written by a newer ais_bench."""
+    Raises ``RecordFormatError`` for files written by a newer ais_bench, and for a text file without
+    its rows file (written before binary rows existed; no longer read)."""
     rows_path = worker_file_set(text_path)[0]
     if not rows_path.exists():
-        return 1
+        raise RecordFormatError(
+            f"{text_path} has no rows file ({rows_path.name}): it was written by an ais_bench older than "
+            "record format 1, which this one no longer reads",
+            hint="recalculate it with the ais_bench version that ran it",
+        )
     with rows_path.open("rb") as handle:
         head = handle.read(len(ROWS_HEADER))
     if not head.startswith(ROWS_MAGIC) or len(head) < len(ROWS_HEADER):
@@ -310,24 +315,8 @@ def iter_text_lines(text_path: Path) -> Iterator[bytes]:
             yield line
 
 
-def iter_legacy_records(path: Path) -> Iterator[RequestRecord]:
-    """Records of a worker file written before the binary rows existed (whole record per line)."""
-    for line in iter_text_lines(path):
-        try:
-            yield RequestRecord.from_json_dict(orjson.loads(line))
-        except (orjson.JSONDecodeError, TypeError):
-            continue
-
-
-def is_legacy(text_path: Path) -> bool:
-    return not worker_file_set(text_path)[0].exists()
-
-
 def iter_records(path: Path) -> Iterator[RequestRecord]:
     """Every complete record of one worker (text file ``path``), time points and texts included."""
-    if is_legacy(path):
-        yield from iter_legacy_records(path)
-        return
     rows, points = read_worker_rows(path)
     lines = iter_text_lines(path)
     data_abbr = path.name.rsplit(".worker", 1)[0]
@@ -365,8 +354,8 @@ def _none_if_negative(value: np.integer) -> int | None:
 def read_records(perf_dir: Path, data_abbr: str) -> list[RequestRecord]:
     """Every record of a dataset's run, from all worker files, ordered by request id.
 
-    Builds one Python object per request with its time points: fine for tests and small runs; the
-    summary and recalculation read columns instead (``ais_bench.records.columns``).
+    Builds one Python object per request with its time points: for tests, benchmarks of the client and
+    small runs; the summary and recalculation read columns instead (``ais_bench.records.columns``).
     """
     records = [rec for path in record_files(perf_dir, data_abbr) for rec in iter_records(path)]
     records.sort(key=lambda rec: rec.request_id)

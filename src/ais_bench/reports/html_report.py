@@ -21,7 +21,6 @@ a report is written. The data shaping is in ``plot_data``, the page around the f
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -29,7 +28,7 @@ import numpy as np
 
 from ais_bench.metrics.stage import StableWindow
 from ais_bench.metrics.summary import PerfSummary
-from ais_bench.records.record import RequestRecord, RequestTable
+from ais_bench.records.record import RequestTable
 from ais_bench.reports.cells import write_text
 from ais_bench.reports.html_page import render_page, render_summary
 from ais_bench.reports.plot_data import (
@@ -41,7 +40,6 @@ from ais_bench.reports.plot_data import (
     build_send_rate,
     build_timeline,
     first_send_s,
-    scheduled_send_times_s,
 )
 
 if TYPE_CHECKING:
@@ -76,7 +74,7 @@ _PLOT_DIV_ID = "ais-bench-plot"
 
 def write_plot(
     path: str | Path,
-    table: RequestTable | Sequence[RequestRecord],
+    table: RequestTable,
     *,
     stream: bool,
     summary: PerfSummary | None = None,
@@ -85,20 +83,12 @@ def write_plot(
 ) -> Path:
     """Write the report to ``path`` and return it.
 
-    ``table``: the run's ``RequestTable`` (any row order) or its records (turned into a table with
-    the usual token counts; their planned send times are used when ``scheduled_s`` is None).
+    ``table``: the run's ``RequestTable`` (any row order, final token counts).
     ``scheduled_s``: planned send time per row (perf_counter s, NaN = not paced), or None.
     ``summary``: the run's ``PerfSummary`` when the metrics were computed (adds the summary panel
     and, for stable_stage, the shaded steady window); None still writes the timeline.
     Raises ``OutputError`` when the file cannot be written.
     """
-    if not isinstance(table, RequestTable):
-        from ais_bench.records.table import build_table, resolve_token_counts
-
-        records = list(table)
-        if scheduled_s is None:
-            scheduled_s = scheduled_send_times_s(records)
-        table = build_table(records, resolve_token_counts(records))
     window = summary.window if summary is not None else None
     figure = build_figure(table, stream=stream, window=window, scheduled_s=scheduled_s)
     figure_html = figure.to_html(

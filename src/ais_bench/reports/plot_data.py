@@ -9,12 +9,11 @@ durations below only feed hover labels and the pictures.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from ais_bench.records.record import RequestRecord, RequestTable
+from ais_bench.records.record import RequestTable
 
 #: Segment families of the request timeline, in drawing order.
 SEGMENT_FAMILIES = ("ttft", "decode", "whole", "failed")
@@ -189,9 +188,3 @@ def build_send_rate(
     expected, _ = np.histogram(planned, bins=edges)
     actual, _ = np.histogram(sent, bins=edges)
     return SendRate(width, edges, expected / width, actual / width)
-
-
-def scheduled_send_times_s(records: Sequence[RequestRecord]) -> np.ndarray | None:
-    """Each record's planned send time (perf_counter s, NaN when not paced); None when none was paced."""
-    planned = np.array([np.nan if rec.scheduled_s is None else rec.scheduled_s for rec in records], dtype=np.float64)
-    return planned if np.isfinite(planned).any() else None

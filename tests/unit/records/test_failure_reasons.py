@@ -1,14 +1,10 @@
 from __future__ import annotations
 
-from ais_bench.records.record import RequestRecord
 from ais_bench.records.table import failure_reasons
 
 
-def _failed(message: str) -> RequestRecord:
-    return RequestRecord(
-        request_id=0, data_index=0, data_abbr="ds", worker_id=0, success=False, start_s=0.0, end_s=1.0,
-        error_kind="protocol", error_message=message,
-    )
+def _failed(message: str) -> tuple[str, str]:
+    return ("protocol", message)
 
 
 def test_reasons_group_messages_that_differ_only_in_positions() -> None:
@@ -39,4 +35,10 @@ def test_a_line_over_the_limit_is_one_reason_whatever_its_length() -> None:
     assert failure_reasons(records) == [
         ("SSE line at byte N is longer than the limit of 40 bytes (at least N bytes); raise MAX_CHUNK_SIZE in "
          "global_consts.py (valid up to 16777216)", 3),
+    ]
+
+
+def test_a_failure_without_a_message_is_named_by_its_kind() -> None:
+    assert failure_reasons([("read_timeout", None), (None, None), ("read_timeout", "")]) == [
+        ("read_timeout", 2), ("unknown error", 1),
     ]

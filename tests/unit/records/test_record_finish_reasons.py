@@ -1,14 +1,15 @@
-"""Finish reasons through the record files: worker rows and text lines, light records, the mix and
+"""Finish reasons through the record files: worker rows and text lines, the columns, the mix and
 the early-stop warning."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from ais_bench.records.columns import light_records, read_record_columns
+from ais_bench.records.columns import read_record_columns
 from ais_bench.records.record import RequestRecord
-from ais_bench.records.store import RecordWriter, read_records, worker_record_path
+from ais_bench.records.store import RecordWriter, finish_reason_name, read_records, worker_record_path
 from ais_bench.records.table import early_stop_warning, finish_reason_mix
+from tests.support.records import columns_of
 
 
 def _record(request_id: int, reason: str | None) -> RequestRecord:
@@ -24,13 +25,16 @@ def test_finish_reasons_round_trip_through_the_worker_files(tmp_path: Path) -> N
         for k, reason in enumerate(reasons):
             writer.append(_record(k, reason))
     assert [r.finish_reason for r in read_records(tmp_path, "ds")] == reasons  # full records: the text
-    light = light_records(read_record_columns(tmp_path, "ds"))  # from the row codes
-    assert [r.finish_reason for r in light] == ["stop", "length", None, "eos_token", "abort", "other"]
+    codes = read_record_columns(tmp_path, "ds").rows["finish_reason"].tolist()  # the row codes
+    assert [finish_reason_name(c) for c in codes] == ["stop", "length", None, "eos_token", "abort", "other"]
 
 
 def test_the_mix_counts_each_reason_most_frequent_first() -> None:
-    records = [_record(k, r) for k, r in enumerate(["stop", "length", "stop", None, "abort", "stop"])]
-    assert list(finish_reason_mix(records).items()) == [("stop", 3), ("abort", 1), ("length", 1), ("none", 1)]
+    reasons = ["stop", "length", "stop", None, "abort", "stop", "new_reason", "another"]
+    columns = columns_of([_record(k, r) for k, r in enumerate(reasons)])
+    assert list(finish_reason_mix(columns).items()) == [
+        ("stop", 3), ("other", 2), ("abort", 1), ("length", 1), ("none", 1),
+    ]
 
 
 def test_a_run_meant_to_reach_max_out_len_that_mostly_stopped_early_is_warned_about() -> None:

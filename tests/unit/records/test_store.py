@@ -5,8 +5,9 @@ import math
 from pathlib import Path
 
 import numpy as np
-import orjson
+import pytest
 
+from ais_bench.errors import RecordFormatError
 from ais_bench.records.record import RequestRecord
 from ais_bench.records.store import (
     ROW_DTYPE,
@@ -89,12 +90,14 @@ def test_reopened_writer_appends_with_right_offsets(tmp_path: Path) -> None:
     assert records[1].time_points_s == [2.0, 1.5, 3.0]
 
 
-def test_legacy_jsonl_files_are_still_read(tmp_path: Path) -> None:
+def test_a_text_file_without_its_rows_file_is_refused_with_one_line(tmp_path: Path) -> None:
+    """Worker files from before binary rows existed (whole records as JSON lines) are no longer read."""
     path = worker_record_path(tmp_path, "ds", 0)
     path.parent.mkdir(parents=True)
-    recs = [_record(1, 0), _record(0, 0, scheduled_s=1.25)]
-    path.write_bytes(b"".join(orjson.dumps(r.to_json_dict()) + b"\n" for r in recs) + b'{"request_id": 9')
-    assert read_records(tmp_path, "ds") == [recs[1], recs[0]]
+    path.write_bytes(b'{"request_id": 0, "success": true}\n')
+    with pytest.raises(RecordFormatError, match="no rows file") as caught:
+        read_records(tmp_path, "ds")
+    assert "older than record format 1" in caught.value.message
 
 
 def test_memory_is_not_kept_after_flush(tmp_path: Path) -> None:

@@ -10,7 +10,7 @@ import pytest
 
 from ais_bench.errors import OutputError
 from ais_bench.metrics import compute_summary
-from ais_bench.records.record import RequestRecord, RequestTable
+from ais_bench.records.record import RequestTable
 from ais_bench.reports.html_page import render_summary
 from ais_bench.reports.html_report import COLOURS, TRACE_NAMES, build_figure, write_plot
 from ais_bench.reports.plot_data import (
@@ -19,7 +19,6 @@ from ais_bench.reports.plot_data import (
     build_timeline,
     choose_bin_s,
     first_send_s,
-    scheduled_send_times_s,
 )
 
 
@@ -106,15 +105,6 @@ def test_send_rate_bins() -> None:
     assert half is not None and half.actual_rps.tolist() == [2.0, 4.0, 0.0, 2.0]
     assert build_send_rate(None, sent, origin_s=100.0) is None
     assert build_send_rate(np.full(4, np.nan), sent, origin_s=100.0) is None
-
-
-def test_scheduled_send_times() -> None:
-    def rec(i: int, scheduled: float | None) -> RequestRecord:
-        return RequestRecord(i, i, "d", 0, True, 1.0, 2.0, [1.0, 2.0], scheduled_s=scheduled)
-
-    assert scheduled_send_times_s([rec(0, None), rec(1, None)]) is None
-    times = scheduled_send_times_s([rec(0, 5.0), rec(1, None)])
-    assert times is not None and times[0] == 5.0 and np.isnan(times[1])
 
 
 def _stable_table() -> RequestTable:
@@ -219,12 +209,9 @@ class _ScriptTags(HTMLParser):
                 self.inline += 1
 
 
-def test_write_plot_from_records(tmp_path: Path) -> None:
-    records = [
-        RequestRecord(0, 0, "d", 0, True, 1.0, 2.0, [1.0, 1.2, 2.0], 5, 3, scheduled_s=1.0),
-        RequestRecord(1, 1, "d", 0, False, 1.5, 1.6, [1.5], error_kind="http_status", scheduled_s=1.5),
-    ]
-    path = write_plot(tmp_path / "r_plot.html", records, stream=True)
+def test_write_plot_without_metrics_with_planned_sends_and_a_failure(tmp_path: Path) -> None:
+    table = RequestTable.from_columns([[1.0, 1.2, 2.0], [1.5]], [True, False], [5, 0], [3, 0], end_s=[2.0, 1.6])
+    path = write_plot(tmp_path / "r_plot.html", table, stream=True, scheduled_s=np.array([1.0, 1.5]))
     text = path.read_text(encoding="utf-8")
     assert "Metrics not available" in text and "Planned sends" in text and "Failed (send" in text
 
