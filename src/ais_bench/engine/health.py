@@ -97,9 +97,14 @@ async def monitor_loop_lag(hist: LagHistogram, interval_s: float = SAMPLE_INTERV
         overshoot_s = perf_counter() - due_s
         waiter = loop.create_future()
         scheduled = perf_counter()
-        loop.call_soon(waiter.set_result, None)
+        loop.call_soon(_wake, waiter)
         await waiter
         hist.add(loop_lag_sample_s(overshoot_s, perf_counter() - scheduled))
+
+
+def _wake(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():  # the monitor may have been cancelled between the call_soon and now
+        waiter.set_result(None)
 
 
 def loop_lag_sample_s(overshoot_s: float, queue_delay_s: float) -> float:

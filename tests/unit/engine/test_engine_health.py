@@ -218,3 +218,33 @@ def test_self_check_json_keeps_the_field_order_units_and_rounding_of_the_json():
         "client_cpu": {"1": 0.25, "0": 0.333},
     })
     assert check.slot_wait.waited == 1 and check.client_cpu == {1: 0.25, 0: 1 / 3}
+
+
+def test_the_lag_monitor_cancelled_while_its_probe_is_queued_logs_no_error():
+    """Cancelled between scheduling its probe and the probe's turn (a worker stopping), the monitor
+    must not leave a callback that fails on the cancelled future (it printed a traceback on SIGTERM)."""
+    from ais_bench.engine.health import LagHistogram, monitor_loop_lag
+
+    async def run() -> list[dict]:
+        loop = asyncio.get_running_loop()
+        errors: list[dict] = []
+        loop.set_exception_handler(lambda _loop, context: errors.append(context))
+        task: asyncio.Task[None] | None = None
+        schedule = loop.call_soon
+
+        def call_soon_then_cancel(callback, *args, **kwargs):  # type: ignore[no-untyped-def]
+            handle = schedule(callback, *args, **kwargs)
+            probe = getattr(callback, "__name__", "") in ("set_result", "_wake")
+            if probe and task is not None and asyncio.current_task() is task:
+                task.cancel()  # the monitor's call_soon of its probe: cancel the monitor right there
+            return handle
+
+        loop.call_soon = call_soon_then_cancel  # type: ignore[method-assign]
+        task = asyncio.create_task(monitor_loop_lag(LagHistogram(), interval_s=0.0))
+        await asyncio.gather(task, return_exceptions=True)
+        for _ in range(3):
+            await asyncio.sleep(0)
+        loop.call_soon = schedule  # type: ignore[method-assign]
+        return errors
+
+    assert asyncio.run(run()) == []
