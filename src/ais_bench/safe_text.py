@@ -18,8 +18,8 @@ MASK = "***"
 #: Secrets shorter than this are not replaced in free text (a 1-character password would turn
 #: every digit of a log line into ``***``); in a URL's ``user:password@`` they always are.
 MIN_FREE_TEXT_SECRET = 4
-#: Header names whose values are secrets (lower case).
-AUTH_HEADERS = frozenset({"authorization", "proxy-authorization", "x-api-key", "api-key", "cookie"})
+#: Header names whose values are secrets (lower case); see :func:`is_secret_header` for the patterns.
+AUTH_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie"})
 
 
 def printable_text(text: str, limit: int | None = None, *, keep_newlines: bool = False) -> str:
@@ -92,13 +92,25 @@ def mask_url_password(text: str) -> str:
     return "://".join(pieces)
 
 
+def is_secret_header(name: str) -> bool:
+    """Whether a header's value is a secret because of its name: ``Authorization``,
+    ``Proxy-Authorization``, ``Cookie``, a name ending in ``-key`` or ``_key`` (``X-API-Key``,
+    ``api-key``) or holding ``token``, ``secret`` or ``password`` (any case)."""
+    lower = name.lower()
+    return (
+        lower in AUTH_HEADERS
+        or lower.endswith(("-key", "_key"))
+        or any(word in lower for word in ("token", "secret", "password"))
+    )
+
+
 def secrets_of(url: str, headers: Mapping[str, str]) -> list[str]:
-    """The secrets a request to ``url`` with ``headers`` carries: auth-like header values (whole and
+    """The secrets a request to ``url`` with ``headers`` carries: secret header values (whole and
     without their scheme word, e.g. the key of ``Bearer <key>``), and the URL's password (as written,
     percent-decoded, and inside the Basic credentials an HTTP client derives from it)."""
     found: list[str] = []
     for name, value in headers.items():
-        if name.lower() in AUTH_HEADERS and value:
+        if is_secret_header(name) and value:
             found.append(value)
             scheme, _, token = value.partition(" ")
             if token and scheme.isalpha():

@@ -81,7 +81,7 @@ def plan_run(
         log.warning(warning)
     items = list(loaded)
     spec = backend_for(model.backend)
-    headers = build_headers(model.api_key or None)
+    headers = build_headers(model.api_key or None, model.headers)
     model_name, url, tls = _resolve_endpoint(model, spec, headers)
     bodies = encode_bodies(
         spec, items, model=model_name, stream=model.stream,

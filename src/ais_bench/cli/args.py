@@ -75,6 +75,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--num-warmups", type=_non_negative_int, default=1, metavar="N",
         help="warm-up requests sent before measuring, excluded from results (default 1; 0 disables)",
     )
+    base.add_argument(
+        "--header", action="append", type=_header, metavar="'NAME: VALUE'",
+        help="an HTTP header sent with every request of every model (load, warm-up, model discovery); "
+        "repeatable; replaces the model config's header of the same name (and api_key's Authorization)",
+    )
     perf = parser.add_argument_group("perf")
     perf.add_argument(
         "--pressure", action="store_true",
@@ -139,6 +144,17 @@ def _non_negative_int(text: str) -> int:
     if value < 0:
         raise argparse.ArgumentTypeError(f"{value} is too small: expected an integer >= 0")
     return value
+
+
+def _header(text: str) -> str:
+    """A ``--header`` flag checked now (one clear line when it is malformed), kept as written."""
+    from ais_bench.config.headers import parse_header_flag
+
+    try:
+        parse_header_flag(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
 
 
 def _pressure_time(text: str) -> int:

@@ -13,6 +13,7 @@ from ais_bench.config import (
     ResolvedConfigs,
     SummarizerConfig,
     build_datasets,
+    flag_headers,
     load_datasets,
     load_global_consts,
     load_models,
@@ -60,7 +61,22 @@ def load_run_configs(args: argparse.Namespace) -> RunConfigs:
     if getattr(args, "custom_dataset_path", None):
         datasets = [*datasets, custom_dataset_config(args.custom_dataset_path)]
     _check_unique_abbrs(models, datasets)
+    if getattr(args, "header", None):
+        models, replaced = _with_flag_headers(models, flag_headers(args.header))
+        warnings += replaced
     return RunConfigs(models, datasets, summarizer, consts, warnings)
+
+
+def _with_flag_headers(models: list[ModelConfig], headers: dict[str, str]) -> tuple[list[ModelConfig], list[str]]:
+    """Every model with the ``--header`` flags added (they win over its config), and a warning for
+    each model whose ``api_key`` an ``Authorization`` flag replaces."""
+    warnings = []
+    if any(name.lower() == "authorization" for name in headers):
+        warnings += [
+            f"--header Authorization replaces the api_key of model '{m.abbr}' (both set the Authorization header)"
+            for m in models if m.api_key
+        ]
+    return [m.with_headers(headers) for m in models], warnings
 
 
 def custom_dataset_config(path: str) -> DatasetConfig:

@@ -29,7 +29,8 @@ log = logging.getLogger("ais_bench")
 
 #: Exit code when the run finished but some requests failed or it was cut short.
 EXIT_PARTIAL = 3
-#: The configured secrets (api_key, a URL's password), hidden in every log line and traceback.
+#: The configured secrets (api_key, secret-looking headers, a URL's password), hidden in every log
+#: line and traceback.
 SECRETS = Redactor()
 
 
@@ -135,7 +136,7 @@ def _register_secrets(configs: RunConfigs) -> None:
     from ais_bench.clients.headers import build_headers
 
     for model in configs.models:
-        SECRETS.add(secrets_of(model.base_url, build_headers(model.api_key or None)))
+        SECRETS.add(secrets_of(model.base_url, build_headers(model.api_key or None, model.headers)))
 
 
 def _search(args: argparse.Namespace) -> int:
@@ -220,7 +221,13 @@ def _interrupted(result: RunResult, run_dir: Path) -> RunInterrupted:
 
 
 def _cli_args(args: argparse.Namespace) -> dict:
-    return {key: value for key, value in vars(args).items() if value is not None}
+    """The flags for the config dump; a ``--header`` with a secret-looking name as ``Name: ***``."""
+    from ais_bench.config import flag_headers, masked_headers
+
+    values = {key: value for key, value in vars(args).items() if value is not None}
+    if "header" in values:
+        values["header"] = [f"{name}: {value}" for name, value in masked_headers(flag_headers(values["header"])).items()]
+    return values
 
 
 if __name__ == "__main__":

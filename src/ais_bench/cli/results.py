@@ -201,7 +201,7 @@ def _retries_line(retries: dict[str, int], requests: int) -> str:
 
 def _model_redactor(model: ModelConfig) -> Redactor:
     """Hides the model's secrets (api_key, the URL's password) in any text."""
-    return Redactor(secrets_of(model.base_url, build_headers(model.api_key or None)))
+    return Redactor(secrets_of(model.base_url, build_headers(model.api_key or None, model.headers)))
 
 
 def _shown_failures(columns: RecordColumns, redactor: Redactor) -> dict[int, tuple[str | None, str | None]]:

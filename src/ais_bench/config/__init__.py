@@ -13,6 +13,7 @@ Defaults live here only. Public API:
 from ais_bench.config.datasets import DatasetConfig, build_datasets, load_datasets, validate_dataset
 from ais_bench.config.dump import dump_config
 from ais_bench.config.global_consts import GlobalConsts, load_global_consts
+from ais_bench.config.headers import flag_headers, masked_headers
 from ais_bench.config.loader import BUILTIN_CONFIG_DIR, load_config_file, read_base
 from ais_bench.config.models import ModelConfig, build_models, load_models, validate_model
 from ais_bench.config.resolve import (
@@ -40,12 +41,14 @@ __all__ = [
     "build_models",
     "build_summarizer",
     "dump_config",
+    "flag_headers",
     "load_config_file",
     "load_datasets",
     "load_global_consts",
     "load_models",
     "load_run_config",
     "load_summarizer",
+    "masked_headers",
     "read_base",
     "resolve_config_file",
     "resolve_config_files",

@@ -1,7 +1,8 @@
 """Write the merged config of one run to ``<run_dir>/configs/<YYYYmmdd_HHMMSS>_<pid>.py``.
 
 The dump is a readable Python file with plain data only (classes written as dotted names,
-``api_key`` and a URL's password masked as ``***``): ``models``, ``datasets``, ``summarizer`` and ``cli_args``.
+``api_key``, secret-looking header values and a URL's password masked as ``***``): ``models``,
+``datasets``, ``summarizer`` and ``cli_args``.
 It loads back with ``ais_bench.config.loader.load_config_file`` and validates with
 ``build_models`` / ``build_datasets`` (which accept dotted type names).
 """

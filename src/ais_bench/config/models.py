@@ -12,7 +12,9 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ais_bench.clients.headers import merge_headers
 from ais_bench.config.generation_kwargs import check_generation_kwargs
+from ais_bench.config.headers import check_headers, masked_headers
 from ais_bench.config.loader import load_config_file
 from ais_bench.config.model_fields import (
     aisbench_backend,
@@ -96,6 +98,7 @@ class ModelConfig:
     traffic_cfg: TrafficShape = field(default_factory=TrafficShape)
     retry: int = 2
     api_key: str = field(default="", repr=False)
+    headers: dict[str, str] = field(default_factory=dict, repr=False)
     host_ip: str = "localhost"
     host_port: int = 8080
     url: str = ""
@@ -126,12 +129,18 @@ class ModelConfig:
             host = f"[{host}]"
         return f"{scheme}://{host}:{self.host_port}/"
 
+    def with_headers(self, headers: dict[str, str]) -> ModelConfig:
+        """A copy whose ``headers`` also hold ``headers`` (the ``--header`` flags), which replace the
+        config's header of the same name in any case."""
+        return replace(self, headers=merge_headers(self.headers, headers))
+
     def with_port(self, port: int) -> ModelConfig:
         """A copy pointing at ``port`` (used once the embedded simulator has picked its port)."""
         return replace(self, host_port=port)
 
     def to_dump_dict(self) -> dict[str, Any]:
-        """Plain dict for the config dump: ``type`` as a dotted name, a non-empty ``api_key`` as ``***``."""
+        """Plain dict for the config dump: ``type`` as a dotted name, a non-empty ``api_key`` and the
+        value of a secret-looking header (``Authorization``, ``*-key``, ``*token*``, ...) as ``***``."""
         out = asdict(self)
         out.pop("source")
         out.pop("backend")
@@ -141,6 +150,10 @@ class ModelConfig:
         out["type"] = dotted_name(self.type)
         if out["api_key"]:
             out["api_key"] = "***"
+        if self.headers:
+            out["headers"] = masked_headers(self.headers)
+        else:  # dumps stay as they were before the field existed
+            del out["headers"]
         return out
 
 
@@ -194,6 +207,8 @@ def validate_model(
             values[key] = check_str(source, f"{where}.{key}", d[key])
     if "api_key" in d:
         values["api_key"] = check_api_key(source, f"{where}.api_key", d["api_key"])
+    if d.get("headers") is not None:
+        values["headers"] = check_headers(source, f"{where}.headers", d["headers"], api_key=values.get("api_key", ""))
     if "url" in d:
         values["url"] = check_url(source, f"{where}.url", d["url"])
     for key in ("use_timestamp", "timestamp_batch_cap", "enable_ssl", "insecure", "trust_remote_code"):
