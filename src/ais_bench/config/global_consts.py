@@ -14,7 +14,14 @@ from pathlib import Path
 from typing import Any
 
 from ais_bench.config.loader import load_config_file
-from ais_bench.config.validation import check_int, check_number, display_path, not_allowed, show
+from ais_bench.config.validation import (
+    check_int,
+    check_number,
+    display_path,
+    not_allowed,
+    show,
+    show_key_path,
+)
 
 ENV_VAR = "AIS_BENCH_GLOBAL_CONSTS"
 DEFAULT_PATH = Path(__file__).resolve().parent.parent / "benchmark" / "global_consts.py"
@@ -86,7 +93,7 @@ def build_global_consts(namespace: dict[str, Any], source: str) -> GlobalConsts:
         if isinstance(name, str) and name.isupper() and name not in _KNOWN and name not in LOG_LEVELS:
             close = difflib.get_close_matches(name, _KNOWN, n=1)
             hint = f" (did you mean '{close[0]}'?)" if close else ""
-            warnings.append(f"{source}: unknown constant {name} is ignored{hint}")
+            warnings.append(f"{source}: unknown constant {show_key_path(name)} is ignored{hint}")
     return GlobalConsts(**values, warnings=tuple(warnings))
 
 
