@@ -407,3 +407,16 @@ def test_a_server_that_requires_a_client_certificate_gets_the_configured_one(pki
     assert with_cert.state.text == "ab"
     assert server.answered == 1  # the request without a certificate never reached the server's HTTP layer
     assert len(server.refused) == 1 and "certificate" in server.refused[0]
+
+
+def test_a_server_that_drops_a_client_without_certificate_silently_gets_a_hint(pki: CertFiles):
+    """Servers on Python's asyncio refuse a missing client certificate by dropping the connection,
+    without the TLS alert that would name the problem: the failure says what to check."""
+    with ScriptedServer(_two_tokens, ssl_context=_mutual_context(pki)) as server:
+        attempt = asyncio.run(_send_once(server.base_url + PATH, tls=TLSOptions(ca_cert=str(pki.ca))))
+    assert attempt.error_kind == "protocol"
+    assert attempt.error_message.startswith("stream ended early after 0 events: ")
+    assert attempt.error_message.endswith(
+        "before the response; the server dropped a new TLS connection: if it requires a client certificate, "
+        "check client_cert and client_key in the model config"
+    )

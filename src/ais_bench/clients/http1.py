@@ -244,7 +244,10 @@ class HTTPConnection(asyncio.Protocol):
                     "connect", tls_failure_text(exc, self._pool.endpoint.host), retryable=False, unanswered=True
                 )
             else:
-                error = HTTPExchangeError("protocol", f"{reason} {where}", unanswered=not self._answered)
+                text = f"{reason} {where}"
+                if self._pool.endpoint.tls and not self._answered and not self.reused:
+                    text += f"; {_DROPPED_AFTER_HANDSHAKE}"
+                error = HTTPExchangeError("protocol", text, unanswered=not self._answered)
             exchange.done.set_exception(error)
         self._exchange = None
 
@@ -376,6 +379,14 @@ class HTTPConnection(asyncio.Protocol):
         if self.transport is not None:
             self.transport.close()
 
+
+#: Why a new TLS connection may end before its first response: a server that refuses the client's
+#: certificate (or its absence) after the handshake without sending the TLS alert that would say so
+#: (servers on Python's asyncio do).
+_DROPPED_AFTER_HANDSHAKE = (
+    "the server dropped a new TLS connection: if it requires a client certificate, check client_cert "
+    "and client_key in the model config"
+)
 
 #: Response headers an :class:`Exchange` keeps.
 _KEPT_HEADERS = frozenset({b"content-type", b"content-encoding", b"location"})
