@@ -26,10 +26,9 @@ SYNTHETIC = {
 
 def test_the_api_runs_the_embedded_simulator_and_returns_a_typed_result(tmp_path: Path) -> None:
     model = api.model_config("sim_api_stream_chat")  # a built-in config by name, as --models takes it
-    dataset = api.dataset_config(SYNTHETIC)  # keywords of one datasets entry
     run_dir = api.new_run_dir(tmp_path / "out")
     with api.serve_simulator(model) as target:
-        planned = api.plan_run(target, dataset, run_dir=run_dir, num_warmups=1)
+        planned = api.plan_run(target, SYNTHETIC, run_dir=run_dir, num_warmups=1)  # dataset as keywords
         assert isinstance(planned.plan, api.RunPlan) and len(planned.plan.bodies) == REQUESTS
         assert planned.plan.url == f"http://127.0.0.1:{target.host_port}/v1/chat/completions"
         result = api.run(planned, progress=False)

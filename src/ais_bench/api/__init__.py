@@ -4,9 +4,8 @@
 
     from ais_bench import api
 
-    model = api.model_config(dict(type=VLLMCustomAPIChat, abbr="my-server", host_port=8080, batch_size=16))
-    dataset = api.dataset_config("synthetic_gen")
-    planned = api.plan_run(model, dataset, run_dir=api.new_run_dir("outputs/default"), num_prompts=200)
+    model = dict(type=VLLMCustomAPIChat, abbr="my-server", host_port=8080, batch_size=16)
+    planned = api.plan_run(model, "synthetic_gen", run_dir=api.new_run_dir("outputs/default"), num_prompts=200)
     result = api.run(planned)  # RunResult: summary (PerfSummary), totals, paths of the outputs
 
 A model config with ``simulator=dict(...)`` needs its simulator running while planning and running:

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from ais_bench.api.configs import dataset_config, model_config, summarizer_config
 from ais_bench.clients.backends import BackendSpec, backend_for
 from ais_bench.clients.headers import build_headers
 from ais_bench.clients.loop import run_worker_loop
@@ -51,11 +54,11 @@ class PlannedRun:
 
 
 def plan_run(
-    model: ModelConfig,
-    dataset: DatasetConfig,
+    model: ModelConfig | Mapping[str, Any] | str,
+    dataset: DatasetConfig | Mapping[str, Any] | str,
     *,
     run_dir: Path,
-    summarizer: SummarizerConfig | None = None,
+    summarizer: SummarizerConfig | Mapping[str, Any] | str | None = None,
     consts: GlobalConsts | None = None,
     num_prompts: int | None = None,
     num_warmups: int = 1,
@@ -65,6 +68,10 @@ def plan_run(
 ) -> PlannedRun:
     """Plan one model x dataset run whose results go to ``run_dir/performances/<model abbr>``.
 
+    ``model``, ``dataset``, ``summarizer``: a config object, the keywords of one config entry (a
+    dict, as in a config file) or a config name (as ``--models`` / ``--datasets`` / ``--summarizer``
+    take it); see ``ais_bench.api.configs``.
+
     Loads the dataset (its first ``num_prompts`` rows, all when None), checks that the server is
     reachable, discovers the served model when the config names none, encodes every request body and
     plans the sends. ``summarizer``: the stage and statistics (default: every request, the default
@@ -73,8 +80,10 @@ def plan_run(
     the load and left out of the results; ``debug``: one worker in a thread of this process;
     ``dump_text``: prompts and generated texts in ``<ds>_details.jsonl``.
     """
-    summarizer = summarizer or SummarizerConfig()
+    model, dataset = model_config(model), dataset_config(dataset)
+    summarizer = summarizer_config(summarizer)
     consts = consts or load_global_consts()
+    _check_simulator_started(model)
     tokenizer = load_tokenizer(model.path) if model.path else None
     loaded = load_items(dataset, num_prompts, tokenizer=tokenizer)
     for warning in loaded.warnings:
@@ -111,6 +120,15 @@ def plan_run(
         tls=tls,
     )
     return PlannedRun(plan, model, dataset, summarizer, consts, tokenizer, dump_text)
+
+
+def _check_simulator_started(model: ModelConfig) -> None:
+    """A config with ``simulator=dict(...)`` and port 0 names a simulator that is not running yet."""
+    if model.simulator is not None and model.host_port == 0 and not model.url:
+        raise ConfigError(
+            f"model '{model.abbr}' talks to the embedded simulator, which is not started",
+            hint="plan and run inside `with ais_bench.api.serve_simulator(model) as target:`, passing target",
+        )
 
 
 def _resolve_endpoint(model: ModelConfig, spec: BackendSpec, headers: dict[str, str]) -> tuple[str, str, TLSOptions]:
