@@ -173,7 +173,7 @@ def run(args: argparse.Namespace) -> None:
                          RunAttributes(MODEL, DS, True, args.batch_size, ""))
     table = table_from_columns(columns, counts)
     with timer.step("compute_summary (total stage)"):
-        compute_summary(table, stage="total", stats_list=None, batch_size=args.batch_size, stream=True)
+        compute_summary(table, stage="total", batch_size=args.batch_size, stream=True)
     del columns, counts, failures, table
     with timer.step("read <ds>_details.h5 (columns + time points)"):
         read_details_h5(perf / f"{DS}_details.h5")

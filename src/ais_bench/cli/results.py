@@ -7,7 +7,6 @@ One function for both a live run (right after the workers stop) and a recalculat
 from __future__ import annotations
 
 import errno
-import importlib.util
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -47,8 +46,6 @@ log = logging.getLogger("ais_bench")
 
 #: Errors of a disk that cannot take more (full, over quota, file too large, read-only).
 OUTPUT_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS})
-#: Module the HTML report lives in; its ``write_plot`` is called when it exists (see ``_write_plot``).
-HTML_REPORT_MODULE = "ais_bench.reports.html_report"
 
 
 @dataclass(frozen=True)
@@ -280,15 +277,12 @@ def _config_text(out_dir: Path) -> str:
 
 
 def _write_plot(job: ResultJob, table: RequestTable, columns: RecordColumns, summary: PerfSummary | None) -> None:
-    """``<ds>_plot.html`` through ``reports/html_report.write_plot`` when that module exists: the
-    only call site, for live runs and recalculation alike."""
-    if importlib.util.find_spec(HTML_REPORT_MODULE) is None:
-        return
-    writer = getattr(importlib.import_module(HTML_REPORT_MODULE), "write_plot", None)
-    if writer is None:
-        return
+    """``<ds>_plot.html`` through ``reports/html_report.write_plot``: the only call site, for live
+    runs and recalculation alike (imported here: plotly is slow to import and only needed now)."""
+    from ais_bench.reports.html_report import write_plot
+
     path = job.out_dir / f"{job.dataset.abbr}_plot.html"
-    writer(
+    write_plot(
         path, table, stream=job.model.stream, summary=summary, scheduled_s=columns.rows["scheduled_s"].copy(),
         title=f"{job.model.abbr}/{job.dataset.abbr}",
     )
