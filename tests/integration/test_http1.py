@@ -1130,7 +1130,7 @@ def test_a_response_the_load_cannot_use_fails_with_a_reason_that_says_why(case: 
 def test_the_warm_up_and_the_load_give_the_same_reason(case: str):
     """The warm-up goes through the same client as the load: it neither follows the redirect to a
     working address nor decompresses, so it cannot pass while every request of the load fails."""
-    from ais_bench.engine.preflight import run_warmup
+    from ais_bench.engine.warmup import run_warmup
 
     response, _, reason = UNUSABLE[case]
     good = SSE_RESPONSE
@@ -1142,10 +1142,14 @@ def test_the_warm_up_and_the_load_give_the_same_reason(case: str):
 
     async def run() -> tuple[str | None, int, Attempt]:
         async with RawServer(handler) as server:
-            warmup = await run_warmup(
-                SPEC, server.url, {}, [STREAM_BODY], count=2, concurrency=2, stream=True,
-                max_chunk_bytes=MAX_CHUNK, timeout_s=5.0,
-            )
+            warm_pool = _pool(server.url, timeout_s=5.0)
+            try:
+                warmup = await run_warmup(
+                    warm_pool, SPEC, server.url, [STREAM_BODY] * 2, concurrency=2, stream=True,
+                    max_chunk_bytes=MAX_CHUNK,
+                )
+            finally:
+                warm_pool.close()
             pool = _pool(server.url)
             try:
                 attempt, _ = await _send(pool, server.url)

@@ -12,13 +12,12 @@ from ais_bench.cli.progress import ProgressPrinter
 from ais_bench.cli.results import ResultJob, details_paths, summarise_dataset
 from ais_bench.cli.run_state import live_run_state, mark_running, mark_stopped
 from ais_bench.cli.workdir import display
-from ais_bench.clients.backends import BACKENDS
-from ais_bench.clients.loop import run_worker_loop
 from ais_bench.engine.health import build_self_check
 from ais_bench.engine.plan import RunPlan
-from ais_bench.engine.preflight import raise_open_file_limit, run_warmup
+from ais_bench.engine.preflight import raise_open_file_limit
 from ais_bench.engine.runner import RunOutcome, run_benchmark
 from ais_bench.engine.shared import LoadTotals
+from ais_bench.engine.warmup import WarmupResult
 from ais_bench.errors import AllRequestsFailed, NoSteadyStage, OutputError, ServerUnreachable
 from ais_bench.metrics.summary import PerfSummary
 from ais_bench.records.columns import RecordColumns
@@ -76,23 +75,13 @@ def run(planned: PlannedRun, *, progress: bool = True) -> RunResult:
     stage, records that cannot be written); records already received stay on disk.
     """
     plan, model, dataset = planned.plan, planned.model, planned.dataset
-    raise_open_file_limit(plan.batch_size, plan.workers, plan.num_warmups)
-    _warm_up(plan)
+    raise_open_file_limit(plan.batch_size, plan.workers)
     out_dir = planned.out_dir
     out_dir.mkdir(parents=True, exist_ok=True)
-    log.info(
-        "Sending %s to %s: %s, workers=%d, %s",
-        f"{len(plan.items)} requests" if not plan.pressure else f"requests for {plan.pressure_time_s:.0f} s (pressure)",
-        plan.url, _concurrency_text(plan), plan.workers,
-        pace_text(planned, send_rate(model, planned.consts, plan.pressure)),
-    )
     printer = None
     if progress:
         printer = ProgressPrinter(f"[{model.abbr}/{dataset.abbr}]", plan.total_requests, plan.pressure_time_s)
-    if planned.tokenizer is not None:  # input counts go with the run: a recalculation needs no tokenizer
-        store_prompt_token_counts(out_dir, dataset.abbr, planned.tokenizer, planned.prompts)
-    mark_running(out_dir, dataset.abbr)
-    outcome = run_benchmark(plan, progress=printer)
+    outcome = run_benchmark(plan, progress=printer, before_load=lambda warm_up: _start_load(planned, warm_up))
     if printer is not None:
         printer.finish(outcome.totals, outcome.elapsed_s)
     for warning in outcome.warnings:
@@ -121,23 +110,28 @@ def _records_not_written(outcome: RunOutcome, out_dir: Path) -> OutputError:
     )
 
 
-def _warm_up(plan: RunPlan) -> None:
-    if plan.num_warmups <= 0:
-        return
-    result = run_worker_loop(
-        run_warmup(
-            BACKENDS[plan.backend], plan.url, plan.headers, plan.bodies, count=plan.num_warmups,
-            concurrency=plan.batch_size, stream=plan.stream, max_chunk_bytes=plan.max_chunk_bytes,
-            timeout_s=plan.request_timeout_s, tls=plan.tls,
-        )
+def _start_load(planned: PlannedRun, warm_up: WarmupResult) -> None:
+    """Between the workers' warm-up and the load: stop when every warm-up request failed, else say
+    what is sent, store the prompts' token counts and mark the run as running (a run stopped by its
+    warm-up leaves nothing in its folder)."""
+    plan, dataset = planned.plan, planned.dataset
+    if warm_up.sent:
+        log.info("Warm-up: %d sent, %d succeeded (excluded from results)", warm_up.sent, warm_up.succeeded)
+        if warm_up.succeeded == 0:
+            raise ServerUnreachable(
+                f"all {warm_up.sent} warm-up request(s) to {plan.url} failed: {warm_up.first_error}",
+                hint="check that the server serves this API and model (or pass --num-warmups 0 to skip warm-up); "
+                "see docs/troubleshooting.md#the-server",
+            )
+    log.info(
+        "Sending %s to %s: %s, workers=%d, %s",
+        f"{len(plan.items)} requests" if not plan.pressure else f"requests for {plan.pressure_time_s:.0f} s (pressure)",
+        plan.url, _concurrency_text(plan), plan.workers,
+        pace_text(planned, send_rate(planned.model, planned.consts, plan.pressure)),
     )
-    log.info("Warm-up: %d sent, %d succeeded (excluded from results)", result.sent, result.succeeded)
-    if result.succeeded == 0:
-        raise ServerUnreachable(
-            f"all {result.sent} warm-up request(s) to {plan.url} failed: {result.first_error}",
-            hint="check that the server serves this API and model (or pass --num-warmups 0 to skip warm-up); "
-            "see docs/troubleshooting.md#the-server",
-        )
+    if planned.tokenizer is not None:  # input counts go with the run: a recalculation needs no tokenizer
+        store_prompt_token_counts(planned.out_dir, dataset.abbr, planned.tokenizer, planned.prompts)
+    mark_running(planned.out_dir, dataset.abbr)
 
 
 def _concurrency_text(plan: RunPlan) -> str:

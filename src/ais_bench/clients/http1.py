@@ -441,6 +441,7 @@ class ConnectionPool:
         self._idle: list[HTTPConnection] = []
         self._draining: list[HTTPConnection] = []
         self._open: set[HTTPConnection] = set()
+        self._keep_idle = False
         self._addresses: list[tuple[int, Any]] | None = None
 
     @property
@@ -498,8 +499,22 @@ class ConnectionPool:
                 return
         if connection in self._draining:
             self._draining.remove(connection)
-        connection.idle_timer = asyncio.get_running_loop().call_later(self.idle_close_s, self._close_idle, connection)
+        if not self._keep_idle:
+            connection.idle_timer = asyncio.get_running_loop().call_later(self.idle_close_s, self._close_idle, connection)
         self._idle.append(connection)
+
+    def keep_idle(self, keep: bool) -> None:
+        """``True``: idle connections stay open however long they wait (the warm-up's, kept for the
+        load, which starts once every worker has warmed up); ``False``: they close after
+        ``idle_close_s`` from now, as idle connections do."""
+        self._keep_idle = keep
+        loop = asyncio.get_running_loop()
+        for connection in self._idle:
+            if connection.idle_timer is not None:
+                connection.idle_timer.cancel()
+                connection.idle_timer = None
+            if not keep:
+                connection.idle_timer = loop.call_later(self.idle_close_s, self._close_idle, connection)
 
     def _close_idle(self, connection: HTTPConnection) -> None:
         connection.idle_timer = None

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from ais_bench.engine.health import LagHistogram
+from ais_bench.engine.warmup import WarmupResult
 
 if TYPE_CHECKING:
     from ais_bench.engine.shared import SharedState
@@ -71,6 +72,22 @@ class OutputFailure:
     worker: int
     reason: str
     unwritten: int
+
+
+@dataclass(frozen=True)
+class WorkerStarted:
+    """The worker has started and opened its client; its warm-up comes next (``SharedState.ready``)."""
+
+    worker: int
+
+
+@dataclass(frozen=True)
+class WorkerReady:
+    """The worker has sent its share of the warm-up (``warm_up``) and waits for the go signal
+    (``SharedState.ready``)."""
+
+    worker: int
+    warm_up: WarmupResult
 
 
 WorkerMessage = WorkerWarning | WorkerCrash | LoopLagCounts | CpuUse | StampingMode | OutputFailure

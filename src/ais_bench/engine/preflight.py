@@ -1,19 +1,16 @@
-"""Before the load: is the server there, which model does it serve, and the warm-up requests."""
+"""Before the load: is the server there, which model does it serve, room for its connections (the
+warm-up is sent by the workers: ``engine/warmup.py``)."""
 
 from __future__ import annotations
-
-import asyncio
-from dataclasses import dataclass
 
 import orjson
 
 from ais_bench.clients.backends import BackendSpec
-from ais_bench.clients.client import CONNECT_KINDS, check_connect, describe_failure, fetch, open_client
-from ais_bench.clients.http1 import ConnectionPool, HTTPExchangeError
+from ais_bench.clients.client import CONNECT_KINDS, check_connect, describe_failure, fetch
+from ais_bench.clients.http1 import HTTPExchangeError
 from ais_bench.clients.loop import run_worker_loop
 from ais_bench.clients.tls import DEFAULT_TLS, TLSOptions
 from ais_bench.datasets.item import RequestItem
-from ais_bench.engine.request import send_request
 from ais_bench.errors import ConfigError, DatasetError, ServerUnreachable
 from ais_bench.load.schedule import split_concurrency
 
@@ -24,16 +21,15 @@ DISCOVERY_TIMEOUT_S = 5.0
 FD_RESERVE = 128
 
 
-def raise_open_file_limit(batch_size: int, workers: int, warmups: int) -> None:
+def raise_open_file_limit(batch_size: int, workers: int) -> None:
     """Make room for the connections of the run: each worker process opens up to its share of
-    ``batch_size`` sockets and this process up to ``min(warmups, batch_size)`` for the warm-up (the
-    workers inherit this process's limit). Raises the soft RLIMIT_NOFILE (up to the hard limit) when
+    ``batch_size`` sockets, its warm-up included (the workers inherit this process's limit). Raises the soft RLIMIT_NOFILE (up to the hard limit) when
     it is too low, or raises ConfigError, before anything is sent, when even the hard limit is."""
     try:
         import resource
     except ImportError:  # pragma: no cover - Windows: no such limit
         return
-    connections = max(max(split_concurrency(batch_size, workers)), min(warmups, batch_size))
+    connections = max(split_concurrency(batch_size, workers))
     needed = connections + FD_RESERVE
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft == resource.RLIM_INFINITY or soft >= needed:
@@ -96,45 +92,6 @@ async def discover_model(
         raise ServerUnreachable(f"model auto-detection failed: {method} {url} returned HTTP {answer.status}", hint=hint)
     body = bytes(answer.body)
     return parse_triton_index(body) if triton else parse_models_list(body)
-
-
-@dataclass
-class WarmupResult:
-    sent: int
-    succeeded: int
-    first_error: str | None
-
-
-async def run_warmup(
-    spec: BackendSpec,
-    url: str,
-    headers: dict[str, str],
-    bodies: list[bytes],
-    *,
-    count: int,
-    concurrency: int,
-    stream: bool,
-    max_chunk_bytes: int,
-    timeout_s: float | None,
-    tls: TLSOptions = DEFAULT_TLS,
-) -> WarmupResult:
-    """Send ``count`` warm-up requests (``bodies[i % len]``), at most ``concurrency`` at once, through
-    the same client as the load (``clients/client.py``), so a response the load cannot use fails the
-    warm-up too. Results are not recorded; only successes are counted."""
-    semaphore = asyncio.Semaphore(max(1, concurrency))
-    errors: list[str] = []
-
-    async def one(session: ConnectionPool, body: bytes) -> bool:
-        async with semaphore:
-            attempt, _ = await send_request(session, spec, url, body, stream, 0, max_chunk_bytes)
-        if attempt.error_kind is None and len(attempt.points) >= 2:
-            return True
-        errors.append(attempt.error_message or "response ended without any event")
-        return False
-
-    async with open_client(url, headers, timeout_s, tls=tls) as session:
-        results = await asyncio.gather(*(one(session, bodies[i % len(bodies)]) for i in range(count)))
-    return WarmupResult(sent=count, succeeded=sum(results), first_error=errors[0] if errors else None)
 
 
 def encode_bodies(spec: BackendSpec, items: list[RequestItem], **kwargs: object) -> list[bytes]:

@@ -17,18 +17,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ais_bench.engine.health import LagHistogram
-from ais_bench.engine.messages import WorkerMessages
+from ais_bench.engine.messages import WorkerMessages, WorkerReady
 from ais_bench.engine.plan import RunPlan
 from ais_bench.engine.shared import LoadTotals, SharedState
+from ais_bench.engine.warmup import WarmupResult
 from ais_bench.engine.worker import run_in_process, worker_main
 from ais_bench.errors import AisBenchError, stop_signal_of
 from ais_bench.load.schedule import split_concurrency
 
 #: Delay between "all workers ready" and the first planned send, so every worker sees it in time.
 START_DELAY_S = 0.05
-#: Seconds to wait for worker processes to load and connect before giving up.
+#: Seconds to wait for worker processes to load and open their client before giving up (their
+#: warm-up requests then take what they take: REQUEST_TIME_OUT bounds each).
 READY_TIMEOUT_S = 120.0
 ProgressCallback = Callable[[LoadTotals, float], None]
+#: Called with the workers' warm-up, all done, before the load starts; it may raise to stop the run.
+BeforeLoadCallback = Callable[[WarmupResult], None]
 
 
 @dataclass
@@ -61,8 +65,13 @@ class WorkerCrashed(AisBenchError):
     code = "AIS-WORKER"
 
 
-def run_benchmark(plan: RunPlan, progress: ProgressCallback | None = None) -> RunOutcome:
-    """Send the plan's load and return once every worker has finished (or was stopped)."""
+def run_benchmark(
+    plan: RunPlan, progress: ProgressCallback | None = None, before_load: BeforeLoadCallback | None = None
+) -> RunOutcome:
+    """Start the workers, let each send its share of the warm-up (``engine/warmup.py``), hand the
+    warm-up's result to ``before_load`` (an exception it raises stops the workers before anything is
+    measured), then send the plan's load and return once every worker has finished (or was
+    stopped). The run's clock starts after the warm-up: the first planned send is ``started_at_s``."""
     ctx = multiprocessing.get_context("spawn")
     slots = split_concurrency(plan.batch_size, plan.workers)
     shared = SharedState.create(ctx, plan.workers)
@@ -76,8 +85,10 @@ def run_benchmark(plan: RunPlan, progress: ProgressCallback | None = None) -> Ru
     for runner in runners:
         runner.start()
     try:
-        _wait_until_ready(shared, runners)
-    except BaseException:  # a worker failed to start, or Ctrl-C/SIGTERM: nothing was sent yet
+        warm_up = _wait_until_ready(shared, runners)
+        if before_load is not None:
+            before_load(warm_up)
+    except BaseException:  # a worker failed to start, the warm-up failed, or Ctrl-C/SIGTERM: nothing measured
         shared.stop.set()
         _terminate(runners)  # the workers ignore SIGTERM, so the interpreter's exit could not stop them
         raise
@@ -111,20 +122,29 @@ def run_benchmark(plan: RunPlan, progress: ProgressCallback | None = None) -> Ru
     )
 
 
-def _wait_until_ready(shared: SharedState, runners: list) -> None:
+def _wait_until_ready(shared: SharedState, runners: list) -> WarmupResult:
+    """Wait until every worker has started (within ``READY_TIMEOUT_S``) and warmed up; returns their
+    warm-ups added up (the first error of the lowest worker id first)."""
     deadline = time.monotonic() + READY_TIMEOUT_S
-    ready = 0
-    while ready < len(runners):
+    started: set[int] = set()
+    warm_ups: dict[int, WarmupResult] = {}
+    while len(warm_ups) < len(runners):
         try:
-            shared.ready.get(timeout=0.1)
-            ready += 1
+            message = shared.ready.get(timeout=0.1)
+            started.add(message.worker)
+            if isinstance(message, WorkerReady):
+                warm_ups[message.worker] = message.warm_up
         except queue.Empty:
             if not all(r.is_alive() for r in runners):
                 crashes = WorkerMessages().drain(shared).crashes
                 detail = crashes[0].strip().splitlines()[-1] if crashes else "no message"
                 raise WorkerCrashed(f"a worker failed while starting: {detail}", hint="rerun with --debug") from None
-            if time.monotonic() > deadline:
+            if len(started) < len(runners) and time.monotonic() > deadline:
                 raise WorkerCrashed(f"workers not ready after {READY_TIMEOUT_S:.0f} s") from None
+    total = WarmupResult()
+    for worker in sorted(warm_ups):
+        total = total.plus(warm_ups[worker])
+    return total
 
 
 def _watch(

@@ -36,12 +36,15 @@ from ais_bench.engine.messages import (
     OutputFailure,
     StampingMode,
     WorkerCrash,
+    WorkerReady,
+    WorkerStarted,
     WorkerWarning,
 )
 from ais_bench.engine.plan import RunPlan
 from ais_bench.engine.request import send_request
 from ais_bench.engine.request_record import build_record
 from ais_bench.engine.shared import CLIENTS, COUNTER_FIELDS, FAILED, FINISHED, IN_FLIGHT, SENT, SharedState
+from ais_bench.engine.warmup import WarmupResult, run_warmup, warm_up_rows
 from ais_bench.records.store import RecordWriter, worker_record_path
 from ais_bench.safe_text import Redactor, secrets_of
 
@@ -110,13 +113,17 @@ async def _run(plan: RunPlan, shared: SharedState, worker_id: int, slots: int, t
     bodies = plan.bodies
     path = worker_record_path(plan.record_dir, plan.data_abbr, worker_id)
     async with _http_client(plan, shared, worker_id) as session:
+        shared.ready.put(WorkerStarted(worker_id))
+        warm_up = await _warm_up(plan, session, spec, worker_id, slots)
         redactor = Redactor(secrets_of(plan.url, plan.headers))
         with RecordWriter(path, redactor=redactor) as writer:
             ctx = WorkerContext(plan, shared, worker_id, slots, spec, session, writer, bodies)
             if tune_gc:
                 _tune_gc()
-            shared.ready.put(worker_id)
-            await _wait_for_go(shared)
+            shared.ready.put(WorkerReady(worker_id, warm_up))
+            if not await _wait_for_go(shared):
+                return  # stopped before the start (a failed warm-up, Ctrl-C): nothing to send
+            session.keep_idle(False)
             flusher = asyncio.create_task(_flush_periodically(ctx))
             lag = LagHistogram()
             monitor = asyncio.create_task(monitor_loop_lag(lag))
@@ -147,9 +154,26 @@ async def _http_client(plan: RunPlan, shared: SharedState, worker_id: int) -> As
         yield client
 
 
-async def _wait_for_go(shared: SharedState) -> None:
+async def _warm_up(plan: RunPlan, pool: ConnectionPool, spec: BackendSpec, worker_id: int, slots: int) -> WarmupResult:
+    """This worker's share of the warm-up (``engine/warmup.py``), at most ``slots`` at once; the
+    connections it opens stay open for the lanes until the load starts."""
+    pool.keep_idle(True)
+    rows = warm_up_rows(plan.num_warmups, plan.workers, worker_id, len(plan.bodies))
+    if not rows:
+        return WarmupResult()
+    return await run_warmup(
+        pool, spec, plan.url, [plan.bodies[row] for row in rows], concurrency=slots, stream=plan.stream,
+        max_chunk_bytes=plan.max_chunk_bytes,
+    )
+
+
+async def _wait_for_go(shared: SharedState) -> bool:
+    """Wait for the go signal; False when the run is stopped before it."""
     while not shared.go.is_set():
+        if shared.stop.is_set():
+            return False
         await asyncio.sleep(0.002)
+    return True
 
 
 async def _flush_periodically(ctx: WorkerContext) -> None:
