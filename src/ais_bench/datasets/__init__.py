@@ -31,7 +31,7 @@ CUSTOM = "custom"
 MOONCAKE_TRACE = "mooncake-trace"
 
 
-class LoadedItems(list):
+class LoadedItems(list[RequestItem]):
     """A ``list[RequestItem]`` that also carries ``warnings`` (text for the CLI to print)."""
 
     def __init__(self, items: list[RequestItem], warnings: list[str] | None = None) -> None:

@@ -17,7 +17,7 @@ from typing import Any
 
 from ais_bench.datasets.item import MAX_OUT_TOKENS, Prompt, RequestItem
 from ais_bench.datasets.paths import resolve_data_path
-from ais_bench.datasets.rows import check_file, field_error, get_int, get_timestamp_ms, read_rows
+from ais_bench.datasets.rows import check_file, field_error, get_optional_int, get_timestamp_ms, read_rows
 from ais_bench.errors import DatasetError
 
 PROMPT_FIELDS = ("prompt", "question", "messages")
@@ -56,7 +56,7 @@ def load_custom_items(path: str, abbr: str, selection: slice) -> list[RequestIte
     for line_no, row in read_rows(file):
         prompt = row_prompt(file, line_no, row)
         out_field = "max_out_len" if "max_out_len" in row or "output_length" not in row else "output_length"
-        max_out_len = get_int(file, line_no, row, out_field, maximum=MAX_OUT_TOKENS, required=False)
+        max_out_len = get_optional_int(file, line_no, row, out_field, maximum=MAX_OUT_TOKENS)
         timestamp_ms = get_timestamp_ms(file, line_no, row)
         items.append(
             RequestItem(

@@ -151,14 +151,20 @@ def get_str(path: Path, line_no: int, row: dict[str, Any], name: str, *, require
     return value
 
 
-def get_int(
-    path: Path, line_no: int, row: dict[str, Any], name: str, *, minimum: int = 1, maximum: int = 2**63 - 1,
-    required: bool = True,
+def get_optional_int(
+    path: Path, line_no: int, row: dict[str, Any], name: str, *, minimum: int = 1, maximum: int = 2**63 - 1
 ) -> int | None:
+    """``get_int``, or None when the field is absent or null."""
+    if row.get(name) is None:
+        return None
+    return get_int(path, line_no, row, name, minimum=minimum, maximum=maximum)
+
+
+def get_int(
+    path: Path, line_no: int, row: dict[str, Any], name: str, *, minimum: int = 1, maximum: int = 2**63 - 1
+) -> int:
     """An integer in [minimum, maximum] (an integral float is accepted)."""
     value = row.get(name)
-    if value is None and not required:
-        return None
     if isinstance(value, float) and value.is_integer():
         value = int(value)
     if not isinstance(value, int) or isinstance(value, bool) or not minimum <= value <= maximum:

@@ -46,12 +46,15 @@ class LengthDistribution:
     alpha: float | None = None
 
     def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        values: np.ndarray
         if self.method == "uniform":
             values = rng.integers(self.min_value, self.max_value, size=n, endpoint=True)
-        elif self.method == "gaussian":
+        elif self.method == "gaussian" and self.mean is not None and self.var is not None:
             values = rng.normal(self.mean, np.sqrt(self.var), size=n)
-        else:
+        elif self.method == "zipf" and self.alpha is not None:
             values = rng.zipf(self.alpha, size=n)
+        else:
+            raise ValueError(f"length distribution {self.method!r} without its parameters")
         return np.clip(values, self.min_value, self.max_value).astype(np.int64)
 
 

@@ -27,7 +27,15 @@ import numpy as np
 
 from ais_bench.datasets.item import MAX_OUT_TOKENS, RequestItem
 from ais_bench.datasets.paths import resolve_data_path
-from ais_bench.datasets.rows import check_file, field_error, get_int, get_str, get_timestamp_ms, read_rows
+from ais_bench.datasets.rows import (
+    check_file,
+    field_error,
+    get_int,
+    get_optional_int,
+    get_str,
+    get_timestamp_ms,
+    read_rows,
+)
 from ais_bench.datasets.token_text import require_tokenizer, token_text
 
 if TYPE_CHECKING:
@@ -74,7 +82,7 @@ def read_trace(path: Path, block_size: int) -> list[TraceRow]:
                 input_text=input_text,
                 input_length=input_length,
                 hash_ids=hash_ids,
-                output_length=get_int(path, line_no, row, "output_length", maximum=MAX_OUT_TOKENS, required=False),
+                output_length=get_optional_int(path, line_no, row, "output_length", maximum=MAX_OUT_TOKENS),
             )
         )
     return rows

@@ -53,7 +53,7 @@ def fractions_inside(start_s: np.ndarray, end_s: np.ndarray, lo_s: float, hi_s: 
     overlap = np.clip(np.minimum(end_s, hi_s) - np.maximum(start_s, lo_s), 0.0, None)
     length = end_s - start_s
     instant = length <= 0
-    share = np.divide(overlap, length, out=np.zeros_like(overlap), where=~instant)
+    share: np.ndarray = np.divide(overlap, length, out=np.zeros_like(overlap), where=~instant)
     share[instant] = ((start_s >= lo_s) & (start_s < hi_s))[instant]
     return share
 

@@ -163,7 +163,8 @@ def compute_per_request(table: RequestTable, stream: bool) -> PerRequestMetrics:
 def _slot_waits(table: RequestTable, rows: np.ndarray) -> np.ndarray:
     if table.slot_wait_s is None:
         return np.full(len(rows), np.nan, dtype=np.float64)
-    return np.asarray(table.slot_wait_s, dtype=np.float64)[rows]
+    waits: np.ndarray = np.asarray(table.slot_wait_s, dtype=np.float64)[rows]
+    return waits
 
 
 def _extract_itl(points: np.ndarray, first: np.ndarray, last: np.ndarray, total: int) -> np.ndarray:

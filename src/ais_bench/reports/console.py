@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from tabulate import tabulate
 
 from ais_bench.metrics.stage import Interval, StableWindow
 from ais_bench.metrics.summary import PerfSummary
 from ais_bench.reports.cells import AISBENCH_DECIMALS, MISSING, aisbench_common, aisbench_stat, format_cell
 
-_TABLE_OPTIONS = {"tablefmt": "fancy_grid", "stralign": "left", "numalign": "center", "missingval": MISSING}
+
+def _grid(rows: Sequence[Sequence[object]], headers: Sequence[str]) -> str:
+    return tabulate(rows, headers=headers, tablefmt="fancy_grid", stralign="left", numalign="center", missingval=MISSING)
 
 
 def format_metric_table(summary: PerfSummary) -> str:
@@ -18,13 +22,13 @@ def format_metric_table(summary: PerfSummary) -> str:
         [row.name, row.stage, *(format_cell(aisbench_stat(v, row.unit), row.unit) for v in row.values), row.n]
         for row in summary.rows
     ]
-    return tabulate(rows, headers=headers, **_TABLE_OPTIONS)
+    return _grid(rows, headers)
 
 
 def format_common_table(summary: PerfSummary) -> str:
     """``Common Metric | Stage | Value``, one row per common metric."""
     rows = [[m.name, summary.stage, format_cell(aisbench_common(m.value), m.unit)] for m in summary.common]
-    return tabulate(rows, headers=["Common Metric", "Stage", "Value"], **_TABLE_OPTIONS)
+    return _grid(rows, ["Common Metric", "Stage", "Value"])
 
 
 def window_lines(window: StableWindow) -> list[str]:

@@ -58,7 +58,8 @@ class RequestTimeline:
     output_tokens: np.ndarray  # int64 (m,)
 
     def family(self, name: str) -> Segments:
-        return getattr(self, name)
+        families = {"ttft": self.ttft, "decode": self.decode, "whole": self.whole, "failed": self.failed}
+        return families[name]
 
 
 @dataclass(frozen=True, slots=True)

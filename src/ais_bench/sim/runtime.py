@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import sys
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
@@ -19,7 +20,7 @@ def run_event_loop(main: Coroutine[Any, Any, T]) -> T:
         import uvloop
     except ImportError:
         return asyncio.run(main)
-    if not hasattr(asyncio, "Runner"):  # Python 3.10
+    if sys.version_info < (3, 11):  # no asyncio.Runner
         uvloop.install()
         return asyncio.run(main)
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:

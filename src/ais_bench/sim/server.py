@@ -107,6 +107,7 @@ class SimApp:
             prompt_tokens=self._count_input(body),
             include_usage=body.include_usage,
         )
+        sink: StreamSink | FullSink | None
         if body.stream:
             resp, sink = await self._stream(request, info, plan, body.max_tokens)
         else:
@@ -167,7 +168,7 @@ class SimApp:
         arrival_s: float,
         handler_s: float,
         resp: web.StreamResponse,
-        sink: Any,
+        sink: StreamSink | FullSink,
     ) -> None:
         assert self.recorder is not None
         self.recorder.add(

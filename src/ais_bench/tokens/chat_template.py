@@ -12,16 +12,19 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ais_bench.errors import ConfigError
+
+if TYPE_CHECKING:
+    import jinja2
 
 
 class ChatTemplateError(ValueError):
     """The template raised (``raise_exception``) or failed to render these messages."""
 
 
-def compile_chat_template(source: str) -> Any:
+def compile_chat_template(source: str) -> jinja2.Template:
     """A compiled jinja2 template; ``ConfigError`` when jinja2 is missing or the template is invalid."""
     try:
         import jinja2
@@ -52,7 +55,7 @@ def compile_chat_template(source: str) -> Any:
         raise ConfigError(f"the tokenizer's chat_template is not a valid jinja2 template: {exc}") from None
 
 
-def render_chat(template: Any, messages: list[dict[str, Any]], special_tokens: Mapping[str, str]) -> str:
+def render_chat(template: jinja2.Template, messages: list[dict[str, Any]], special_tokens: Mapping[str, str]) -> str:
     """The prompt text the server's template would build, with the assistant turn opened
     (``add_generation_prompt=True``). Raises ``ChatTemplateError`` when the template refuses."""
     try:

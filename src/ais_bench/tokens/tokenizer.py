@@ -27,12 +27,15 @@ import json
 import re
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ais_bench.errors import ConfigError
 from ais_bench.tokens.chat_template import ChatTemplateError, compile_chat_template, render_chat
+
+if TYPE_CHECKING:
+    import tokenizers
 
 #: Texts encoded per ``encode_batch_fast`` call (bounds memory for very large runs).
 BATCH_TEXTS = 8192
@@ -47,7 +50,7 @@ Prompt = str | list[dict[str, Any]]
 class TextTokenizer:
     """Counts tokens with one tokenizer; see the module docstring for the rules."""
 
-    def __init__(self, path: Path, tokenizer: Any, config: dict[str, Any], chat_template: str | None) -> None:
+    def __init__(self, path: Path, tokenizer: tokenizers.Tokenizer, config: dict[str, Any], chat_template: str | None) -> None:
         self.path = path
         self._tok = tokenizer
         self._tok.no_truncation()
@@ -75,10 +78,6 @@ class TextTokenizer:
         return out
 
     # -- prompts and outputs -------------------------------------------------------------------
-    @property
-    def has_chat_template(self) -> bool:
-        return self._template is not None
-
     def render_chat(self, messages: list[dict[str, Any]]) -> str:
         """The chat prompt as the server's template renders it; ``ChatTemplateError`` if it cannot."""
         if self._template is None:
