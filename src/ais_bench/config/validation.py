@@ -71,11 +71,11 @@ def display_path(path: str | Path) -> str:
 def not_allowed(source: str, field: str, value: Any, expected: str, *, secret: bool = False) -> ConfigError:
     """``<source>: <field> = <value> is not allowed: expected <expected>``; ``secret`` hides the value."""
     shown = f"<hidden {type(value).__name__}>" if secret and value is not None else show(value)
-    return ConfigError(f"{source}: {field} = {shown} is not allowed: expected {expected}")
+    return ConfigError(f"{source}: {show_key_path(field)} = {shown} is not allowed: expected {expected}")
 
 
 def missing(source: str, field: str, expected: str) -> ConfigError:
-    return ConfigError(f"{source}: {field} is missing: expected {expected}")
+    return ConfigError(f"{source}: {show_key_path(field)} is missing: expected {expected}")
 
 
 def unknown_field(source: str, field: str, key: str, known: Iterable[str]) -> ConfigError:

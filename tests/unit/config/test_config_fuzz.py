@@ -205,6 +205,13 @@ def test_validate_model_raises_only_config_errors(entry: Any) -> None:
         assert math.isfinite(out.request_rate) and out.batch_size >= 1 and out.max_out_len >= 1
 
 
+def test_a_key_with_a_line_break_inside_generation_kwargs_is_named_on_one_line() -> None:
+    entry = {**MODEL, "generation_kwargs": {"ignore_eos": {"\r": b""}}}
+    error = only_own_errors(validate_model, entry, SRC)
+    assert isinstance(error, AisBenchError)
+    assert "generation_kwargs.ignore_eos.\\r = b''" in error.one_line()
+
+
 @FUZZ
 @given(mutated([MODEL]))
 def test_build_models_raises_only_config_errors(entries: Any) -> None:
