@@ -20,7 +20,7 @@ $(REALSERVER_STAMP): $(STAMP)
 	CMAKE_ARGS="-DGGML_NATIVE=OFF" $(BIN)/pip install --quiet -e '.[test,realserver]'
 	touch $(REALSERVER_STAMP)
 
-.PHONY: demo test lint realserver
+.PHONY: demo test test-fast lint realserver
 realserver: $(REALSERVER_STAMP)
 
 demo: $(STAMP)
@@ -30,6 +30,12 @@ test: $(STAMP)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/mypy
 	$(BIN)/python -m pytest -q
+
+# The fast tier: lint, type check and every test that starts no process (unit, in-process servers).
+test-fast: $(STAMP)
+	$(BIN)/ruff check src tests bench
+	$(BIN)/mypy
+	$(BIN)/python -m pytest -q -m "not processes"
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench

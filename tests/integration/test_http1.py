@@ -861,6 +861,7 @@ def test_aborting_a_finished_exchange_leaves_the_next_request_on_the_connection_
     assert bytes(second.body).count(b"data: ") == len(EVENTS) + 1  # every event and [DONE]
 
 
+@pytest.mark.processes
 def test_malformed_events_never_leave_a_request_waiting(tmp_path):
     """Through the engine: a third of the streams carry an event whose JSON is cut; each of those
     requests fails with the parse error and no request is left waiting (REQUEST_TIME_OUT would turn a
