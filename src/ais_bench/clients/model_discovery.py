@@ -47,7 +47,7 @@ def parse_triton_index(body: bytes) -> str:
     entries = _json(body, _TRITON_HINT)
     if not isinstance(entries, list):
         raise ModelDiscoveryError(f"Triton's model index is not a list: {make_snippet(body)}", hint=_TRITON_HINT)
-    ready = sorted({
+    ready: list[str] = sorted({
         entry["name"] for entry in entries
         if isinstance(entry, dict) and isinstance(entry.get("name"), str) and entry.get("state", "READY") == "READY"
     })

@@ -109,7 +109,8 @@ class DatasetConfig:
         return "chat"
 
     def to_dump_dict(self) -> dict[str, Any]:
-        return plain_data(self.raw)
+        dumped: dict[str, Any] = plain_data(self.raw)
+        return dumped
 
 
 def load_datasets(path: str | Path, suffix: str = DEFAULT_DATASET_SUFFIX) -> list[DatasetConfig]:

@@ -131,7 +131,13 @@ class _Loader:
         custom_builtins = dict(vars(builtins))
         real_import = builtins.__import__
 
-        def config_import(name, globals=None, locals=None, fromlist=(), level=0):
+        def config_import(
+            name: str,
+            globals: dict[str, Any] | None = None,
+            locals: dict[str, Any] | None = None,
+            fromlist: tuple[str, ...] = (),
+            level: int = 0,
+        ) -> Any:
             if level > 0:
                 return self._import_relative(path, name, fromlist or (), level)
             for package in _CONFIG_PACKAGES:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from ais_bench.config.datasets import DatasetConfig, build_datasets
 from ais_bench.config.loader import load_config_file
@@ -20,7 +21,7 @@ class RunConfig:
     models: list[ModelConfig]
     datasets: list[DatasetConfig]
     summarizer: SummarizerConfig
-    cli_args: dict = field(default_factory=dict)
+    cli_args: dict[str, Any] = field(default_factory=dict)
 
 
 def load_run_config(path: str | Path, *, tokenizer_must_exist: bool = True) -> RunConfig:

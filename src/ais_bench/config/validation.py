@@ -10,9 +10,11 @@ import difflib
 import math
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from ais_bench.errors import ConfigError
+
+T = TypeVar("T")
 
 
 def show(value: Any) -> str:
@@ -129,14 +131,13 @@ def check_int(
     hi_open: bool = False,
 ) -> int:
     """An ``int`` (not bool) inside the interval, else one-line ``ConfigError``."""
-    ok = isinstance(value, int) and not isinstance(value, bool)
-    if not ok or not _in_interval(value, lo, hi, lo_open, hi_open):
-        if hi is None:
-            expected = f"an integer {interval_text(lo, hi, lo_open, hi_open)}"
-        else:
-            expected = f"an integer in {interval_text(lo, hi, lo_open, hi_open)}"
-        raise not_allowed(source, field, value, expected)
-    return value
+    if isinstance(value, int) and not isinstance(value, bool) and _in_interval(value, lo, hi, lo_open, hi_open):
+        return value
+    if hi is None:
+        expected = f"an integer {interval_text(lo, hi, lo_open, hi_open)}"
+    else:
+        expected = f"an integer in {interval_text(lo, hi, lo_open, hi_open)}"
+    raise not_allowed(source, field, value, expected)
 
 
 def check_number(
@@ -202,22 +203,22 @@ def is_unicode_text(value: str) -> bool:
 
 def check_path_text(source: str, field: str, value: Any) -> str:
     """A string usable as a file path (no NUL character)."""
-    value = check_str(source, field, value, unicode_only=False)
-    if "\x00" in value:
-        raise not_allowed(source, field, value, "a file path (no NUL character)")
-    return value
+    text = check_str(source, field, value, unicode_only=False)
+    if "\x00" in text:
+        raise not_allowed(source, field, text, "a file path (no NUL character)")
+    return text
 
 
 def check_name(source: str, field: str, value: Any) -> str:
     """An ``abbr``: a non-empty string usable as one file or folder name."""
-    value = check_str(source, field, value, non_empty=True)
-    bad = value in (".", "..") or any(c in value for c in "/\\") or any(ord(c) < 32 for c in value)
-    if bad or len(value.encode("utf-8", "surrogatepass")) > 200:
+    name = check_str(source, field, value, non_empty=True)
+    bad = name in (".", "..") or any(c in name for c in "/\\") or any(ord(c) < 32 for c in name)
+    if bad or len(name.encode("utf-8", "surrogatepass")) > 200:
         raise not_allowed(
-            source, field, value,
+            source, field, name,
             "a name usable as a folder name (no '/', '\\', control characters, '.' or '..'; at most 200 bytes)",
         )
-    return value
+    return name
 
 
 def check_dict(source: str, field: str, value: Any) -> dict[str, Any]:
@@ -226,8 +227,10 @@ def check_dict(source: str, field: str, value: Any) -> dict[str, Any]:
     return value
 
 
-def check_choice(source: str, field: str, value: Any, choices: Iterable[Any]) -> Any:
-    choices = list(choices)
-    if not any(value is c or (isinstance(value, type(c)) and value == c) for c in choices):
-        raise not_allowed(source, field, value, "one of " + ", ".join(show(c) for c in choices))
-    return value
+def check_choice(source: str, field: str, value: object, choices: Iterable[T]) -> T:
+    """The choice ``value`` is (of its type and equal to it), else one-line ``ConfigError``."""
+    options = list(choices)
+    for choice in options:
+        if value is choice or (isinstance(value, type(choice)) and value == choice):
+            return choice
+    raise not_allowed(source, field, value, "one of " + ", ".join(show(c) for c in options))
