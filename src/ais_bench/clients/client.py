@@ -20,7 +20,6 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from time import perf_counter
 
 from ais_bench.clients.http1 import (
     CONNECT_TIMEOUT_S,
@@ -78,7 +77,7 @@ async def send(
 
     ``new_exchange(connection)``: makes the exchange of one try on ``connection`` (a second try, on a
     new connection, when a reused keep-alive connection turned out closed). ``timeout_at``: the end of REQUEST_TIME_OUT on the
-    loop's clock; ``send_by_s``: no byte is sent at or after this ``perf_counter`` time
+    loop's clock; ``send_by_s``: no byte is sent at or after this time on the pool's clock (``perf_counter``)
     (:class:`SendDeadlinePassed`, the connection goes back to the pool unused).
 
     Raises :class:`HTTPExchangeError`, or what the exchange's body sink raised, or cancellation; the
@@ -90,7 +89,7 @@ async def send(
         exchange: Exchange | None = None
         try:
             connection = await pool.acquire(fresh=fresh)
-            if send_by_s is not None and perf_counter() >= send_by_s:
+            if send_by_s is not None and pool.clock() >= send_by_s:
                 pool.put_back(connection)
                 raise SendDeadlinePassed()
             exchange = new_exchange(connection)

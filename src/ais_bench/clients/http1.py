@@ -32,6 +32,7 @@ import socket
 import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
+from time import perf_counter
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -47,7 +48,7 @@ from ais_bench.clients.tls import (
     tls_failure_text,
     tls_handshake,
 )
-from ais_bench.clients.transport import KernelStampedTransport, enable_kernel_stamps
+from ais_bench.clients.transport import Clock, KernelStampedTransport, enable_kernel_stamps
 
 #: Seconds a connection may take to finish its response after the consumer stopped reading
 #: (``[DONE]`` seen) before it is closed instead of reused.
@@ -428,8 +429,11 @@ class ConnectionPool:
         connect_timeout_s: float = CONNECT_TIMEOUT_S,
         idle_close_s: float = IDLE_CLOSE_S,
         tls_context: ssl.SSLContext | None = None,
+        clock: Clock = perf_counter,
     ) -> None:
         self.endpoint = endpoint
+        #: The clock of the stamps and the send deadline (``perf_counter``; tests pass a fake one).
+        self.clock = clock
         #: The TLS context of an ``https://`` endpoint (None: the standard library's default one).
         self.tls_context = (tls_context or build_tls_context(TLSOptions())) if endpoint.tls else None
         #: Seconds one request may take in all, connecting included (None: no limit).
@@ -571,9 +575,9 @@ class ConnectionPool:
                 raise
             connection = HTTPConnection(self)
             if session is None:
-                KernelStampedTransport(loop, sock, connection, kernel=kernel).start()
+                KernelStampedTransport(loop, sock, connection, kernel=kernel, clock=self.clock).start()
             else:
-                TLSTransport(loop, sock, connection, session, kernel=kernel).start()
+                TLSTransport(loop, sock, connection, session, kernel=kernel, clock=self.clock).start()
             self._open.add(connection)
             return connection
         if isinstance(last_error, asyncio.TimeoutError):

@@ -18,9 +18,10 @@ import contextlib
 import socket
 import ssl
 from dataclasses import dataclass
+from time import perf_counter
 from typing import Any
 
-from ais_bench.clients.transport import READ_BYTES, KernelStampedTransport
+from ais_bench.clients.transport import READ_BYTES, Clock, KernelStampedTransport
 
 #: OpenSSL's verify codes of a certificate that does not name the host (X509_V_ERR_HOSTNAME_MISMATCH,
 #: X509_V_ERR_IP_ADDRESS_MISMATCH).
@@ -139,9 +140,15 @@ class TLSTransport(KernelStampedTransport):
     updates, a TLS 1.2 renegotiation) are answered as they come; ``close()`` sends close_notify."""
 
     def __init__(
-        self, loop: asyncio.AbstractEventLoop, sock: socket.socket, protocol: Any, session: TLSSession, kernel: bool = True
+        self,
+        loop: asyncio.AbstractEventLoop,
+        sock: socket.socket,
+        protocol: Any,
+        session: TLSSession,
+        kernel: bool = True,
+        clock: Clock = perf_counter,
     ):
-        super().__init__(loop, sock, protocol, kernel)
+        super().__init__(loop, sock, protocol, kernel, clock)
         self._tls = session.tls
         self._incoming = session.incoming
         self._outgoing = session.outgoing

@@ -21,6 +21,7 @@ import os
 import socket
 import struct
 import sys
+from collections.abc import Callable
 from time import perf_counter, perf_counter_ns, time_ns
 from typing import Any
 
@@ -51,6 +52,10 @@ def kernel_stamps_enabled() -> bool:
     return kernel_stamps_supported() and os.environ.get(KERNEL_STAMPS_ENV, "1").strip() != "0"
 
 
+#: A clock in ``perf_counter`` seconds: what the transports and the request code read for stamps.
+Clock = Callable[[], float]
+
+
 class KernelStampedTransport(asyncio.Transport):
     """A plain-TCP transport over a non-blocking socket that reads with ``recvmsg`` and keeps the
     connection's stamps (``perf_counter`` seconds, 0.0 until known):
@@ -67,10 +72,19 @@ class KernelStampedTransport(asyncio.Transport):
     of the wall clock cannot produce a stamp from the future).
     """
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, sock: socket.socket, protocol: Any, kernel: bool = True):
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        sock: socket.socket,
+        protocol: Any,
+        kernel: bool = True,
+        clock: Clock = perf_counter,
+    ):
         super().__init__()
         #: False: the kernel is not asked for stamps; a read is stamped when the loop reads it.
         self.kernel = kernel
+        #: The stamps' clock where the kernel gives none (``perf_counter``; tests pass a fake one).
+        self._clock = clock
         self._loop = loop
         self._sock = sock
         self._fd = sock.fileno()
@@ -126,7 +140,7 @@ class KernelStampedTransport(asyncio.Transport):
             if nbytes == 0:
                 self._on_eof()
                 return
-            self.read_s = arrival_s = _arrival_s(ancillary)
+            self.read_s = arrival_s = _arrival_s(ancillary) if ancillary else self._clock()
             if self._write_since_read:
                 self._write_since_read = False
                 self.message_read_s = arrival_s
@@ -163,7 +177,7 @@ class KernelStampedTransport(asyncio.Transport):
             return
         if self._read_since_write:
             self._read_since_write = False
-            self.write_s = perf_counter()
+            self.write_s = self._clock()
         self._write_since_read = True
         if not self._write_buffer:
             try:

@@ -20,7 +20,6 @@ written to disk: ``engine/request_record.py``.
 from __future__ import annotations
 
 import asyncio
-from time import perf_counter
 
 from ais_bench.clients.backends import BackendSpec
 from ais_bench.clients.client import SendDeadlinePassed, describe_failure, send
@@ -104,7 +103,7 @@ async def _attempt(
 ) -> None:
     """One attempt: one exchange (``clients/client.py`` ``send``), its outcome recorded on ``attempt``.
     Raises :class:`SendDeadlinePassed` (nothing was sent) and cancellation."""
-    attempt.points.append(perf_counter())
+    attempt.points.append(pool.clock())
     loop = asyncio.get_running_loop()
     timeout_s = pool.request_timeout_s
     timeout_at = None if timeout_s is None else loop.time() + timeout_s

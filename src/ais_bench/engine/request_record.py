@@ -5,16 +5,23 @@ from __future__ import annotations
 from time import perf_counter
 
 from ais_bench.clients.errors import clean_error_text
+from ais_bench.clients.transport import Clock
 from ais_bench.engine.attempt import Attempt, fail
 from ais_bench.records.record import RequestRecord
 
 
 def build_record(
-    attempt: Attempt, attempts: int, request_id: int, data_index: int, data_abbr: str, worker_id: int
+    attempt: Attempt,
+    attempts: int,
+    request_id: int,
+    data_index: int,
+    data_abbr: str,
+    worker_id: int,
+    clock: Clock = perf_counter,
 ) -> RequestRecord:
     """Turn the last attempt into the record written to disk. A complete response without any token
     event gets its end as its one time point (it stands for the first token); one without any event
-    at all fails. A failed request ends now (``perf_counter``), a successful one at its last stamp."""
+    at all fails. A failed request ends now (on ``clock``), a successful one at its last stamp."""
     points = attempt.points
     state = attempt.state
     if attempt.error_kind is None and len(points) < 2 and state.ended and attempt.end_s is not None:
@@ -33,7 +40,7 @@ def build_record(
         worker_id=worker_id,
         success=success,
         start_s=start_s,
-        end_s=perf_counter() if not success else last_s,
+        end_s=clock() if not success else last_s,
         time_points_s=points,
         usage_input_tokens=state.usage_input_tokens,
         usage_output_tokens=state.usage_output_tokens,

@@ -236,16 +236,28 @@ async def _watch_for_stall(ctx: WorkerContext, limit_s: float | None) -> None:
     if limit_s is None:
         return
     check_s = min(max(limit_s / 10, 0.05), 5.0)
-    last_mark = _progress_mark(ctx)
-    last_change_s = perf_counter()
+    watch = StallWatch(limit_s, _progress_mark(ctx), perf_counter())
     while True:
         await asyncio.sleep(check_s)
-        mark, now_s = _progress_mark(ctx), perf_counter()
-        if mark != last_mark or not ctx.in_flight:
-            last_mark, last_change_s = mark, now_s
-        elif now_s - last_change_s >= limit_s:
+        if watch.stalled(_progress_mark(ctx), bool(ctx.in_flight), perf_counter()):
             _fail_stalled_requests(ctx, limit_s)
             return
+
+
+class StallWatch:
+    """The stall watchdog's decision: stalled once requests have been in flight without progress
+    (the same progress mark) for ``limit_s`` seconds. Time with nothing in flight does not count."""
+
+    def __init__(self, limit_s: float, mark: tuple[int, int], now_s: float) -> None:
+        self.limit_s = limit_s
+        self._last_mark = mark
+        self._last_change_s = now_s
+
+    def stalled(self, mark: tuple[int, int], busy: bool, now_s: float) -> bool:
+        if mark != self._last_mark or not busy:
+            self._last_mark, self._last_change_s = mark, now_s
+            return False
+        return now_s - self._last_change_s >= self.limit_s
 
 
 def _progress_mark(ctx: WorkerContext) -> tuple[int, int]:
