@@ -13,6 +13,12 @@ class AisBenchError(Exception):
     code = "AIS-GENERAL"
     exit_code = 2
 
+    def __init_subclass__(cls, *, code: str | None = None, **kwargs: object) -> None:
+        """``class ConfigError(AisBenchError, code="AIS-CONFIG")`` sets the subclass's ``code``."""
+        super().__init_subclass__(**kwargs)
+        if code is not None:
+            cls.code = code
+
     def __init__(self, message: str, *, hint: str | None = None) -> None:
         super().__init__(message)
         self.message = message
@@ -25,52 +31,37 @@ class AisBenchError(Exception):
         return text
 
 
-class ConfigError(AisBenchError):
+class ConfigError(AisBenchError, code="AIS-CONFIG"):
     """A config file, a config field or a CLI argument is wrong."""
 
-    code = "AIS-CONFIG"
 
-
-class DatasetError(AisBenchError):
+class DatasetError(AisBenchError, code="AIS-DATASET"):
     """A dataset file is missing or malformed."""
 
-    code = "AIS-DATASET"
 
-
-class ServerUnreachable(AisBenchError):
+class ServerUnreachable(AisBenchError, code="AIS-UNREACHABLE"):
     """The inference server could not be reached at all."""
 
-    code = "AIS-UNREACHABLE"
 
-
-class NoSteadyStage(AisBenchError):
+class NoSteadyStage(AisBenchError, code="AIS-NO-STEADY-STAGE"):
     """The stable_stage summarizer found no window where in-flight == batch_size."""
 
-    code = "AIS-NO-STEADY-STAGE"
 
-
-class AllRequestsFailed(AisBenchError):
+class AllRequestsFailed(AisBenchError, code="AIS-ALL-FAILED"):
     """No request succeeded, so there is nothing to compute metrics from."""
 
-    code = "AIS-ALL-FAILED"
 
-
-class OutputError(AisBenchError):
+class OutputError(AisBenchError, code="AIS-OUTPUT"):
     """The output folder cannot be written."""
 
-    code = "AIS-OUTPUT"
 
-
-class RecordFormatError(AisBenchError):
+class RecordFormatError(AisBenchError, code="AIS-RECORDS"):
     """Record files this version cannot read."""
 
-    code = "AIS-RECORDS"
 
-
-class RunInterrupted(AisBenchError):
+class RunInterrupted(AisBenchError, code="AIS-INTERRUPTED"):
     """The run was interrupted (Ctrl-C, or SIGTERM: exit 143); finished requests were kept and summarised."""
 
-    code = "AIS-INTERRUPTED"
     exit_code = 130
 
     def __init__(self, message: str, *, hint: str | None = None, stop_signal: str = "SIGINT") -> None:

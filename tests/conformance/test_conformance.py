@@ -24,6 +24,7 @@ import pytest
 
 from ais_bench.benchmark.models import AISBENCH_BACKENDS
 from ais_bench.clients.backends import BACKENDS, BackendSpec
+from ais_bench.clients.body import BodyOptions
 from ais_bench.clients.http1 import ConnectionPool, Endpoint
 from ais_bench.clients.loop import run_worker_loop
 from ais_bench.clients.transport import kernel_stamps_enabled
@@ -118,13 +119,8 @@ def _response_pieces(response: dict[str, Any]) -> list[bytes]:
 
 def _request_body(exchange: dict[str, Any], spec: BackendSpec) -> bytes:
     item = RequestItem(0, PROMPT, "conformance")
-    body = spec.build_body(
-        item,
-        model="m",
-        stream=exchange["stream"],
-        max_out_len=exchange["max_out_len"],
-        generation_kwargs=exchange["generation_kwargs"],
-    )
+    options = BodyOptions("m", exchange["stream"], exchange["max_out_len"], exchange["generation_kwargs"])
+    body = spec.build_body(item, options)
     return orjson.dumps(body)
 
 

@@ -9,13 +9,14 @@ and are translated to these names when a config is loaded.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any, Protocol
 from urllib.parse import quote
 
 from ais_bench.clients import mindie, openai_chat, openai_completions, tgi, triton
+from ais_bench.clients.body import BodyOptions
 from ais_bench.clients.response import ResponseState
 from ais_bench.datasets.item import Prompt, RequestItem
 from ais_bench.errors import ConfigError
@@ -41,15 +42,7 @@ END_MARKER_NAMES = {
 
 
 class BuildBody(Protocol):
-    def __call__(
-        self,
-        item: RequestItem,
-        *,
-        model: str,
-        stream: bool,
-        max_out_len: int,
-        generation_kwargs: Mapping[str, Any],
-    ) -> dict[str, Any]: ...
+    def __call__(self, item: RequestItem, options: BodyOptions) -> dict[str, Any]: ...
 
 
 class ParseStreamEvent(Protocol):

@@ -17,26 +17,17 @@ Source: Ascend MindIE Service documentation, "TGI/MindIE text inference interfac
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 from ais_bench.clients import tgi
+from ais_bench.clients.body import BodyOptions
 from ais_bench.clients.openai_completions import build_prompt
-from ais_bench.clients.tgi import generation_parameters
 from ais_bench.datasets.item import RequestItem
 
 parse_stream_event = tgi.parse_stream_event
 parse_full_body = tgi.parse_full_body
 
 
-def build_body(
-    item: RequestItem,
-    *,
-    model: str,
-    stream: bool,
-    max_out_len: int,
-    generation_kwargs: Mapping[str, Any],
-) -> dict[str, Any]:
+def build_body(item: RequestItem, options: BodyOptions) -> dict[str, Any]:
     """``{inputs, stream, parameters}``; ``parameters`` = ``generation_kwargs`` + ``max_new_tokens``."""
-    parameters = generation_parameters(item, max_out_len, generation_kwargs)
-    return {"inputs": build_prompt(item.prompt, item.index), "stream": stream, "parameters": parameters}
+    return {"inputs": build_prompt(item.prompt, item.index), "stream": options.stream, "parameters": options.parameters(item)}

@@ -6,9 +6,9 @@ Pure functions: build the JSON body of one request, and fold a streamed event or
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
+from ais_bench.clients.body import BodyOptions, finish_openai_body
 from ais_bench.clients.response import (
     ResponseState,
     check_single_choice,
@@ -21,28 +21,10 @@ from ais_bench.datasets.item import Prompt, RequestItem
 from ais_bench.errors import DatasetError
 
 
-def build_body(
-    item: RequestItem,
-    *,
-    model: str,
-    stream: bool,
-    max_out_len: int,
-    generation_kwargs: Mapping[str, Any],
-) -> dict[str, Any]:
-    """The request body: ``{stream, messages[, stream_options]}``, then ``generation_kwargs`` (which
-    win on conflict), then ``max_tokens`` (``item.max_out_len``, else the model's ``max_out_len``)
-    and ``model`` (always set last).
-
-    ``stream_options: {"include_usage": true}`` is only added when streaming, so the server sends a
-    final usage chunk.
-    """
-    body: dict[str, Any] = {"stream": stream, "messages": build_messages(item.prompt, item.index)}
-    if stream:
-        body["stream_options"] = {"include_usage": True}
-    body.update(generation_kwargs)
-    body["max_tokens"] = item.max_out_len if item.max_out_len is not None else max_out_len
-    body["model"] = model
-    return body
+def build_body(item: RequestItem, options: BodyOptions) -> dict[str, Any]:
+    """The request body: ``{stream, messages}``, completed by :func:`finish_openai_body`."""
+    body: dict[str, Any] = {"stream": options.stream, "messages": build_messages(item.prompt, item.index)}
+    return finish_openai_body(body, item, options)
 
 
 def build_messages(prompt: Prompt, index: int = -1) -> list[dict[str, Any]]:

@@ -1,16 +1,14 @@
 """Adapter for the OpenAI completions API (``POST v1/completions``), as served by vLLM and SGLang.
 
-Pure functions: build the JSON body of one request, and fold a streamed event or a whole body into a
-``ResponseState``. No I/O, no clocks.
+Pure functions, as in ``openai_chat``; a chat prompt is sent flattened to one string.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from ais_bench.clients.body import BodyOptions, finish_openai_body
 from ais_bench.clients.response import (
-    ResponseState,
     check_single_choice,
     check_text,
     fold_usage,
@@ -20,29 +18,17 @@ from ais_bench.clients.response import (
 from ais_bench.datasets.item import Prompt, RequestItem
 from ais_bench.errors import DatasetError
 
+if TYPE_CHECKING:
+    from ais_bench.clients.response import ResponseState
+
 #: Separator placed between message contents when a chat prompt is sent to the completions API.
 MESSAGE_SEPARATOR = "\n"
 
 
-def build_body(
-    item: RequestItem,
-    *,
-    model: str,
-    stream: bool,
-    max_out_len: int,
-    generation_kwargs: Mapping[str, Any],
-) -> dict[str, Any]:
-    """The request body: ``{prompt, stream[, stream_options]}``, then ``generation_kwargs`` (which
-    win on conflict), then ``max_tokens`` (``item.max_out_len``, else the model's ``max_out_len``)
-    and ``model`` (always set last). ``stream_options: {"include_usage": true}`` only when streaming.
-    """
-    body: dict[str, Any] = {"prompt": build_prompt(item.prompt, item.index), "stream": stream}
-    if stream:
-        body["stream_options"] = {"include_usage": True}
-    body.update(generation_kwargs)
-    body["max_tokens"] = item.max_out_len if item.max_out_len is not None else max_out_len
-    body["model"] = model
-    return body
+def build_body(item: RequestItem, options: BodyOptions) -> dict[str, Any]:
+    """The request body: ``{prompt, stream}``, completed by :func:`finish_openai_body`."""
+    body: dict[str, Any] = {"prompt": build_prompt(item.prompt, item.index), "stream": options.stream}
+    return finish_openai_body(body, item, options)
 
 
 def build_prompt(prompt: Prompt, index: int = -1) -> str:

@@ -98,14 +98,7 @@ class SSEDecoder:
 
     def _feed_lf_lines(self, buf: bytes) -> list[str]:
         """Path for ``\\n``-only reads with other shapes (comments, fields, multi-line data)."""
-        cut = buf.rfind(b"\n\n") + 2
-        try:
-            text = buf[:cut].decode()
-        except UnicodeDecodeError as exc:
-            raise self._utf8_error(buf, exc) from None
-        self._buf = buf[cut:]
-        self._pos += cut
-        return _parse_complete_text(text)
+        return _parse_complete_text(self._take_text(buf, buf.rfind(b"\n\n") + 2))
 
     def close(self, *, dispatch_incomplete: bool = False) -> list[str]:
         """End of the body. Returns the unfinished event's data if ``dispatch_incomplete`` (lenient:
@@ -134,13 +127,18 @@ class SSEDecoder:
         if end == 0:
             self._buf = buf
             return []
+        text = self._take_text(buf, end)
+        return _parse_complete_text(text.replace("\r\n", "\n").replace("\r", "\n"))
+
+    def _take_text(self, buf: bytes, end: int) -> str:
+        """``buf[:end]`` decoded (complete events); the rest stays buffered."""
         try:
             text = buf[:end].decode()
         except UnicodeDecodeError as exc:
             raise self._utf8_error(buf, exc) from None
         self._buf = buf[end:]
         self._pos += end
-        return _parse_complete_text(text.replace("\r\n", "\n").replace("\r", "\n"))
+        return text
 
     def _check_line_lengths(self, buf: bytes) -> None:
         """Raise ``SSELineTooLong`` if any line of ``buf`` (complete or not) is over the limit."""

@@ -23,36 +23,19 @@ preferred over the tokenizer (model ``path``) and the event count. Errors arrive
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
+from ais_bench.clients.body import BodyOptions
 from ais_bench.clients.openai_completions import build_prompt
 from ais_bench.clients.response import ResponseState, check_text, load_json_object, shape_error
 from ais_bench.datasets.item import RequestItem
 
 
-def build_body(
-    item: RequestItem,
-    *,
-    model: str,
-    stream: bool,
-    max_out_len: int,
-    generation_kwargs: Mapping[str, Any],
-) -> dict[str, Any]:
+def build_body(item: RequestItem, options: BodyOptions) -> dict[str, Any]:
     """``{inputs, parameters}``; ``parameters`` = ``generation_kwargs`` + ``max_new_tokens`` (the
     item's ``max_out_len``, else the model's). ``model`` and ``stream`` are not in the body: the
     endpoint says whether to stream."""
-    return {"inputs": build_prompt(item.prompt, item.index), "parameters": generation_parameters(item, max_out_len, generation_kwargs)}
-
-
-def generation_parameters(
-    item: RequestItem, max_out_len: int, generation_kwargs: Mapping[str, Any]
-) -> dict[str, Any]:
-    """``generation_kwargs`` plus ``max_new_tokens`` (the row's max_out_len, else the model's): the
-    ``parameters`` object of the TGI, Triton and MindIE bodies."""
-    parameters = dict(generation_kwargs)
-    parameters["max_new_tokens"] = item.max_out_len if item.max_out_len is not None else max_out_len
-    return parameters
+    return {"inputs": build_prompt(item.prompt, item.index), "parameters": options.parameters(item)}
 
 
 def parse_stream_event(data: str, state: ResponseState) -> None:

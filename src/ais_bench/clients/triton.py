@@ -36,9 +36,9 @@ Errors arrive as ``{"error": "..."}``.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
 from typing import Any
 
+from ais_bench.clients.body import BodyOptions
 from ais_bench.clients.errors import DecodeError, make_snippet
 from ais_bench.clients.openai_completions import build_prompt
 from ais_bench.clients.response import ResponseState, check_text, load_json_object, shape_error
@@ -53,25 +53,18 @@ MODELS_ENDPOINT = "v2/repository/index"
 _RETURN_INPUTS = ("return_num_input_tokens", "return_num_output_tokens", "return_finish_reason")
 
 
-def build_body(
-    item: RequestItem,
-    *,
-    model: str,
-    stream: bool,
-    max_out_len: int,
-    generation_kwargs: Mapping[str, Any],
-) -> dict[str, Any]:
+def build_body(item: RequestItem, options: BodyOptions) -> dict[str, Any]:
     """The body shown in the module docstring; ``max_tokens`` is the row's ``max_out_len``, else the
     model's."""
     body: dict[str, Any] = {
         "id": str(uuid.uuid4()),
         "text_input": build_prompt(item.prompt, item.index),
-        "max_tokens": item.max_out_len if item.max_out_len is not None else max_out_len,
-        "stream": stream,
+        "max_tokens": options.max_tokens(item),
+        "stream": options.stream,
         "exclude_input_in_output": True,
     }
     body.update(dict.fromkeys(_RETURN_INPUTS, True))
-    body["parameters"] = dict(generation_kwargs)
+    body["parameters"] = dict(options.generation_kwargs)
     return body
 
 

@@ -9,13 +9,12 @@ then the question, 9 messages in all.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from ais_bench.datasets.item import Prompt, RequestItem
 from ais_bench.datasets.paths import DATA_ROOT_ENV, data_root, resolve_data_path
-from ais_bench.datasets.rows import check_unicode
+from ais_bench.datasets.rows import read_jsonl_rows
 from ais_bench.errors import DatasetError
 
 DOWNLOAD_URL = "http://opencompass.oss-cn-shanghai.aliyuncs.com/datasets/data/gsm8k.zip"
@@ -96,21 +95,11 @@ def _check_files(test: Path, train: Path) -> None:
 def read_gsm8k_rows(test: Path, columns: tuple[str, ...]) -> list[dict[str, Any]]:
     """Parse ``test.jsonl``; each line must be a JSON object with a string for every column."""
     rows = []
-    with test.open(encoding="utf-8") as handle:
-        for line_no, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise DatasetError(f"{test}:{line_no}: not valid JSON ({exc.msg})") from exc
-            check_unicode(test, line_no, line, row)
-            if not isinstance(row, dict):
-                raise DatasetError(f"{test}:{line_no}: expected a JSON object, got {type(row).__name__}")
-            for column in columns:
-                if not isinstance(row.get(column), str):
-                    raise DatasetError(f"{test}:{line_no}: field '{column}' is missing or not a string")
-            rows.append(row)
+    for line_no, row in read_jsonl_rows(test):
+        for column in columns:
+            if not isinstance(row.get(column), str):
+                raise DatasetError(f"{test}:{line_no}: field '{column}' is missing or not a string")
+        rows.append(row)
     return rows
 
 

@@ -28,15 +28,24 @@ def check_file(path: Path, what: str, hint: str) -> None:
 
 def read_rows(path: Path) -> Iterator[Row]:
     """The objects of a JSON-lines file or of a JSON array file, with their (starting) line numbers."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise DatasetError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    text = _read_text(path)
     stripped = text.lstrip()
     if stripped.startswith("["):
         yield from _array_rows(path, text, len(text) - len(stripped))
     else:
         yield from _jsonl_rows(path, text)
+
+
+def read_jsonl_rows(path: Path) -> Iterator[Row]:
+    """The objects of a JSON-lines file, with their line numbers."""
+    yield from _jsonl_rows(path, _read_text(path))
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise DatasetError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
 
 
 def _jsonl_rows(path: Path, text: str) -> Iterator[Row]:

@@ -3,9 +3,13 @@ warm-up is sent by the workers: ``engine/warmup.py``)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import orjson
 
 from ais_bench.clients.backends import BackendSpec
+from ais_bench.clients.body import BodyOptions
 from ais_bench.clients.client import CONNECT_KINDS, check_connect, describe_failure, fetch
 from ais_bench.clients.http1 import HTTPExchangeError
 from ais_bench.clients.loop import run_worker_loop
@@ -94,15 +98,24 @@ async def discover_model(
     return parse_triton_index(body) if triton else parse_models_list(body)
 
 
-def encode_bodies(spec: BackendSpec, items: list[RequestItem], **kwargs: object) -> list[bytes]:
+def encode_bodies(
+    spec: BackendSpec,
+    items: list[RequestItem],
+    *,
+    model: str,
+    stream: bool,
+    max_out_len: int,
+    generation_kwargs: Mapping[str, Any],
+) -> list[bytes]:
     """Every item's request body as JSON bytes; ``DatasetError`` names the first row that cannot be
     sent (text UTF-8 cannot encode, a number JSON cannot hold) instead of a traceback."""
+    options = BodyOptions(model, stream, max_out_len, generation_kwargs)
     try:
-        return [orjson.dumps(spec.build_body(item, **kwargs)) for item in items]
+        return [orjson.dumps(spec.build_body(item, options)) for item in items]
     except (TypeError, ValueError):
         for item in items:
             try:
-                orjson.dumps(spec.build_body(item, **kwargs))
+                orjson.dumps(spec.build_body(item, options))
             except (TypeError, ValueError) as exc:
                 raise DatasetError(
                     f"dataset '{item.data_abbr}' row {item.index}: its request body cannot be written as JSON ({exc})",

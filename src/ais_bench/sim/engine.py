@@ -66,13 +66,9 @@ class SimEngine:
         self.steps = 0
         self.tokens_emitted = 0
 
-    @property
-    def num_running(self) -> int:
-        return len(self._running)
-
-    @property
-    def num_waiting(self) -> int:
-        return len(self._waiting)
+    def load(self) -> dict[str, int]:
+        """Sequences running and waiting, and the engine steps so far (the ``/health`` numbers)."""
+        return {"running": len(self._running), "waiting": len(self._waiting), "steps": self.steps}
 
     def submit(self, seq: Sequence) -> None:
         self._waiting.append(seq)

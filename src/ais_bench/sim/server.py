@@ -13,6 +13,7 @@ import contextlib
 import itertools
 import socket
 import time
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -63,8 +64,7 @@ class SimApp:
 
     async def _health(self, request: web.Request) -> web.Response:
         engine = self.engine
-        stats = {"running": engine.num_running, "waiting": engine.num_waiting, "steps": engine.steps}
-        return json_response({"status": "ok", **stats, "tokens_emitted": engine.tokens_emitted})
+        return json_response({"status": "ok", **engine.load(), "tokens_emitted": engine.tokens_emitted})
 
     async def _models(self, request: web.Request) -> web.Response:
         model = {
@@ -184,27 +184,26 @@ class SimApp:
         )
 
 
+@dataclass(eq=False)
 class SimServer:
-    """A running simulated server in the current event loop."""
+    """A running simulated server in the current event loop: ``url`` (``http://host:port``) and
+    ``base_url`` (with a trailing ``/``)."""
 
-    def __init__(
-        self,
-        app: SimApp,
-        runner: web.AppRunner,
-        engine_task: asyncio.Task[None],
-        host: str,
-        port: int,
-        listener: StampedListener | None = None,
-    ):
-        self._app = app
-        self._runner = runner
-        self._engine_task = engine_task
-        self._listener = listener
-        self.host = host
-        self.port = port
-        self.url = f"http://{host}:{port}"
-        self.base_url = self.url + "/"
-        self._closed = False
+    _app: SimApp
+    _runner: web.AppRunner
+    _engine_task: asyncio.Task[None]
+    host: str
+    port: int
+    _listener: StampedListener | None = None
+    _closed: bool = field(default=False, init=False)
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def base_url(self) -> str:
+        return self.url + "/"
 
     @property
     def engine(self) -> SimEngine:

@@ -9,6 +9,7 @@ import pytest
 
 from ais_bench.clients import mindie, tgi, triton
 from ais_bench.clients.backends import BACKENDS, MINDIE, OPENAI_CHAT, TGI, TRITON, backend_for
+from ais_bench.clients.body import BodyOptions
 from ais_bench.clients.errors import DecodeError, ServerStreamError
 from ais_bench.clients.response import ResponseState
 from ais_bench.datasets.item import RequestItem
@@ -42,13 +43,17 @@ def test_model_name_is_quoted_and_chat_prompt_kept() -> None:
     assert BACKENDS[OPENAI_CHAT].sent_prompt(RequestItem(0, "q", "d")) == [{"role": "user", "content": "q"}]
 
 
-KW = {"model": "ignored", "max_out_len": 64, "generation_kwargs": {"temperature": 0.5, "max_new_tokens": 1}}
+KWARGS = {"temperature": 0.5, "max_new_tokens": 1}
+
+
+def options(stream: bool) -> BodyOptions:
+    return BodyOptions("ignored", stream, 64, KWARGS)
 
 
 def test_tgi_body() -> None:
-    body = tgi.build_body(RequestItem(0, "Hello", "d", max_out_len=9), stream=True, **KW)
+    body = tgi.build_body(RequestItem(0, "Hello", "d", max_out_len=9), options(True))
     assert body == {"inputs": "Hello", "parameters": {"temperature": 0.5, "max_new_tokens": 9}}
-    body = tgi.build_body(RequestItem(0, CHAT, "d"), stream=False, **KW)
+    body = tgi.build_body(RequestItem(0, CHAT, "d"), options(False))
     assert body == {"inputs": "Be brief.\nHi?", "parameters": {"temperature": 0.5, "max_new_tokens": 64}}
 
 
@@ -57,21 +62,21 @@ def test_triton_body_has_what_the_llm_backends_read(stream: bool) -> None:
     """TensorRT-LLM's ensemble needs the ``max_tokens`` input and streams on ``stream``;
     vllm_backend streams on ``stream``, reads max_tokens as a parameter, prepends the prompt unless
     ``exclude_input_in_output``, and sends its counts when asked (``return_*``)."""
-    body = triton.build_body(RequestItem(0, "Hello", "d", max_out_len=7), stream=stream, **KW)
+    body = triton.build_body(RequestItem(0, "Hello", "d", max_out_len=7), options(stream))
     assert uuid.UUID(body.pop("id")).version == 4
     assert body == {
         "text_input": "Hello", "max_tokens": 7, "stream": stream, "exclude_input_in_output": True,
         "return_num_input_tokens": True, "return_num_output_tokens": True, "return_finish_reason": True,
         "parameters": {"temperature": 0.5, "max_new_tokens": 1},  # generation_kwargs as given
     }
-    body = triton.build_body(RequestItem(0, "Hello", "d"), stream=True, **KW)
-    other = triton.build_body(RequestItem(0, "Hello", "d"), stream=True, **KW)
+    body = triton.build_body(RequestItem(0, "Hello", "d"), options(True))
+    other = triton.build_body(RequestItem(0, "Hello", "d"), options(True))
     assert other["id"] != body["id"]
 
 
 @pytest.mark.parametrize("stream", [True, False])
 def test_mindie_body(stream: bool) -> None:
-    body = mindie.build_body(RequestItem(0, "Hello", "d", max_out_len=3), stream=stream, **KW)
+    body = mindie.build_body(RequestItem(0, "Hello", "d", max_out_len=3), options(stream))
     assert body == {"inputs": "Hello", "stream": stream, "parameters": {"temperature": 0.5, "max_new_tokens": 3}}
 
 

@@ -6,6 +6,7 @@ import orjson
 import pytest
 
 from ais_bench.clients import openai_chat
+from ais_bench.clients.body import BodyOptions
 from ais_bench.clients.errors import DecodeError, ServerStreamError
 from ais_bench.clients.response import ResponseState
 from ais_bench.datasets.item import RequestItem
@@ -13,9 +14,7 @@ from ais_bench.errors import DatasetError
 
 
 def body_for(item: RequestItem, stream: bool = True, **kwargs: object) -> dict:
-    return openai_chat.build_body(
-        item, model="m", stream=stream, max_out_len=512, generation_kwargs=dict(kwargs)
-    )
+    return openai_chat.build_body(item, BodyOptions("m", stream, 512, dict(kwargs)))
 
 
 # --- build_body -------------------------------------------------------------------------------------
@@ -61,9 +60,7 @@ def test_generation_kwargs_win_except_max_tokens_and_model() -> None:
 
 def test_generation_kwargs_not_mutated() -> None:
     kwargs = {"temperature": 0.0}
-    openai_chat.build_body(
-        RequestItem(0, "hi", "ds"), model="m", stream=True, max_out_len=5, generation_kwargs=kwargs
-    )
+    openai_chat.build_body(RequestItem(0, "hi", "ds"), BodyOptions("m", True, 5, kwargs))
     assert kwargs == {"temperature": 0.0}
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ais_bench.clients import openai_completions
+from ais_bench.clients.body import BodyOptions
 from ais_bench.clients.errors import DecodeError, ServerStreamError
 from ais_bench.clients.response import ResponseState
 from ais_bench.datasets.item import RequestItem
@@ -12,9 +13,7 @@ from ais_bench.errors import DatasetError
 
 
 def body_for(item: RequestItem, stream: bool = True, **kwargs: object) -> dict:
-    return openai_completions.build_body(
-        item, model="m", stream=stream, max_out_len=512, generation_kwargs=dict(kwargs)
-    )
+    return openai_completions.build_body(item, BodyOptions("m", stream, 512, dict(kwargs)))
 
 
 def test_streaming_body() -> None:

@@ -127,6 +127,17 @@ def test_malformed_line(tmp_path, monkeypatch, line, message):
     assert message in info.value.message and str(folder / "test.jsonl") in info.value.message
 
 
+def test_a_test_file_that_is_not_utf8_is_named_in_one_line(tmp_path, monkeypatch):
+    monkeypatch.setenv(DATA_ROOT_ENV, str(tmp_path))
+    folder = tmp_path / "gsm8k"
+    folder.mkdir()
+    (folder / "train.jsonl").write_text("")
+    (folder / "test.jsonl").write_bytes(b'{"question": "q\xff", "answer": "a"}\n')
+    with pytest.raises(DatasetError) as info:
+        load_items(builtin("gsm8k_gen_4_shot_cot_chat_prompt"), None)
+    assert info.value.message.startswith(f"{folder / 'test.jsonl'}: not UTF-8 text")
+
+
 def test_data_root_and_paths(tmp_path, monkeypatch):
     monkeypatch.delenv(DATA_ROOT_ENV, raising=False)
     import ais_bench
