@@ -10,9 +10,12 @@ import difflib
 import math
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypedDict, TypeVar
 
 from ais_bench.errors import ConfigError
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 T = TypeVar("T")
 
@@ -120,45 +123,40 @@ def _in_interval(x: float, lo: float | None, hi: float | None, lo_open: bool, hi
     return hi is None or not (x > hi or (hi_open and x == hi))
 
 
+class OpenEnds(TypedDict, total=False):
+    """Which ends of a ``check_int`` / ``check_number`` interval are open (both closed by default)."""
+
+    lo_open: bool
+    hi_open: bool
+
+
 def check_int(
-    source: str,
-    field: str,
-    value: Any,
-    lo: int | None,
-    hi: int | None = None,
-    *,
-    lo_open: bool = False,
-    hi_open: bool = False,
+    source: str, field: str, value: Any, lo: int | None, hi: int | None = None, **ends: Unpack[OpenEnds]
 ) -> int:
     """An ``int`` (not bool) inside the interval, else one-line ``ConfigError``."""
-    if isinstance(value, int) and not isinstance(value, bool) and _in_interval(value, lo, hi, lo_open, hi_open):
+    if isinstance(value, int) and not isinstance(value, bool) and _in_bounds(value, lo, hi, ends):
         return value
-    if hi is None:
-        expected = f"an integer {interval_text(lo, hi, lo_open, hi_open)}"
-    else:
-        expected = f"an integer in {interval_text(lo, hi, lo_open, hi_open)}"
-    raise not_allowed(source, field, value, expected)
+    raise not_allowed(source, field, value, _bounds_text("an integer", lo, hi, ends))
 
 
 def check_number(
-    source: str,
-    field: str,
-    value: Any,
-    lo: float | None,
-    hi: float | None = None,
-    *,
-    lo_open: bool = False,
-    hi_open: bool = False,
+    source: str, field: str, value: Any, lo: float | None, hi: float | None = None, **ends: Unpack[OpenEnds]
 ) -> float:
     """A finite int or float (not bool) inside the interval, returned as float."""
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and _finite(value)
-    if not ok or not _in_interval(value, lo, hi, lo_open, hi_open):
-        if hi is None:
-            expected = f"a number {interval_text(lo, hi, lo_open, hi_open)}"
-        else:
-            expected = f"a number in {interval_text(lo, hi, lo_open, hi_open)}"
-        raise not_allowed(source, field, value, expected)
-    return float(value)
+    number = isinstance(value, (int, float)) and not isinstance(value, bool) and _finite(value)
+    if number and _in_bounds(value, lo, hi, ends):
+        return float(value)
+    raise not_allowed(source, field, value, _bounds_text("a number", lo, hi, ends))
+
+
+def _in_bounds(x: float, lo: float | None, hi: float | None, ends: OpenEnds) -> bool:
+    return _in_interval(x, lo, hi, ends.get("lo_open", False), ends.get("hi_open", False))
+
+
+def _bounds_text(what: str, lo: float | None, hi: float | None, ends: OpenEnds) -> str:
+    """``an integer >= 1``, ``a number in (0, 1]``."""
+    interval = interval_text(lo, hi, ends.get("lo_open", False), ends.get("hi_open", False))
+    return f"{what} {interval}" if hi is None else f"{what} in {interval}"
 
 
 def _finite(value: float) -> bool:
