@@ -69,30 +69,31 @@ ROWS_HEADER = ROWS_MAGIC + bytes([RECORD_FORMAT])
 ROW_DTYPE_V1 = np.dtype([(name, ROW_DTYPE.fields[name][0]) for name in ROW_DTYPE.names
                          if name not in ("slot_wait_s", "finish_reason")])
 OTHER_ERROR_CODE = 255
-_KIND_CODES = {kind: i + 1 for i, kind in enumerate(ERROR_KINDS)}
 
 
-def error_kind_code(kind: str | None) -> int:
-    return 0 if kind is None else _KIND_CODES.get(kind, OTHER_ERROR_CODE)
+class _NameCodes:
+    """Names kept as one byte in a row: 0 is None, 1.. the known names in order, ``OTHER_ERROR_CODE``
+    any other name (read back as ``"other"``)."""
+
+    def __init__(self, names: tuple[str, ...]) -> None:
+        self._names = names
+        self._codes = {name: i + 1 for i, name in enumerate(names)}
+
+    def code(self, name: str | None) -> int:
+        return 0 if name is None else self._codes.get(name, OTHER_ERROR_CODE)
+
+    def name(self, code: int) -> str | None:
+        if code == 0:
+            return None
+        return self._names[code - 1] if code <= len(self._names) else "other"
 
 
-def error_kind_name(code: int) -> str | None:
-    if code == 0:
-        return None
-    return ERROR_KINDS[code - 1] if code <= len(ERROR_KINDS) else "other"
-
-
-_FINISH_CODES = {reason: i + 1 for i, reason in enumerate(FINISH_REASONS)}
-
-
-def finish_reason_code(reason: str | None) -> int:
-    return 0 if reason is None else _FINISH_CODES.get(reason, OTHER_ERROR_CODE)
-
-
-def finish_reason_name(code: int) -> str | None:
-    if code == 0:
-        return None
-    return FINISH_REASONS[code - 1] if code <= len(FINISH_REASONS) else "other"
+_ERROR_KINDS = _NameCodes(ERROR_KINDS)
+_FINISH_REASONS = _NameCodes(FINISH_REASONS)
+error_kind_code = _ERROR_KINDS.code
+error_kind_name = _ERROR_KINDS.name
+finish_reason_code = _FINISH_REASONS.code
+finish_reason_name = _FINISH_REASONS.name
 
 
 def worker_record_path(perf_dir: Path, data_abbr: str, worker_id: int) -> Path:
