@@ -61,6 +61,9 @@ class RunOutcome:
     records_unwritten: int = 0
 
 
+#: What runs one worker: a process, or a thread of this process (``--debug``).
+Runner = threading.Thread | multiprocessing.process.BaseProcess
+
 class WorkerCrashed(AisBenchError):
     code = "AIS-WORKER"
 
@@ -76,7 +79,7 @@ def run_benchmark(
     slots = split_concurrency(plan.batch_size, plan.workers)
     shared = SharedState.create(ctx, plan.workers)
     if plan.debug:
-        runners: list = [threading.Thread(target=run_in_process, args=(plan, shared, 0, slots[0]), daemon=True)]
+        runners: list[Runner] = [threading.Thread(target=run_in_process, args=(plan, shared, 0, slots[0]), daemon=True)]
     else:
         runners = [
             ctx.Process(target=worker_main, args=(plan, shared, i, slots[i]), name=f"ais_bench-worker{i}", daemon=True)
@@ -122,7 +125,7 @@ def run_benchmark(
     )
 
 
-def _wait_until_ready(shared: SharedState, runners: list) -> WarmupResult:
+def _wait_until_ready(shared: SharedState, runners: list[Runner]) -> WarmupResult:
     """Wait until every worker has started (within ``READY_TIMEOUT_S``) and warmed up; returns their
     warm-ups added up (the first error of the lowest worker id first)."""
     deadline = time.monotonic() + READY_TIMEOUT_S
@@ -149,7 +152,7 @@ def _wait_until_ready(shared: SharedState, runners: list) -> WarmupResult:
 
 def _watch(
     shared: SharedState,
-    runners: list,
+    runners: list[Runner],
     start_at_s: float,
     progress: ProgressCallback | None,
     messages: WorkerMessages,
@@ -177,7 +180,7 @@ def _watch(
     return stop_signal
 
 
-def _terminate(runners: list) -> None:
+def _terminate(runners: list[Runner]) -> None:
     """Kill the worker processes (they ignore SIGINT and SIGTERM, which are the main process's)."""
     for runner in runners:
         if isinstance(runner, multiprocessing.process.BaseProcess) and runner.is_alive():

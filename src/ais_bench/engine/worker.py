@@ -16,6 +16,7 @@ import contextlib
 import gc
 import os
 import signal
+import sys
 import time
 import traceback
 from collections.abc import AsyncIterator
@@ -65,7 +66,7 @@ class WorkerContext:
     #: The first error writing records (disk full, ...): sending stopped then.
     output_error: OSError | None = None
     #: Requests in flight: request id -> (the lane's task, the request's attempts so far).
-    in_flight: dict[int, tuple[asyncio.Task, list[Attempt]]] = field(default_factory=dict)
+    in_flight: dict[int, tuple[asyncio.Task[None], list[Attempt]]] = field(default_factory=dict)
     #: Set by the stall watchdog: why the in-flight requests were failed; the lanes stop sending.
     stall_reason: str | None = None
     #: Requests the stall watchdog cancelled (recorded as failed with ``stall_reason``).
@@ -406,7 +407,8 @@ async def _send_and_record(
                 _write_record(ctx, started[-1], len(started), request_id, data_index, (scheduled_s, slot_wait_s))
             raise
         ctx.stalled.discard(request_id)
-        task.uncancel()  # the stall watchdog's cancel: the request fails, the lane goes on (and stops)
+        if sys.version_info >= (3, 11):  # Python 3.10 counts no cancellations (and has no uncancel)
+            task.uncancel()  # the stall watchdog's cancel: the request fails, the lane goes on (and stops)
         attempt, attempts = _stalled_attempt(started, ctx.stall_reason or "stalled"), max(1, len(started))
     finally:
         del ctx.in_flight[request_id]
