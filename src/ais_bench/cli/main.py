@@ -220,7 +220,7 @@ def _interrupted(result: RunResult, run_dir: Path) -> RunInterrupted:
     )
 
 
-def _cli_args(args: argparse.Namespace) -> dict:
+def _cli_args(args: argparse.Namespace) -> dict[str, Any]:
     """The flags for the config dump; a ``--header`` with a secret-looking name as ``Name: ***``."""
     from ais_bench.config import flag_headers, masked_headers
 

@@ -179,12 +179,14 @@ class SendTimes:
         )
 
     def paced(self) -> np.ndarray:
-        return ~np.isnan(self.scheduled_s) & ~np.isnan(self.start_s)
+        paced: np.ndarray = ~np.isnan(self.scheduled_s) & ~np.isnan(self.start_s)
+        return paced
 
     def lags_s(self) -> np.ndarray:
         """Actual minus planned send (s) of the paced requests."""
         paced = self.paced()
-        return self.start_s[paced] - self.scheduled_s[paced]
+        lags: np.ndarray = self.start_s[paced] - self.scheduled_s[paced]
+        return lags
 
 
 def schedule_lags_s(records: Any) -> np.ndarray:
