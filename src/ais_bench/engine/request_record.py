@@ -33,11 +33,11 @@ def build_record(
     last_s = points[-1] if points else start_s
     if success and attempt.end_s is not None:
         last_s = max(last_s, attempt.end_s)
-    return RequestRecord(
-        request_id=request_id,
-        data_index=data_index,
-        data_abbr=data_abbr,
-        worker_id=worker_id,
+    return RequestRecord(  # the identity first, in field order
+        request_id,
+        data_index,
+        data_abbr,
+        worker_id,
         success=success,
         start_s=start_s,
         end_s=clock() if not success else last_s,
