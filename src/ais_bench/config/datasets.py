@@ -34,8 +34,6 @@ from ais_bench.config.validation import (
     missing,
     not_allowed,
     plain_data,
-    show_key,
-    unknown_field,
 )
 from ais_bench.datasets import MOONCAKE_TRACE, SHAREGPT, SYNTHETIC
 from ais_bench.datasets.selection import parse_test_range
@@ -156,9 +154,7 @@ def validate_dataset(d: Any, source: str, where: str = "datasets[0]") -> Dataset
     """Validate one dataset dict; the first problem raises a one-line ``ConfigError``."""
     if not isinstance(d, dict):
         raise not_allowed(source, where, d, "a dict of dataset fields")
-    for key in d:
-        if key not in _FIELDS and key not in _IGNORED:
-            raise unknown_field(source, f"{where}.{show_key(key)}", key, _FIELDS)
+    check_known_keys(source, where, d, _FIELDS, _IGNORED)
     if "type" not in d:
         raise missing(source, f"{where}.type", "one of " + ", ".join(_DATASET_CLASSES))
     if "abbr" not in d:

@@ -30,6 +30,7 @@ from ais_bench.config.validation import (
     check_bool,
     check_choice,
     check_int,
+    check_known_keys,
     check_name,
     check_number,
     check_str,
@@ -37,8 +38,6 @@ from ais_bench.config.validation import (
     dotted_name,
     missing,
     not_allowed,
-    show_key,
-    unknown_field,
 )
 from ais_bench.datasets.item import MAX_OUT_TOKENS
 from ais_bench.errors import ConfigError
@@ -191,9 +190,7 @@ def validate_model(
     where = f"models[{index}]"
     if not isinstance(d, dict):
         raise not_allowed(source, where, d, "a dict of model fields")
-    for key in d:
-        if key not in _FIELDS and key not in IGNORED_FIELDS:
-            raise unknown_field(source, f"{where}.{show_key(key)}", key, _FIELDS)
+    check_known_keys(source, where, d, _FIELDS, IGNORED_FIELDS)
     if "type" not in d:
         raise missing(source, f"{where}.type", "a backend class such as VLLMCustomAPIChat")
     cls, meaning = aisbench_backend(source, where, d["type"])

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import difflib
 import math
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypedDict, TypeVar
 
@@ -97,11 +97,14 @@ def show_key_path(field: str) -> str:
     return text if len(text) <= 160 else text[:157] + "..."
 
 
-def check_known_keys(source: str, where: str, d: dict[Any, Any], known: Iterable[str]) -> None:
-    """Raise ``unknown_field`` for the first key of ``d`` not in ``known``."""
+def check_known_keys(
+    source: str, where: str, d: dict[Any, Any], known: Iterable[str], ignored: Collection[str] = ()
+) -> None:
+    """Raise ``unknown_field`` for the first key of ``d`` neither in ``known`` nor ``ignored`` (keys
+    AISBench reads and we do not: accepted silently, never suggested)."""
     known = tuple(known)
     for key in d:
-        if key not in known:
+        if key not in known and key not in ignored:
             raise unknown_field(source, f"{where}.{show_key(key)}", key, known)
 
 
