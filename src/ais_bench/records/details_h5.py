@@ -58,7 +58,7 @@ class RunAttributes:
     run_facts: dict[str, Any] = field(default_factory=dict)  # facts of the live run (json-serialisable)
 
 
-def _h5py():
+def _h5py() -> Any:  # h5py has no type information; imported on first use (it is slow to import)
     import h5py
 
     return h5py

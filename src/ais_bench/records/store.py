@@ -66,7 +66,7 @@ assert _ROW_STRUCT.size == ROW_DTYPE.itemsize
 ROWS_MAGIC = b"AISROWS"
 ROWS_HEADER = ROWS_MAGIC + bytes([RECORD_FORMAT])
 #: The rows of record format 1 (90 bytes): no ``slot_wait_s``, no ``finish_reason``.
-ROW_DTYPE_V1 = np.dtype([(name, ROW_DTYPE.fields[name][0]) for name in ROW_DTYPE.names
+ROW_DTYPE_V1 = np.dtype([(name, ROW_DTYPE[name]) for name in ROW_DTYPE.names or ()
                          if name not in ("slot_wait_s", "finish_reason")])
 OTHER_ERROR_CODE = 255
 
@@ -180,8 +180,9 @@ class RecordWriter:
         }
         if self._redactor is not None:
             for name in ("error_message", "output_text", "reasoning_text"):
-                if fields[name]:
-                    fields[name] = self._redactor.redact(fields[name])
+                text = fields[name]
+                if isinstance(text, str) and text:
+                    fields[name] = self._redactor.redact(text)
         try:
             return orjson.dumps(fields)
         except TypeError:
@@ -301,7 +302,7 @@ def read_worker_rows(text_path: Path) -> tuple[np.ndarray, np.ndarray]:
 def _rows_of_format_1(rows_path: Path) -> np.ndarray:
     old = np.fromfile(rows_path, dtype=ROW_DTYPE_V1, count=rows_path.stat().st_size // ROW_DTYPE_V1.itemsize)
     rows = np.zeros(old.shape[0], dtype=ROW_DTYPE)
-    for name in ROW_DTYPE_V1.names:
+    for name in ROW_DTYPE_V1.names or ():
         rows[name] = old[name]
     rows["slot_wait_s"] = np.nan
     return rows
