@@ -197,12 +197,14 @@ def test_a_url_password_is_never_shown(tmp_path: Path) -> None:
 
 
 TOKEN = "tok-ais-bench-HEADER-SECRET-9a7b"
+FLAG_KEY = "key-ais-bench-FLAG-SECRET-31c5"
 
 
 def test_custom_headers_reach_discovery_warm_up_and_load_and_a_secret_one_nowhere_else(tmp_path: Path) -> None:
     """``headers=`` of the config and ``--header`` flags (which win by name) are sent on the model list
-    request, the warm-up and every load request; the secret-looking one (``X-Auth-Token``), echoed
-    back in the generated text, is ``***`` in every file of the run folder and on the terminal."""
+    request, the warm-up and every load request; the secret-looking ones (``X-Auth-Token`` of the
+    config, echoed back in the generated text, and ``X-Api-Key`` of a flag) are ``***`` in every file
+    of the run folder (the config dump's ``headers`` and ``cli_args`` included) and on the terminal."""
 
     async def echo_token(conn: ScriptedConnection, request: ScriptedRequest) -> bool:
         await stream_chat(conn, ["you sent ", request.headers.get("x-auth-token", "")])
@@ -214,22 +216,27 @@ def test_custom_headers_reach_discovery_warm_up_and_load_and_a_secret_one_nowher
         write_synthetic_dataset(tmp_path / "configs", "tiny", 5)
         result = _ais_bench(
             tmp_path, "--num-warmups", "2", "--dump-text", "--debug",
-            "--header", "x-tenant: red", "--header", "X-Flag: on",
+            "--header", "x-tenant: red", "--header", "X-Flag: on", "--header", f"X-Api-Key: {FLAG_KEY}",
         )
         requests = server.snapshot().requests
     assert result.returncode == 0, result.stderr
     assert [r.method for r in requests].count("GET") == 1 and requests[0].path.endswith("/v1/models")
     assert [r.method for r in requests].count("POST") == 2 + 5  # warm-up, then the load
     for request in requests:
-        sent = {name: request.headers.get(name) for name in ("x-auth-token", "x-tenant", "x-keep", "x-flag")}
-        assert sent == {"x-auth-token": TOKEN, "x-tenant": "red", "x-keep": "kept", "x-flag": "on"}, request
-    assert TOKEN not in result.stdout + result.stderr
+        names = ("x-auth-token", "x-tenant", "x-keep", "x-flag", "x-api-key")
+        sent = {name: request.headers.get(name) for name in names}
+        assert sent == {
+            "x-auth-token": TOKEN, "x-tenant": "red", "x-keep": "kept", "x-flag": "on", "x-api-key": FLAG_KEY
+        }, request
+    assert TOKEN not in result.stdout + result.stderr and FLAG_KEY not in result.stdout + result.stderr
     run_dir = only_run_dir(tmp_path / "outputs" / "default")
     files = [p for p in run_dir.rglob("*") if p.is_file()]
     for path in files:
-        assert TOKEN.encode() not in path.read_bytes(), f"the header's secret found in {path}"
-        if path.suffix == ".h5":
-            assert not any(TOKEN in text for text in _h5_texts(path)), f"the header's secret found inside {path}"
+        for secret in (TOKEN, FLAG_KEY):
+            assert secret.encode() not in path.read_bytes(), f"a header's secret found in {path}"
+            if path.suffix == ".h5":
+                assert not any(secret in text for text in _h5_texts(path)), f"a header's secret found inside {path}"
     assert '"output":"you sent ***"' in next(p for p in files if p.name == "tiny_details.jsonl").read_text()
     dump = next(p for p in files if p.parent.name == "configs").read_text()
     assert "'X-Auth-Token': '***'" in dump and "'x-tenant': 'red'" in dump
+    assert "'X-Api-Key: ***'" in dump  # the flag, in cli_args
