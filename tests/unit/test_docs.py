@@ -201,7 +201,7 @@ def test_help_points_at_the_documents() -> None:
 
 
 def test_readme_says_an_all_failed_run_writes_its_plot() -> None:
-    """``cli/results.py`` draws the failures of an all-failed run (tests/e2e/test_faults.py checks the
+    """``api/results.py`` draws the failures of an all-failed run (tests/e2e/test_faults.py checks the
     file exists); the README says so."""
     text = " ".join((ROOT / "README.md").read_text().split())
     assert "every request failed: the plot is still written" in text

@@ -17,7 +17,7 @@ from ais_bench.api.configs import dataset_config, model_config, summarizer_confi
 from ais_bench.api.planning import PlannedRun, plan_run
 from ais_bench.api.running import ResultPaths, RunResult, run
 from ais_bench.api.simulator import serve_simulator
-from ais_bench.cli.workdir import create_run_dir as new_run_dir
+from ais_bench.api.workdir import create_run_dir as new_run_dir
 from ais_bench.engine.plan import RunPlan
 
 __all__ = [

@@ -8,10 +8,10 @@ from pathlib import Path
 from typing import Any
 
 from ais_bench.api.planning import PlannedRun, send_rate
-from ais_bench.cli.progress import ProgressPrinter
-from ais_bench.cli.results import ResultJob, details_paths, summarise_dataset
-from ais_bench.cli.run_state import live_run_state, mark_running, mark_stopped
-from ais_bench.cli.workdir import display
+from ais_bench.api.progress import ProgressPrinter
+from ais_bench.api.results import ResultJob, details_paths, summarise_dataset
+from ais_bench.api.run_state import live_run_state, mark_running, mark_stopped
+from ais_bench.api.workdir import display
 from ais_bench.engine.health import build_self_check
 from ais_bench.engine.plan import RunPlan
 from ais_bench.engine.preflight import raise_open_file_limit

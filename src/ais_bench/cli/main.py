@@ -154,7 +154,7 @@ def _search(args: argparse.Namespace) -> int:
 
 
 def _run_tasks(args: argparse.Namespace, configs: RunConfigs) -> int:
-    from ais_bench.cli.workdir import create_run_dir, display, has_records
+    from ais_bench.api.workdir import create_run_dir, display, has_records
     from ais_bench.config import dump_config
 
     run_dir = create_run_dir(args.work_dir)
@@ -174,7 +174,7 @@ def _remove_unused_run_dir(run_dir: Path, log_handler: logging.Handler) -> None:
     no folder behind, so that a later bare ``--reuse`` does not pick it as the latest run."""
     import shutil
 
-    from ais_bench.cli.workdir import display
+    from ais_bench.api.workdir import display
 
     log.removeHandler(log_handler)
     log_handler.close()
@@ -207,7 +207,7 @@ def _run_models(run_dir: Path, configs: RunConfigs, args: argparse.Namespace) ->
 
 
 def _interrupted(result: RunResult, run_dir: Path) -> RunInterrupted:
-    from ais_bench.cli.workdir import display
+    from ais_bench.api.workdir import display
 
     totals = result.totals
     stop_signal = result.stop_signal or "SIGINT"

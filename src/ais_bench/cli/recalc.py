@@ -18,11 +18,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ais_bench.api.results import ResultJob, details_paths, summarise_dataset
+from ais_bench.api.run_state import ended_early, reused_facts
+from ais_bench.api.workdir import display, has_records
 from ais_bench.cli.configs import RunConfigs
 from ais_bench.cli.main import EXIT_PARTIAL
-from ais_bench.cli.results import ResultJob, details_paths, summarise_dataset
-from ais_bench.cli.run_state import ended_early, reused_facts
-from ais_bench.cli.workdir import display, has_records
 from ais_bench.config import DatasetConfig, ModelConfig
 from ais_bench.errors import ConfigError
 from ais_bench.records.columns import RecordColumns

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from ais_bench.cli import workdir
+from ais_bench.api import workdir
 from ais_bench.cli.recalc import find_run_dir
 
 STAMP = "20260101_120000"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 
-from ais_bench.cli.progress import ProgressPrinter
+from ais_bench.api.progress import ProgressPrinter
 from ais_bench.engine.shared import LoadTotals
 
 TOTALS = LoadTotals()

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ais_bench.cli.workdir import display
+from ais_bench.api.workdir import display
 from ais_bench.clients.errors import ERROR_TEXT_CHARS
 from ais_bench.clients.headers import build_headers
 from ais_bench.config import DatasetConfig, ModelConfig, SummarizerConfig
