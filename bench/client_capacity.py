@@ -22,7 +22,8 @@ Clients, each run in turn against the same server, for every (concurrency, WORKE
   stamping, SSE decoder, backend JSON parser, record files).
 With one worker the client processes share CPU 1 (the sim keeps CPU 0); with two they may use both.
 
-Printed per client: events (SSE events except ``[DONE]``), wall seconds of the load, client CPU
+Printed per client: events (SSE events except ``[DONE]``, for every client: ais_bench's are its token
+events plus the role and usage chunks of each stream), wall seconds of the load, client CPU
 seconds (``time.process_time`` of every client process over its load), events per CPU-second, events
 per wall-second, events per read (how many events the client found per socket read: a slower client
 finds more, which flatters it), and the ratio ais_bench / raw of events per CPU-second. The
@@ -56,6 +57,9 @@ from ais_bench.records.store import read_records
 from ais_bench.sim import SimConfig, start_sim_process
 
 CHAT_PATH = "/v1/chat/completions"
+#: Events of every simulated chat stream that carry no token (the role chunk and the usage chunk);
+#: ``[DONE]`` is not counted, by any client.
+NON_TOKEN_EVENTS = 2
 
 
 @dataclass(frozen=True)
@@ -221,7 +225,9 @@ def run_ais_bench(load: Load, record_root: Path) -> Figures:
     failed = sum(not r.success for r in records)
     if failed:
         print(f"    ! {failed} failed requests, first: {next(r.error_message for r in records if not r.success)}")
-    events = sum(len(r.time_points_s) - 1 for r in records if r.success)
+    # A record's time points are its token events; the sim's role and usage chunks, which every client
+    # reads and ais_bench parses too, are counted as the raw clients count them.
+    events = sum(len(r.time_points_s) - 1 + NON_TOKEN_EVENTS for r in records if r.success)
     reads = sum(len(set(r.time_points_s[1:])) for r in records if r.success)
     return Figures(
         events=events,

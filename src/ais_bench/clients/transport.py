@@ -121,17 +121,20 @@ class KernelStampedTransport(asyncio.Transport):
 
     # --- reading -------------------------------------------------------------------------------
     def _on_readable(self) -> None:
-        # Read until the socket has nothing more. uvloop (libuv) reports a socket whose peer reset it
-        # (EPOLLERR) by calling this once and then dropping the reader for good: if that one read
-        # returned data queued ahead of the reset, stopping there would never see the reset, and the
-        # request would wait forever. Reading on until EAGAIN sees it (one extra system call per wake).
+        # Read until the socket has nothing more: a read that fills less than the buffer emptied the
+        # receive queue. uvloop (libuv) reports a socket whose peer reset it (EPOLLERR) by calling
+        # this once and then dropping the reader for good: if that one read returned data queued
+        # ahead of the reset, stopping there would never see the reset, and the request would wait
+        # forever. So a short read is followed by a look at the socket's pending error (SO_ERROR: a
+        # tenth of the cost of one more read that fails with EAGAIN, which raises).
         buffer = _read_buffer()
+        sock = self._sock
         while self._reading:
             try:
                 if self.kernel:
-                    nbytes, ancillary, _flags, _addr = self._sock.recvmsg_into([buffer], _ANCILLARY_BYTES)
+                    nbytes, ancillary, _flags, _addr = sock.recvmsg_into([buffer], _ANCILLARY_BYTES)
                 else:
-                    nbytes, ancillary = self._sock.recv_into(buffer), []
+                    nbytes, ancillary = sock.recv_into(buffer), []
             except (BlockingIOError, InterruptedError):
                 return
             except OSError as exc:
@@ -151,6 +154,11 @@ class KernelStampedTransport(asyncio.Transport):
                 raise
             except BaseException as exc:  # as asyncio's transports do: the connection is lost, with why
                 self._fatal_error(exc)
+                return
+            if nbytes < READ_BYTES:
+                error = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) if self._reading else 0
+                if error:  # reading it cleared it: the error the next read would have raised
+                    self._fatal_error(OSError(error, os.strerror(error)))
                 return
 
     def _on_eof(self) -> None:
