@@ -29,25 +29,30 @@ FAILED_FINISH_REASONS = frozenset({"abort", "error", "cancelled"})
 def event_sink(
     decoder: SSEDecoder, spec: BackendSpec, attempt: Attempt, exchange: Exchange, stamps: KernelStampedTransport
 ) -> Callable[[bytes], None]:
-    """The body callback of a streamed response on the connection whose transport is ``stamps``. Inside the socket read it only splits events and
-    stamps each with the read's stamp; parsing the events' JSON waits for the loop's next turn
-    (``call_soon``), so when many sockets are ready at once they are all read (and stamped) before
-    any of them is parsed. ``[DONE]`` finishes the exchange (the rest of the body is dropped).
+    """The body callback of a streamed response on the connection whose transport is ``stamps``,
+    called once per socket read. Inside the read it only splits events and stamps them with the
+    read's stamp; parsing the events' JSON waits for the loop's next turn (``call_soon``), so when
+    many sockets are ready at once they are all read (and stamped) before any of them is parsed. ``[DONE]`` finishes the exchange (the rest of the body is dropped).
     A parse error is kept on the exchange and ends it. Only token events become time points."""
     feed = decoder.feed
     parse = spec.parse_stream_event
     points = attempt.points
     state = attempt.state
     call_soon = asyncio.get_running_loop().call_soon
-    pending: list[tuple[str, float]] = []
+    #: Per read: its events (``[DONE]`` excluded) and its stamp, which each of its token events gets.
+    pending: list[tuple[list[str], float]] = []
 
     def parse_pending() -> None:
         try:
-            for data, stamp in pending:
-                before = state.content_events
-                parse(data, state)
-                if state.content_events != before:
-                    points.append(stamp)
+            for events, stamp in pending:
+                first = counted = state.content_events
+                try:
+                    for data in events:
+                        parse(data, state)
+                        counted = state.content_events
+                finally:  # the token events parsed before one that failed keep their points
+                    if counted != first:
+                        points.extend([stamp] * (counted - first))
         except ResponseError as exc:
             exchange.error = exc
             if not exchange.done.done():
@@ -60,17 +65,22 @@ def event_sink(
     def sink(chunk: bytes) -> None:
         if exchange.error is not None:
             return
+        events = feed(chunk)
+        if not events:
+            return
         now = stamps.read_s
-        for data in feed(chunk):
-            attempt.end_s = now
-            if data == "[DONE]":
-                state.ended = True
-                exchange.finish()
-                return
-            attempt.events += 1
+        attempt.end_s = now
+        ended = "[DONE]" in events
+        if ended:
+            events = events[: events.index("[DONE]")]
+        if events:
+            attempt.events += len(events)
             if not pending:
                 call_soon(parse_pending)
-            pending.append((data, now))
+            pending.append((events, now))
+        if ended:
+            state.ended = True
+            exchange.finish()
 
     return sink
 
