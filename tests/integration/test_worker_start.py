@@ -3,6 +3,8 @@ its modules and the plan), spawned otherwise; a run completes either way."""
 
 from __future__ import annotations
 
+import os
+import signal
 import sys
 import threading
 from collections.abc import Iterator
@@ -15,7 +17,7 @@ from ais_bench.clients.backends import OPENAI_CHAT, backend_for
 from ais_bench.datasets.item import RequestItem
 from ais_bench.engine.plan import RunPlan
 from ais_bench.engine.preflight import encode_bodies
-from ais_bench.engine.runner import run_benchmark, worker_start_method
+from ais_bench.engine.runner import _stop_signals_held, run_benchmark, worker_start_method
 from ais_bench.records.store import read_records
 from ais_bench.sim import SimConfig, start_sim_process
 
@@ -67,3 +69,24 @@ def test_a_run_completes_with_forked_and_with_spawned_workers(tmp_path: Path, ot
     assert outcome.totals.finished == 12 and set(outcome.worker_cpu_s) == {0, 1}
     assert sorted(r.request_id for r in records) == list(range(12))
     assert all(r.success and len(r.time_points_s) == 6 for r in records)
+
+
+class _Stopped(Exception):
+    pass
+
+
+def _raise_stopped(signum: int, frame: object) -> None:
+    raise _Stopped()
+
+
+@linux_only
+def test_a_stop_signal_that_arrives_while_workers_are_forked_is_handled_after_the_forks() -> None:
+    previous = signal.signal(signal.SIGTERM, _raise_stopped)
+    handled_inside = True
+    try:
+        with pytest.raises(_Stopped), _stop_signals_held(True):
+            os.kill(os.getpid(), signal.SIGTERM)  # as from a terminal, during a fork
+            handled_inside = False  # reached: the handler waits for the end of the block
+        assert not handled_inside
+    finally:
+        signal.signal(signal.SIGTERM, previous)

@@ -8,12 +8,14 @@ seconds); a second one terminates them.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import queue
+import signal
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,7 +24,7 @@ from ais_bench.engine.messages import WorkerMessages, WorkerReady
 from ais_bench.engine.plan import RunPlan
 from ais_bench.engine.shared import LoadTotals, SharedState
 from ais_bench.engine.warmup import WarmupResult
-from ais_bench.engine.worker import run_in_process, worker_main
+from ais_bench.engine.worker import STOP_SIGNALS, run_in_process, worker_main
 from ais_bench.errors import AisBenchError, stop_signal_of
 from ais_bench.load.schedule import split_concurrency
 
@@ -88,7 +90,8 @@ def run_benchmark(
     warm-up's result to ``before_load`` (an exception it raises stops the workers before anything is
     measured), then send the plan's load and return once every worker has finished (or was
     stopped). The run's clock starts after the warm-up: the first planned send is ``started_at_s``."""
-    ctx = multiprocessing.get_context(worker_start_method())
+    start_method = worker_start_method()
+    ctx = multiprocessing.get_context(start_method)
     slots = split_concurrency(plan.batch_size, plan.workers)
     shared = SharedState.create(ctx, plan.workers)
     if plan.debug:
@@ -98,9 +101,10 @@ def run_benchmark(
             ctx.Process(target=worker_main, args=(plan, shared, i, slots[i]), name=f"ais_bench-worker{i}", daemon=True)
             for i in range(plan.workers)
         ]
-    for runner in runners:
-        runner.start()
     try:
+        with _stop_signals_held(start_method == "fork" and not plan.debug):
+            for runner in runners:
+                runner.start()
         warm_up = _wait_until_ready(shared, runners)
         if before_load is not None:
             before_load(warm_up)
@@ -195,8 +199,26 @@ def _watch(
 
 def _terminate(runners: list[Runner]) -> None:
     """Kill the worker processes (they ignore SIGINT and SIGTERM, which are the main process's)."""
-    for runner in runners:
+    started = [runner for runner in runners if runner.ident is not None]
+    for runner in started:
         if isinstance(runner, multiprocessing.process.BaseProcess) and runner.is_alive():
             runner.kill()
-    for runner in runners:
+    for runner in started:
         runner.join(timeout=5)
+
+
+@contextlib.contextmanager
+def _stop_signals_held(hold: bool) -> Iterator[None]:
+    """Keep SIGINT and SIGTERM pending while worker processes are forked; they are handled (by the
+    main process's handlers) once the block ends. A stop signal that arrived during a fork would
+    otherwise run the handler inside the fork's own callbacks, which swallow its exception (the stop
+    would be lost), or in the new worker before it ignores stop signals (``worker_main`` unblocks
+    them after that)."""
+    if not hold:
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)

@@ -80,11 +80,17 @@ class WorkerContext:
         return not self.shared.stop.is_set() and self.stall_reason is None
 
 
+#: The signals that stop a run: the main process's (it stops the workers); a worker ignores them.
+STOP_SIGNALS = frozenset({signal.SIGINT, signal.SIGTERM})
+
+
 def worker_main(plan: RunPlan, shared: SharedState, worker_id: int, slots: int) -> None:
     """Entry point of a worker process (``--debug`` uses ``run_in_process`` instead). Ctrl-C and
     SIGTERM sent to the whole process group are for the main process, which stops the workers."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    for stop_signal in STOP_SIGNALS:
+        signal.signal(stop_signal, signal.SIG_IGN)
+    if hasattr(signal, "pthread_sigmask"):  # a forked worker starts with them held (engine/runner.py)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
     try:
         run_worker_loop(_run(plan, shared, worker_id, slots, tune_gc=True))
     except BaseException:  # reported to the main process, which decides how to exit
