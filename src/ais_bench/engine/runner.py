@@ -102,7 +102,7 @@ def run_benchmark(
             for i in range(plan.workers)
         ]
     try:
-        with _stop_signals_held(start_method == "fork" and not plan.debug):
+        with _stop_signals_deferred(start_method == "fork" and not plan.debug):
             for runner in runners:
                 runner.start()
         warm_up = _wait_until_ready(shared, runners)
@@ -208,17 +208,26 @@ def _terminate(runners: list[Runner]) -> None:
 
 
 @contextlib.contextmanager
-def _stop_signals_held(hold: bool) -> Iterator[None]:
-    """Keep SIGINT and SIGTERM pending while worker processes are forked; they are handled (by the
-    main process's handlers) once the block ends. A stop signal that arrived during a fork would
-    otherwise run the handler inside the fork's own callbacks, which swallow its exception (the stop
-    would be lost), or in the new worker before it ignores stop signals (``worker_main`` unblocks
-    them after that)."""
-    if not hold:
+def _stop_signals_deferred(defer: bool) -> Iterator[None]:
+    """While worker processes are forked, SIGINT and SIGTERM are only noted; once the forks are done
+    the previous handlers are back and the first noted signal is raised again for them. A stop
+    handler that ran inside the fork's own callbacks would have its exception swallowed (the stop
+    lost), and a new worker would run it before it ignores stop signals. (Blocking the signals would
+    not do: Python runs its handlers in the main thread whichever thread the kernel picks, and the
+    main process may have threads of its own in C libraries.)"""
+    if not defer or threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+    noted: list[int] = []
+    previous = {
+        stop_signal: signal.signal(stop_signal, lambda signum, _frame: noted.append(signum))
+        for stop_signal in STOP_SIGNALS
+        if signal.getsignal(stop_signal) is not None  # None: a handler not set from Python, left alone
+    }
     try:
         yield
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+        for stop_signal, handler in previous.items():
+            signal.signal(stop_signal, handler)
+        if noted:
+            signal.raise_signal(noted[0])

@@ -89,8 +89,6 @@ def worker_main(plan: RunPlan, shared: SharedState, worker_id: int, slots: int) 
     SIGTERM sent to the whole process group are for the main process, which stops the workers."""
     for stop_signal in STOP_SIGNALS:
         signal.signal(stop_signal, signal.SIG_IGN)
-    if hasattr(signal, "pthread_sigmask"):  # a forked worker starts with them held (engine/runner.py)
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
     try:
         run_worker_loop(_run(plan, shared, worker_id, slots, tune_gc=True))
     except BaseException:  # reported to the main process, which decides how to exit
