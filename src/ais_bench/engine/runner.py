@@ -91,7 +91,7 @@ def run_benchmark(
     measured), then send the plan's load and return once every worker has finished (or was
     stopped). The run's clock starts after the warm-up: the first planned send is ``started_at_s``."""
     start_method = worker_start_method()
-    ctx = multiprocessing.get_context(start_method)
+    ctx = multiprocessing.get_context("fork") if start_method == "fork" else multiprocessing.get_context("spawn")
     slots = split_concurrency(plan.batch_size, plan.workers)
     shared = SharedState.create(ctx, plan.workers)
     if plan.debug:
