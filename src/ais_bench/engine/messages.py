@@ -23,70 +23,68 @@ FINAL_MESSAGES_TIMEOUT_S = 5.0
 
 
 @dataclass(frozen=True)
-class WorkerWarning:
-    """A sentence for the user (the stall watchdog fired, pressure time ended early, ...)."""
+class FromWorker:
+    """A message from worker ``worker`` (its index); each kind below adds what it tells."""
 
     worker: int
+
+
+@dataclass(frozen=True)
+class WorkerWarning(FromWorker):
+    """A sentence for the user (the stall watchdog fired, pressure time ended early, ...)."""
+
     text: str
 
 
 @dataclass(frozen=True)
-class WorkerCrash:
+class WorkerCrash(FromWorker):
     """A worker ended with an exception; ``traceback`` is its formatted traceback."""
 
-    worker: int
     traceback: str
 
 
 @dataclass(frozen=True)
-class LoopLagCounts:
+class LoopLagCounts(FromWorker):
     """The worker's event-loop lag histogram in sparse form (``LagHistogram.to_sparse``)."""
 
-    worker: int
     counts: dict[int, int]
 
 
 @dataclass(frozen=True)
-class CpuUse:
+class CpuUse(FromWorker):
     """CPU seconds of the worker's event-loop thread and wall seconds, from the go signal to its
     last request (the worker's last message)."""
 
-    worker: int
     cpu_s: float
     wall_s: float
 
 
 @dataclass(frozen=True)
-class StampingMode:
+class StampingMode(FromWorker):
     """How the worker stamps events: ``kernel`` (the kernel's receive stamps) or ``loop``."""
 
-    worker: int
     mode: str
 
 
 @dataclass(frozen=True)
-class OutputFailure:
+class OutputFailure(FromWorker):
     """Records could not be written (disk full, ...): ``reason``, and ``unwritten`` finished
     requests whose records were lost."""
 
-    worker: int
     reason: str
     unwritten: int
 
 
 @dataclass(frozen=True)
-class WorkerStarted:
+class WorkerStarted(FromWorker):
     """The worker has started and opened its client; its warm-up comes next (``SharedState.ready``)."""
-
-    worker: int
 
 
 @dataclass(frozen=True)
-class WorkerReady:
+class WorkerReady(FromWorker):
     """The worker has sent its share of the warm-up (``warm_up``) and waits for the go signal
     (``SharedState.ready``)."""
 
-    worker: int
     warm_up: WarmupResult
 
 
