@@ -7,12 +7,10 @@ import asyncio
 import threading
 from pathlib import Path
 
-from ais_bench.clients.backends import OPENAI_CHAT, backend_for
-from ais_bench.datasets.item import RequestItem
 from ais_bench.engine.plan import RunPlan
-from ais_bench.engine.preflight import encode_bodies
 from ais_bench.engine.runner import RunOutcome, run_benchmark
 from ais_bench.records.store import read_records
+from tests.support.plans import RUN_LIMIT_S, chat_plan
 from tests.support.scripted_server import (
     ScriptedConnection,
     ScriptedRequest,
@@ -22,20 +20,6 @@ from tests.support.scripted_server import (
     sse_head,
     stream_chat,
 )
-
-#: Seconds a test waits for a run that must end (generous: the machine may be busy).
-RUN_LIMIT_S = 120
-
-
-def _plan(url: str, record_dir: Path, requests: int, batch_size: int, **extra: object) -> RunPlan:
-    spec = backend_for(OPENAI_CHAT)
-    items = [RequestItem(index=i, prompt=f"hi {i}", data_abbr="ds") for i in range(requests)]
-    bodies = encode_bodies(spec, items, model="m", stream=True, max_out_len=4, generation_kwargs={})
-    return RunPlan(
-        backend=OPENAI_CHAT, url=url + "v1/chat/completions", headers={}, stream=True,
-        items=items, bodies=bodies, batch_size=batch_size, workers=1,
-        record_dir=record_dir, data_abbr="ds", **extra,  # type: ignore[arg-type]
-    )
 
 
 def _run_within_limit(plan: RunPlan) -> RunOutcome:
@@ -61,7 +45,7 @@ def test_a_gateway_that_accepts_exactly_batch_size_connections_serves_the_whole_
     connection, which this gateway would leave waiting forever (REQUEST_TIME_OUT here only keeps a
     regression from hanging the suite)."""
     with ScriptedServer(_done_then_late_end, max_connections=2) as server:
-        outcome = _run_within_limit(_plan(server.base_url, tmp_path, 20, 2, request_timeout_s=10.0))
+        outcome = _run_within_limit(chat_plan(server.base_url, tmp_path, 20, 2, request_timeout_s=10.0))
         log = server.snapshot()
     records = read_records(tmp_path, "ds")
     assert len(records) == outcome.totals.finished == 20
@@ -86,7 +70,7 @@ def test_the_stall_watchdog_fails_the_requests_that_make_no_progress_and_the_run
         return True
 
     with ScriptedServer(script) as server:
-        outcome = _run_within_limit(_plan(server.base_url, tmp_path, 6, 2, stall_timeout_s=1.0))
+        outcome = _run_within_limit(chat_plan(server.base_url, tmp_path, 6, 2, stall_timeout_s=1.0))
     records = read_records(tmp_path, "ds")
     assert len(records) == 6
     failed = [r for r in records if not r.success]
@@ -101,6 +85,6 @@ def test_the_stall_watchdog_fails_the_requests_that_make_no_progress_and_the_run
 
 def test_the_watchdog_stays_out_of_the_way_when_request_time_out_is_set(tmp_path: Path):
     """With REQUEST_TIME_OUT each request ends in time by itself; the watchdog is off."""
-    plan = _plan("http://127.0.0.1:1/", tmp_path, 1, 1, request_timeout_s=5.0, stall_timeout_s=1.0)
+    plan = chat_plan("http://127.0.0.1:1/", tmp_path, 1, 1, request_timeout_s=5.0, stall_timeout_s=1.0)
     assert plan.stall_limit_s is None
-    assert _plan("http://127.0.0.1:1/", tmp_path, 1, 1, stall_timeout_s=1.0).stall_limit_s == 1.0
+    assert chat_plan("http://127.0.0.1:1/", tmp_path, 1, 1, stall_timeout_s=1.0).stall_limit_s == 1.0

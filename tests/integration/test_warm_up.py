@@ -8,13 +8,11 @@ import threading
 from pathlib import Path
 from time import perf_counter
 
-from ais_bench.clients.backends import OPENAI_CHAT, backend_for
-from ais_bench.datasets.item import RequestItem
 from ais_bench.engine.plan import RunPlan
-from ais_bench.engine.preflight import encode_bodies
 from ais_bench.engine.runner import RunOutcome, run_benchmark
 from ais_bench.engine.warmup import WarmupResult
 from ais_bench.records.store import read_records
+from tests.support.plans import RUN_LIMIT_S, chat_plan
 from tests.support.scripted_server import (
     ScriptedConnection,
     ScriptedRequest,
@@ -23,20 +21,6 @@ from tests.support.scripted_server import (
     chunk,
     sse_head,
 )
-
-#: Seconds a test waits for a run that must end (generous: the machine may be busy).
-RUN_LIMIT_S = 120
-
-
-def _plan(url: str, record_dir: Path, requests: int, batch_size: int, **extra: object) -> RunPlan:
-    spec = backend_for(OPENAI_CHAT)
-    items = [RequestItem(index=i, prompt=f"hi {i}", data_abbr="ds") for i in range(requests)]
-    bodies = encode_bodies(spec, items, model="m", stream=True, max_out_len=4, generation_kwargs={})
-    return RunPlan(
-        backend=OPENAI_CHAT, url=url + "v1/chat/completions", headers={}, stream=True,
-        items=items, bodies=bodies, batch_size=batch_size, workers=1,
-        record_dir=record_dir, data_abbr="ds", **extra,  # type: ignore[arg-type]
-    )
 
 
 def _run(plan: RunPlan, warm_ups: list[tuple[WarmupResult, float]]) -> RunOutcome:
@@ -66,7 +50,7 @@ def test_the_load_reuses_the_connections_the_warm_up_opened(tmp_path: Path) -> N
     so the load opened 4 more)."""
     with ScriptedServer(_whole_stream_at_once) as server:
         warm_ups: list[tuple[WarmupResult, float]] = []
-        outcome = _run(_plan(server.base_url, tmp_path, 12, 4, num_warmups=4), warm_ups)
+        outcome = _run(chat_plan(server.base_url, tmp_path, 12, 4, num_warmups=4), warm_ups)
         log = server.snapshot()
     (warm_up, warmed_at_s), = warm_ups
     assert warm_up == WarmupResult(sent=4, succeeded=4)
