@@ -52,6 +52,8 @@ from ais_bench.records.store import read_records
 from ais_bench.sim import SimConfig, start_sim_process
 
 PREFIX = "timing-"
+#: Events the simulator writes before the first token event of a chat stream: the role chunk.
+ROLE_EVENTS = 1
 
 
 def _split_cpus() -> tuple[set[int], set[int]]:
@@ -103,7 +105,10 @@ def _errors(records: list[RequestRecord], truth: dict[int, dict]) -> dict[str, n
             continue
         tp = np.asarray(rec.time_points_s)
         events = len(tp) - 1
-        server = np.asarray(entry["event_times_s"][:events])  # the sim's list also holds [DONE]
+        # The sim's list holds every event it wrote: the chat role chunk (written with the first
+        # token, not a token event, so not a client time point), the tokens, then the usage chunk and
+        # [DONE]. The client's points are the token events only.
+        server = np.asarray(entry["event_times_s"][ROLE_EVENTS : ROLE_EVENTS + events])
         if len(server) != events:
             continue
         delay.append(tp[1:] - server)
