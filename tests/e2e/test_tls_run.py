@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.certs import make_self_signed
 from tests.support.configs import only_run_dir, write_model_config, write_synthetic_dataset
 from tests.support.paths import REPO_ROOT
 from tests.support.scripted_server import ScriptedConnection, ScriptedRequest, ScriptedServer, stream_chat
@@ -25,13 +26,7 @@ async def _two_tokens(conn: ScriptedConnection, request: ScriptedRequest) -> boo
 
 
 def _self_signed_context(folder: Path) -> ssl.SSLContext:
-    cert, key = folder / "cert.pem", folder / "key.pem"
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-         "-keyout", str(key), "-out", str(cert), "-days", "2", "-subj", "/CN=elsewhere.invalid",
-         "-addext", "subjectAltName=DNS:elsewhere.invalid"],
-        check=True, capture_output=True,
-    )
+    cert, key = make_self_signed(folder, "elsewhere.invalid")
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.load_cert_chain(cert, key)
     return context

@@ -50,7 +50,8 @@ def test_a_discovery_status_other_than_200_is_named():
 @pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command")
 def test_the_pre_flight_check_of_https_runs_the_tls_handshake(tmp_path):
     """A certificate the client does not trust fails the pre-flight check, before any request."""
-    from tests.integration.test_tls import _server_context, _two_tokens, make_self_signed
+    from tests.integration.test_tls import _server_context, _two_tokens
+    from tests.support.certs import make_self_signed
 
     cert, key = make_self_signed(tmp_path)
     with ScriptedServer(_two_tokens, ssl_context=_server_context(cert, key)) as server:

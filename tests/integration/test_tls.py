@@ -33,6 +33,7 @@ from ais_bench.clients.tls import DEFAULT_TLS, TLSOptions, TLSTransport, build_t
 from ais_bench.clients.transport import kernel_stamps_supported
 from ais_bench.engine.attempt import Attempt
 from ais_bench.engine.request import send_request
+from tests.support.certs import make_self_signed
 from tests.support.paths import REPO_ROOT
 from tests.support.scripted_server import (
     ScriptedConnection,
@@ -54,18 +55,6 @@ PATH = "v1/chat/completions"
 @pytest.fixture(scope="module")
 def self_signed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     return make_self_signed(tmp_path_factory.mktemp("tls"))
-
-
-def make_self_signed(folder: Path) -> tuple[Path, Path]:
-    """A self-signed certificate for 127.0.0.1 and its key: (cert.pem, key.pem)."""
-    cert, key = folder / "cert.pem", folder / "key.pem"
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-         "-keyout", str(key), "-out", str(cert), "-days", "2", "-subj", "/CN=127.0.0.1",
-         "-addext", "subjectAltName=IP:127.0.0.1"],
-        check=True, capture_output=True,
-    )
-    return cert, key
 
 
 def _server_context(cert: Path, key: Path) -> ssl.SSLContext:
