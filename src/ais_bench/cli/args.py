@@ -47,65 +47,82 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "config", nargs="?", help="a Python config file defining `models`, `datasets` and `summarizer`"
     )
-    base = parser.add_argument_group("base")
-    base.add_argument("--models", nargs="+", metavar="NAME", help="model config names (file stems; wildcards ok)")
-    base.add_argument(
-        "--datasets", nargs="+", metavar="NAME[/SUFFIX]", help="dataset config names; every model x dataset runs"
-    )
-    base.add_argument(
-        "--summarizer", metavar="NAME[/KEY]", help="summarizer config: default_perf (default) or stable_stage"
-    )
-    base.add_argument(
-        "-m", "--mode", default="perf", choices=PERF_MODES + ACCURACY_MODES,
-        help="perf: send the load and compute performance results; "
-        "perf_viz: recompute the results of a finished or killed run from its records (see --reuse)",
-    )
-    base.add_argument("--debug", action="store_true", help="logs to the terminal, one worker, tracebacks shown")
-    base.add_argument("-s", "--search", action="store_true", help="print the config files that would be used and exit")
-    base.add_argument("-w", "--work-dir", default="outputs/default", help="output root (default: outputs/default)")
-    base.add_argument(
-        "--config-dir", default="configs",
-        help="extra config root searched before the built-in configs (default: ./configs)",
-    )
-    base.add_argument(
-        "--num-prompts", type=_positive_int, metavar="N",
-        help="use only the first N dataset rows (ignored when the dataset config sets test_range)",
-    )
-    base.add_argument(
-        "--num-warmups", type=_non_negative_int, default=1, metavar="N",
-        help="warm-up requests sent before measuring, excluded from results (default 1; 0 disables)",
-    )
-    base.add_argument(
+    _add_target_flags(parser.add_argument_group("what to hit (the server)"))
+    _add_load_flags(parser.add_argument_group("how hard (the load)"))
+    _add_request_flags(parser.add_argument_group("what to send (the requests)"))
+    _add_report_flags(parser.add_argument_group("what to report (results and the run folder)"))
+    _add_other_flags(parser.add_argument_group("configs and diagnostics"))
+    return parser
+
+
+def _add_target_flags(group: argparse._ArgumentGroup) -> None:
+    group.add_argument("--models", nargs="+", metavar="NAME", help="model config names (file stems; wildcards ok)")
+    group.add_argument(
         "--header", action="append", type=_header, metavar="'NAME: VALUE'",
         help="an HTTP header sent with every request of every model (load, warm-up, model discovery); "
         "repeatable; replaces the model config's header of the same name (and api_key's Authorization)",
     )
-    perf = parser.add_argument_group("perf")
-    perf.add_argument(
+
+
+def _add_load_flags(group: argparse._ArgumentGroup) -> None:
+    group.add_argument(
         "--pressure", action="store_true",
         help="pressure mode: add clients at request_rate up to batch_size, each sending back-to-back",
     )
-    perf.add_argument(
+    group.add_argument(
         "--pressure-time", type=_pressure_time, default=15, metavar="SECONDS",
         help=f"how long pressure mode sends new requests, integer 1..{MAX_PRESSURE_TIME_S} (default 15)",
     )
-    perf.add_argument(
-        "--reuse", nargs="?", const="latest", metavar="TIMESTAMP",
-        help="recalculate the run folder <work_dir>/TIMESTAMP (bare --reuse: the latest run) from its records, "
-        "with the summarizer and models given now; implies --mode perf_viz",
+    group.add_argument(
+        "--num-warmups", type=_non_negative_int, default=1, metavar="N",
+        help="warm-up requests sent before measuring, excluded from results (default 1; 0 disables)",
     )
-    perf.add_argument(
-        "--dump-text", action="store_true",
-        help="also write each request's prompt and generated text into <ds>_details.jsonl",
+
+
+def _add_request_flags(group: argparse._ArgumentGroup) -> None:
+    group.add_argument(
+        "--datasets", nargs="+", metavar="NAME[/SUFFIX]", help="dataset config names; every model x dataset runs"
     )
-    custom = parser.add_argument_group("custom dataset")
-    custom.add_argument(
+    group.add_argument(
         "--custom-dataset-path", metavar="FILE",
         help="a JSONL file of prompts ('prompt'/'question'/'messages', optional 'max_out_len', 'timestamp' ms); "
         "runs as one more dataset, so --datasets may be omitted",
     )
-    parser.add_argument("--version", action="version", version=f"ais_bench {__version__}")
-    return parser
+    group.add_argument(
+        "--num-prompts", type=_positive_int, metavar="N",
+        help="use only the first N dataset rows (ignored when the dataset config sets test_range)",
+    )
+
+
+def _add_report_flags(group: argparse._ArgumentGroup) -> None:
+    group.add_argument(
+        "--summarizer", metavar="NAME[/KEY]", help="summarizer config: default_perf (default) or stable_stage"
+    )
+    group.add_argument(
+        "-m", "--mode", choices=PERF_MODES + ACCURACY_MODES,
+        help="perf (default): send the load and compute performance results; "
+        "perf_viz: recompute the results of a finished or killed run from its records (see --reuse)",
+    )
+    group.add_argument(
+        "--reuse", nargs="?", const="latest", metavar="TIMESTAMP",
+        help="recalculate the run folder <work_dir>/TIMESTAMP (bare --reuse: the latest run) from its records, "
+        "with the summarizer and models given now; implies --mode perf_viz",
+    )
+    group.add_argument("-w", "--work-dir", default="outputs/default", help="output root (default: outputs/default)")
+    group.add_argument(
+        "--dump-text", action="store_true",
+        help="also write each request's prompt and generated text into <ds>_details.jsonl",
+    )
+
+
+def _add_other_flags(group: argparse._ArgumentGroup) -> None:
+    group.add_argument(
+        "--config-dir", default="configs",
+        help="extra config root searched before the built-in configs (default: ./configs)",
+    )
+    group.add_argument("-s", "--search", action="store_true", help="print the config files that would be used and exit")
+    group.add_argument("--debug", action="store_true", help="logs to the terminal, one worker, tracebacks shown")
+    group.add_argument("--version", action="version", version=f"ais_bench {__version__}")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -115,14 +132,23 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
             f"--mode {args.mode} is an accuracy mode; this tool implements performance testing only",
             hint="use --mode perf",
         )
-    if args.mode == "perf" and args.reuse is not None:
-        logging.getLogger("ais_bench").warning("--reuse given with --mode perf: switching to --mode perf_viz")
-        args.mode = "perf_viz"
+    args.mode = _mode(args.mode, args.reuse)
     if not args.config and not args.models:
         raise ConfigError("no model given", hint="pass --models NAME (see --search) or a config file")
     if not args.config and not args.datasets and not args.custom_dataset_path:
         raise ConfigError("no dataset given", hint="pass --datasets NAME (see --search), --custom-dataset-path FILE or a config file")
     return args
+
+
+def _mode(given: str | None, reuse: str | None) -> str:
+    """``--mode`` as given, else ``perf_viz`` with ``--reuse`` and ``perf`` without; an explicit
+    ``--mode perf`` with ``--reuse`` switches to ``perf_viz`` with a warning."""
+    if given is None:
+        return "perf_viz" if reuse is not None else "perf"
+    if given == "perf" and reuse is not None:
+        logging.getLogger("ais_bench").warning("--reuse given with --mode perf: switching to --mode perf_viz")
+        return "perf_viz"
+    return given
 
 
 def _int_value(text: str) -> int:
