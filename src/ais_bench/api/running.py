@@ -16,6 +16,7 @@ from ais_bench.engine.health import build_self_check
 from ais_bench.engine.plan import RunPlan
 from ais_bench.engine.preflight import raise_open_file_limit
 from ais_bench.engine.runner import RunOutcome, run_benchmark
+from ais_bench.engine.server_hints import SEE_SERVER_DOCS, status_hint
 from ais_bench.engine.shared import LoadTotals
 from ais_bench.engine.warmup import WarmupResult
 from ais_bench.errors import AllRequestsFailed, NoSteadyStage, OutputError, ServerUnreachable
@@ -120,8 +121,7 @@ def _start_load(planned: PlannedRun, warm_up: WarmupResult) -> None:
         if warm_up.succeeded == 0:
             raise ServerUnreachable(
                 f"all {warm_up.sent} warm-up request(s) to {plan.url} failed: {warm_up.first_error}",
-                hint="check that the server serves this API and model (or pass --num-warmups 0 to skip warm-up); "
-                "see docs/troubleshooting.md#the-server",
+                hint=_warm_up_hint(warm_up, plan.url),
             )
     log.info(
         "Sending %s to %s: %s, workers=%d, %s",
@@ -132,6 +132,13 @@ def _start_load(planned: PlannedRun, warm_up: WarmupResult) -> None:
     if planned.tokenizer is not None:  # input counts go with the run: a recalculation needs no tokenizer
         store_prompt_token_counts(planned.out_dir, dataset.abbr, planned.tokenizer, planned.prompts)
     mark_running(planned.out_dir, dataset.abbr)
+
+
+def _warm_up_hint(warm_up: WarmupResult, url: str) -> str:
+    """What to change when every warm-up request failed. Skipping the warm-up would only make the
+    load's requests fail the same way, so no hint suggests it."""
+    cause = status_hint(warm_up.first_status, url) if warm_up.first_status is not None else None
+    return f"{cause or 'check that the server serves this API and model'}; {SEE_SERVER_DOCS}"
 
 
 def _concurrency_text(plan: RunPlan) -> str:

@@ -15,6 +15,8 @@ from ais_bench.clients.http1 import HTTPExchangeError
 from ais_bench.clients.loop import run_worker_loop
 from ais_bench.clients.tls import DEFAULT_TLS, TLSOptions
 from ais_bench.datasets.item import RequestItem
+from ais_bench.engine.error_text import http_status_text
+from ais_bench.engine.server_hints import SEE_SERVER_DOCS, WRONG_PATH_STATUSES, status_hint, unreachable_hint
 from ais_bench.errors import ConfigError, DatasetError, ServerUnreachable
 from ais_bench.load.schedule import split_concurrency
 
@@ -54,14 +56,8 @@ def check_reachable(url: str, tls: TLSOptions = DEFAULT_TLS) -> None:
     try:
         run_worker_loop(check_connect(url, timeout_s=CONNECT_TIMEOUT_S, tls=tls))
     except HTTPExchangeError as exc:
-        message = describe_failure(exc, url, None).message
-        if exc.kind == "connect_timeout":
-            hint = "check host_ip/host_port (or url) in the model config and that the server is running"
-        elif "TLS" in message:
-            hint = "the message names the fix (ca_cert, insecure, client_cert in the model config, or http://)"
-        else:
-            hint = "start the inference server, or fix host_ip/host_port (or url) in the model config"
-        raise ServerUnreachable(message, hint=hint + "; see docs/troubleshooting.md#the-server") from None
+        failure = describe_failure(exc, url, None)
+        raise ServerUnreachable(failure.message, hint=unreachable_hint(failure.kind, failure.message)) from None
 
 
 async def discover_model(
@@ -79,10 +75,6 @@ async def discover_model(
     url = base_url + models_endpoint
     triton = models_endpoint == TRITON_INDEX_ENDPOINT
     method = "POST" if triton else "GET"
-    hint = (
-        "set model_name='<Triton model>' in the model config" if triton
-        else "set `model` in the model config to the served model name"
-    )
     try:
         answer = await fetch(
             url, headers, method=method, body=TRITON_INDEX_BODY if triton else b"", timeout_s=DISCOVERY_TIMEOUT_S,
@@ -90,12 +82,33 @@ async def discover_model(
         )
     except HTTPExchangeError as exc:
         failure = describe_failure(exc, url, None)
-        what = failure.message if failure.kind in CONNECT_KINDS else f"{method} {failure.message}"
-        raise ServerUnreachable(f"model auto-detection failed: {what}", hint=hint) from None
+        if failure.kind in CONNECT_KINDS:
+            raise ServerUnreachable(
+                f"model auto-detection failed: {failure.message}", hint=unreachable_hint(failure.kind, failure.message)
+            ) from None
+        raise ServerUnreachable(
+            f"model auto-detection failed: {method} {failure.message}", hint=_set_model_hint(triton)
+        ) from None
     if answer.status != 200:
-        raise ServerUnreachable(f"model auto-detection failed: {method} {url} returned HTTP {answer.status}", hint=hint)
+        text = http_status_text(answer.status, answer.reason, answer.headers.get("location"), bytes(answer.body))
+        raise ServerUnreachable(f"model auto-detection failed: {method} {url} returned {text}", hint=_discovery_status_hint(answer.status, url, triton))
     body = bytes(answer.body)
     return parse_triton_index(body) if triton else parse_models_list(body)
+
+
+def _discovery_status_hint(status: int, url: str, triton: bool) -> str:
+    cause = status_hint(status, url)
+    if cause is None:
+        return _set_model_hint(triton)
+    if status in WRONG_PATH_STATUSES:  # a server may serve the API but no model list
+        return f"{cause}; or, if the server lists no models, {_set_model_hint(triton)}; {SEE_SERVER_DOCS}"
+    return f"{cause}; {SEE_SERVER_DOCS}"
+
+
+def _set_model_hint(triton: bool) -> str:
+    if triton:
+        return "set model_name='<Triton model>' in the model config"
+    return "set `model` in the model config to the served model name"
 
 
 def encode_bodies(

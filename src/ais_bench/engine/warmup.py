@@ -21,16 +21,19 @@ from ais_bench.load.schedule import split_concurrency
 
 @dataclass(frozen=True)
 class WarmupResult:
-    """Warm-up requests sent, how many succeeded, and the first failure's message (None: none failed)."""
+    """Warm-up requests sent, how many succeeded, and the first failure's message (None: none
+    failed) and HTTP status (None: none failed, or it failed without an answer)."""
 
     sent: int = 0
     succeeded: int = 0
     first_error: str | None = None
+    first_status: int | None = None
 
     def plus(self, other: WarmupResult) -> WarmupResult:
         """Both results together (this one's first error first)."""
+        first = self if self.first_error is not None else other
         return WarmupResult(
-            self.sent + other.sent, self.succeeded + other.succeeded, self.first_error or other.first_error
+            self.sent + other.sent, self.succeeded + other.succeeded, first.first_error, first.first_status
         )
 
 
@@ -56,15 +59,16 @@ async def run_warmup(
     """Send every body of ``bodies``, at most ``concurrency`` at once, through ``pool`` (no retry):
     a response the load could not use fails the warm-up too. Only successes are counted."""
     semaphore = asyncio.Semaphore(max(1, concurrency))
-    errors: list[str] = []
+    errors: list[tuple[str, int | None]] = []
 
     async def one(body: bytes) -> bool:
         async with semaphore:
             attempt, _ = await send_request(pool, spec, url, body, stream, 0, max_chunk_bytes)
         if attempt.error_kind is None and len(attempt.points) >= 2:
             return True
-        errors.append(attempt.error_message or "response ended without any event")
+        errors.append((attempt.error_message or "response ended without any event", attempt.http_status))
         return False
 
     results = await asyncio.gather(*(one(body) for body in bodies))
-    return WarmupResult(sent=len(bodies), succeeded=sum(results), first_error=errors[0] if errors else None)
+    first_error, first_status = errors[0] if errors else (None, None)
+    return WarmupResult(len(bodies), sum(results), first_error, first_status)

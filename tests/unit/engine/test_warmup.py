@@ -18,3 +18,9 @@ def test_the_workers_results_add_up_with_the_first_error_first() -> None:
     total = WarmupResult(2, 0, "a").plus(WarmupResult(1, 1, None)).plus(WarmupResult(1, 0, "b"))
     assert total == WarmupResult(sent=4, succeeded=1, first_error="a")
     assert WarmupResult().plus(WarmupResult(1, 0, "b")).first_error == "b"
+
+
+def test_the_first_error_keeps_its_http_status() -> None:
+    total = WarmupResult(1, 0, "refused", None).plus(WarmupResult(1, 0, "HTTP 404", 404))
+    assert (total.first_error, total.first_status) == ("refused", None)
+    assert WarmupResult(1, 1).plus(WarmupResult(1, 0, "HTTP 404", 404)).first_status == 404
