@@ -1,0 +1,121 @@
+"""Installed as a user installs it: the wheel built with ``python -m build`` (sdist, then the wheel
+from the sdist), ``pip install``-ed into a fresh venv (pip's cache and configured index, as CI has),
+then run from a folder outside the source tree. Its built-in configs, the simulator and the packaged
+GSM8K files must come with it."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DEMO = ("--models", "sim_api_stream_chat", "--datasets", "synthetic_demo", "--summarizer", "stable_stage",
+        "--mode", "perf")  # make demo's command
+GSM8K_QUICK_START = ("--models", "sim_api_stream_chat", "--datasets", "demo_gsm8k_gen_4_shot_cot_chat_prompt",
+                     "--mode", "perf")
+#: Generous: pip resolves the dependencies from its cache, but the box may be busy.
+INSTALL_TIMEOUT_S = 600
+RUN_TIMEOUT_S = 300
+
+
+@dataclass(frozen=True)
+class Installed:
+    wheel: Path
+    venv: Path
+    elsewhere: Path  # a working folder outside the source tree
+
+    @property
+    def ais_bench(self) -> Path:
+        return self.venv / "bin" / "ais_bench"
+
+
+def _user_env() -> dict[str, str]:
+    """The environment without what would point the installed tool back at the source tree or data."""
+    hidden = {"PYTHONPATH", "VIRTUAL_ENV", "AIS_BENCH_DATA_ROOT"}
+    return {key: value for key, value in os.environ.items() if key not in hidden}
+
+
+def _run(*cmd: str | Path, cwd: Path, timeout_s: float) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(
+        [str(part) for part in cmd], cwd=cwd, env=_user_env(), capture_output=True, text=True,
+        timeout=timeout_s, check=False,
+    )
+    assert result.returncode == 0, f"{cmd} exited {result.returncode}\n{result.stdout}\n{result.stderr}"
+    return result
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory: pytest.TempPathFactory) -> Installed:
+    base = tmp_path_factory.mktemp("wheel_install")
+    dist = base / "dist"
+    _run(sys.executable, "-m", "build", "--outdir", dist, REPO_ROOT, cwd=base, timeout_s=INSTALL_TIMEOUT_S)
+    (wheel,) = dist.glob("ais_bench-*.whl")
+    venv = base / "venv"
+    _run(sys.executable, "-m", "venv", venv, cwd=base, timeout_s=INSTALL_TIMEOUT_S)
+    _run(venv / "bin" / "python", "-m", "pip", "install", "--quiet", wheel, cwd=base, timeout_s=INSTALL_TIMEOUT_S)
+    elsewhere = base / "elsewhere"
+    elsewhere.mkdir()
+    return Installed(wheel=wheel, venv=venv, elsewhere=elsewhere)
+
+
+def _performance_json(work: Path, model_abbr: str, dataset_abbr: str) -> dict[str, dict[str, object]]:
+    (path,) = work.glob(f"outputs/default/2*/performances/{model_abbr}/{dataset_abbr}.json")
+    data: dict[str, dict[str, object]] = json.loads(path.read_text(encoding="utf-8"))
+    return data
+
+
+def _number(value: object) -> float:
+    """A json metric as a number: AISBench writes rates and times as ``"<number> <unit>"`` strings."""
+    return float(str(value).split()[0])
+
+
+def test_the_wheel_holds_the_configs_the_simulator_and_gsm8k_with_its_license(installed: Installed) -> None:
+    names = set(zipfile.ZipFile(installed.wheel).namelist())
+    expected = {
+        "ais_bench/configs/models/sim/sim_api_stream_chat.py",
+        "ais_bench/configs/datasets/synthetic/synthetic_demo.py",
+        "ais_bench/configs/summarizers/perf/stable_stage.py",
+        "ais_bench/sim/server.py",
+        "ais_bench/datasets/gsm8k/test.jsonl",
+        "ais_bench/datasets/gsm8k/train.jsonl",
+        "ais_bench/datasets/gsm8k/LICENSE",
+    }
+    assert expected <= names, sorted(expected - names)
+
+
+def test_the_installed_package_is_the_one_that_runs(installed: Installed) -> None:
+    result = _run(installed.venv / "bin" / "python", "-c", "import ais_bench; print(ais_bench.__file__)",
+                  cwd=installed.elsewhere, timeout_s=RUN_TIMEOUT_S)
+    assert Path(result.stdout.strip()).is_relative_to(installed.venv)
+    assert _run(installed.ais_bench, "--version", cwd=installed.elsewhere,
+                timeout_s=RUN_TIMEOUT_S).stdout.startswith("ais_bench ")
+
+
+def test_the_demo_runs_from_the_installed_wheel(installed: Installed) -> None:
+    work = installed.elsewhere / "demo"
+    work.mkdir()
+    _run(installed.ais_bench, *DEMO, cwd=work, timeout_s=RUN_TIMEOUT_S)
+    common = _performance_json(work, "sim-api-stream-chat", "synthetic")
+    assert 0 < _number(common["Success Requests"]["stable"]) <= 200
+    assert _number(common["Failed Requests"]["stable"]) == 0
+    assert _number(common["Request Throughput"]["stable"]) > 0
+    assert _number(common["Output Token Throughput"]["stable"]) > 0
+    (csv,) = work.glob("outputs/default/2*/performances/sim-api-stream-chat/synthetic.csv")
+    e2el = next(line for line in csv.read_text(encoding="utf-8").splitlines() if line.startswith("E2EL,"))
+    assert _number(e2el.split(",")[2]) > 0  # the mean E2EL, "<ms> ms"
+
+
+def test_the_gsm8k_quick_start_needs_no_download(installed: Installed) -> None:
+    work = installed.elsewhere / "gsm8k"
+    work.mkdir()
+    _run(installed.ais_bench, *GSM8K_QUICK_START, cwd=work, timeout_s=RUN_TIMEOUT_S)
+    common = _performance_json(work, "sim-api-stream-chat", "demo_gsm8k")
+    assert _number(common["Success Requests"]["total"]) == 8  # the demo's test_range [0:8]
+    assert _number(common["Total Input Tokens"]["total"]) > 0
