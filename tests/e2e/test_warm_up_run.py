@@ -38,7 +38,7 @@ def test_a_failed_warm_up_spread_over_two_workers_stops_the_run_with_one_line(tm
     error_lines = [line for line in result.stderr.splitlines() if "[AIS-" in line]
     assert len(error_lines) == 1 and expected in error_lines[0], result.stderr
     assert "no such route" in error_lines[0]
-    assert "-- the server has no /v1/chat/completions: url (or host_ip/host_port) must be the root" in error_lines[0]
+    assert "-- the server has no /v1/chat/completions: --url (or url, host_ip/host_port) must be the root" in error_lines[0]
     assert "--num-warmups 0" not in error_lines[0]  # skipping the warm-up would only make every request fail
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "outputs" / "default").exists() or not any((tmp_path / "outputs" / "default").iterdir())

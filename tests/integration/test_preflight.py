@@ -58,14 +58,14 @@ def test_a_discovery_404_from_a_url_ending_in_v1_names_the_doubled_prefix():
         run_worker_loop(discover_model(server.base_url + "v1/", "v1/models", {}))
     assert info.value.message.startswith(f"model auto-detection failed: GET {server.base_url}v1/v1/models returned HTTP 404")
     assert info.value.hint is not None
-    assert info.value.hint.startswith("the path /v1/v1/models holds v1/ twice: give url as the server's root, without /v1")
+    assert info.value.hint.startswith("the path /v1/v1/models holds v1/ twice: give --url (or url) as the server's root, without /v1")
 
 
 def test_a_discovery_404_under_a_wrong_prefix_says_the_path_does_not_exist():
     with ScriptedServer(_not_found, answer_models=False) as server, pytest.raises(ServerUnreachable) as info:
         run_worker_loop(discover_model(server.base_url + "llm/", "v1/models", {}))
     assert info.value.hint is not None
-    assert info.value.hint.startswith("the server has no /llm/v1/models: url (or host_ip/host_port) must be the root")
+    assert info.value.hint.startswith("the server has no /llm/v1/models: --url (or url, host_ip/host_port) must be the root")
     assert "if the server lists no models, set `model`" in info.value.hint  # second: a server without a list
 
 

@@ -166,6 +166,38 @@ def test_config_doc_mentions_every_accepted_name(group: str) -> None:
     )
 
 
+def _command_line_rows() -> set[str]:
+    """The names in the first column of the tables of docs/config.md's "Command line" section."""
+    text = CONFIG_DOC.read_text(encoding="utf-8")
+    section = text[text.index("\n## Command line\n"):]
+    section = section[: section.index("\n## ", 1)]
+    names: set[str] = set()
+    for line in section.splitlines():
+        if line.startswith("| `"):
+            for code in re.findall(r"`([^`\n]+)`", line.split("|")[1]):
+                names.update(part for part in re.split(r"[\s,]+", code) if part)
+    return names
+
+
+def test_every_flag_has_its_row_in_the_command_line_tables() -> None:
+    """Each option of ``ais_bench --help`` (and the positional ``config``) is the first cell of a
+    row of docs/config.md's command-line tables, not merely a word somewhere in the document."""
+    rows = _command_line_rows()
+    options = {s for a in build_parser()._actions for s in (a.option_strings or [a.dest])}
+    assert {"--url", "--isl", "--concurrency"} <= options
+    missing = sorted(options - rows)
+    assert not missing, f"docs/config.md has no command-line row for: {', '.join(missing)}"
+
+
+def test_the_help_groups_are_the_documented_groups() -> None:
+    """``--help`` and docs/config.md group the flags alike: each help group is a heading there."""
+    text = CONFIG_DOC.read_text(encoding="utf-8").lower()
+    titles = [g.title for g in build_parser()._action_groups if g.title not in ("positional arguments", "options")]
+    assert len(titles) >= 4
+    for title in titles:
+        assert f"\n### {title.lower()}\n" in text, f"docs/config.md has no heading '### {title}'"
+
+
 def test_sim_cli_flags_are_the_documented_fields() -> None:
     """``ais_bench_sim`` has one flag per SimConfig field, so documenting the fields documents it."""
     from ais_bench.sim.cli import build_parser as sim_parser

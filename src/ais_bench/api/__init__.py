@@ -8,6 +8,11 @@
     planned = api.plan_run(model, "synthetic_gen", run_dir=api.new_run_dir("outputs/default"), num_prompts=200)
     result = api.run(planned)  # RunResult: summary (PerfSummary), totals, paths of the outputs
 
+The command line's flags are keywords of ``overrides`` (``api.RunOverrides``)::
+
+    planned = api.plan_run(None, None, run_dir=..., num_prompts=200,
+                           overrides=dict(url="http://127.0.0.1:8000", concurrency=16, isl=128, osl=128))
+
 A model config with ``simulator=dict(...)`` needs its simulator running while planning and running:
 ``with api.serve_simulator(model) as target: api.run(api.plan_run(target, ...))``. The command line
 (``cli/main.py``) is a caller of these functions; so are sweeps and distributed runs.
@@ -18,11 +23,13 @@ from ais_bench.api.planning import PlannedRun, plan_run
 from ais_bench.api.running import ResultPaths, RunResult, run
 from ais_bench.api.simulator import serve_simulator
 from ais_bench.api.workdir import create_run_dir as new_run_dir
+from ais_bench.config import RunOverrides
 from ais_bench.engine.plan import RunPlan
 
 __all__ = [
     "PlannedRun",
     "ResultPaths",
+    "RunOverrides",
     "RunPlan",
     "RunResult",
     "dataset_config",

@@ -16,7 +16,16 @@ from ais_bench.clients.backends import BackendSpec, backend_for
 from ais_bench.clients.headers import build_headers
 from ais_bench.clients.loop import run_worker_loop
 from ais_bench.clients.tls import TLSOptions, TLSSetupError, build_tls_context
-from ais_bench.config import DatasetConfig, GlobalConsts, ModelConfig, SummarizerConfig, load_global_consts
+from ais_bench.config import (
+    DEFAULT_URL_MODEL_FILE,
+    DatasetConfig,
+    GlobalConsts,
+    ModelConfig,
+    RunOverrides,
+    SummarizerConfig,
+    apply_overrides,
+    load_global_consts,
+)
 from ais_bench.datasets import load_items
 from ais_bench.datasets.item import Prompt, RequestItem
 from ais_bench.engine.plan import RunPlan
@@ -54,8 +63,8 @@ class PlannedRun:
 
 
 def plan_run(
-    model: ModelConfig | Mapping[str, Any] | str,
-    dataset: DatasetConfig | Mapping[str, Any] | str,
+    model: ModelConfig | Mapping[str, Any] | str | None,
+    dataset: DatasetConfig | Mapping[str, Any] | str | None,
     *,
     run_dir: Path,
     summarizer: SummarizerConfig | Mapping[str, Any] | str | None = None,
@@ -65,6 +74,7 @@ def plan_run(
     pressure_time_s: int | None = None,
     debug: bool = False,
     dump_text: bool = False,
+    overrides: RunOverrides | Mapping[str, Any] | None = None,
 ) -> PlannedRun:
     """Plan one model x dataset run whose results go to ``run_dir/performances/<model abbr>``.
 
@@ -79,8 +89,13 @@ def plan_run(
     ``pressure_time_s``: pressure mode for that many seconds; ``num_warmups``: requests sent before
     the load and left out of the results; ``debug``: one worker in a thread of this process;
     ``dump_text``: prompts and generated texts in ``<ds>_details.jsonl``.
+
+    ``overrides``: what the command-line flags override, as ``RunOverrides`` or its keywords (the
+    flags' names: ``dict(url="http://127.0.0.1:8000", concurrency=16, isl=128, osl=128)``). With
+    ``url``, ``model`` may be None (OpenAI chat, streaming); with ``isl`` and ``osl``, ``dataset``
+    may be None (synthetic prompts, ``num_prompts`` of them).
     """
-    model, dataset = model_config(model), dataset_config(dataset)
+    model, dataset = _overridden_configs(model, dataset, RunOverrides.of(overrides), num_prompts)
     summarizer = summarizer_config(summarizer)
     consts = consts or load_global_consts()
     _check_simulator_started(model)
@@ -120,6 +135,26 @@ def plan_run(
         tls=tls,
     )
     return PlannedRun(plan, model, dataset, summarizer, consts, tokenizer, dump_text)
+
+
+def _overridden_configs(
+    model: ModelConfig | Mapping[str, Any] | str | None,
+    dataset: DatasetConfig | Mapping[str, Any] | str | None,
+    overrides: RunOverrides,
+    num_prompts: int | None,
+) -> tuple[ModelConfig, DatasetConfig]:
+    """The validated model and dataset with ``overrides`` applied (``config/overrides.py``)."""
+    if model is None:
+        if overrides.url is None:
+            raise ConfigError("no model given", hint="pass a model config (or name), or overrides=dict(url=...)")
+        model = str(DEFAULT_URL_MODEL_FILE)
+    if dataset is None and not overrides.shapes_synthetic:
+        raise ConfigError("no dataset given", hint="pass a dataset config (or name), or overrides=dict(isl=N, osl=N)")
+    datasets = [dataset_config(dataset)] if dataset is not None else []
+    overridden = apply_overrides([model_config(model)], datasets, overrides, num_prompts=num_prompts)
+    for warning in overridden.warnings:
+        log.warning(warning)
+    return overridden.models[0], overridden.datasets[0]
 
 
 def _check_simulator_started(model: ModelConfig) -> None:

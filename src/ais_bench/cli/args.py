@@ -56,15 +56,41 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_target_flags(group: argparse._ArgumentGroup) -> None:
-    group.add_argument("--models", nargs="+", metavar="NAME", help="model config names (file stems; wildcards ok)")
+    group.add_argument(
+        "--models", nargs="+", metavar="NAME",
+        help="model config names (file stems; wildcards ok); optional with --url (OpenAI chat, streaming)",
+    )
+    group.add_argument(
+        "--url", metavar="URL",
+        help="the server's root URL, e.g. http://127.0.0.1:8000 (replaces host_ip/host_port/url of every model)",
+    )
+    group.add_argument(
+        "--served-model-name", metavar="NAME", help="the `model` field of every request (default: asked from the server)"
+    )
+    group.add_argument(
+        "--api-key-env", metavar="VAR",
+        help="send the key held by environment variable VAR as 'Authorization: Bearer <key>' (api_key)",
+    )
     group.add_argument(
         "--header", action="append", type=_header, metavar="'NAME: VALUE'",
         help="an HTTP header sent with every request of every model (load, warm-up, model discovery); "
         "repeatable; replaces the model config's header of the same name (and api_key's Authorization)",
     )
+    group.add_argument("--ca-cert", metavar="PATH", help="check an https:// server against this CA (PEM file)")
+    group.add_argument(
+        "--insecure", action="store_true", help="do not check the TLS certificate of an https:// server (test servers)"
+    )
 
 
 def _add_load_flags(group: argparse._ArgumentGroup) -> None:
+    group.add_argument(
+        "--concurrency", type=_positive_int, metavar="N", help="maximum requests in flight (batch_size of every model)"
+    )
+    group.add_argument(
+        "--request-rate", type=_non_negative_number, metavar="R",
+        help="requests per second across all workers, 0 = as fast as --concurrency allows "
+        "(request_rate; with --pressure: clients added per second)",
+    )
     group.add_argument(
         "--pressure", action="store_true",
         help="pressure mode: add clients at request_rate up to batch_size, each sending back-to-back",
@@ -90,7 +116,24 @@ def _add_request_flags(group: argparse._ArgumentGroup) -> None:
     )
     group.add_argument(
         "--num-prompts", type=_positive_int, metavar="N",
-        help="use only the first N dataset rows (ignored when the dataset config sets test_range)",
+        help="use only the first N dataset rows (ignored when the dataset config sets test_range); "
+        "with --isl/--osl and no dataset: the number of prompts (default 1000)",
+    )
+    group.add_argument(
+        "--isl", type=_positive_int, metavar="N",
+        help="synthetic prompts of N input tokens (with no dataset, or reshaping a synthetic one)",
+    )
+    group.add_argument(
+        "--osl", type=_positive_int, metavar="N", help="exactly N output tokens per synthetic prompt (sets ignore_eos)"
+    )
+    group.add_argument("--isl-stddev", type=_non_negative_number, metavar="S", help="standard deviation of --isl (tokens)")
+    group.add_argument("--osl-stddev", type=_non_negative_number, metavar="S", help="standard deviation of --osl (tokens)")
+    group.add_argument(
+        "--max-out-len", type=_positive_int, metavar="N", help="at most N output tokens per request (max_out_len)"
+    )
+    group.add_argument(
+        "--seed", type=_non_negative_int, metavar="N",
+        help="seed of every model's send schedule and every dataset's rows (same seed, same run)",
     )
 
 
@@ -133,10 +176,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
             hint="use --mode perf",
         )
     args.mode = _mode(args.mode, args.reuse)
-    if not args.config and not args.models:
-        raise ConfigError("no model given", hint="pass --models NAME (see --search) or a config file")
-    if not args.config and not args.datasets and not args.custom_dataset_path:
-        raise ConfigError("no dataset given", hint="pass --datasets NAME (see --search), --custom-dataset-path FILE or a config file")
+    if not args.config and not args.models and args.url is None:
+        raise ConfigError("no model given", hint="pass --url URL, --models NAME (see --search) or a config file")
+    if not args.config and not args.datasets and not args.custom_dataset_path and args.isl is None and args.osl is None:
+        raise ConfigError(
+            "no dataset given",
+            hint="pass --isl N --osl N, --datasets NAME (see --search), --custom-dataset-path FILE or a config file",
+        )
     return args
 
 
@@ -169,6 +215,16 @@ def _non_negative_int(text: str) -> int:
     value = _int_value(text)
     if value < 0:
         raise argparse.ArgumentTypeError(f"{value} is too small: expected an integer >= 0")
+    return value
+
+
+def _non_negative_number(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value >= 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"{text} is out of range: expected a finite number >= 0")
     return value
 
 

@@ -7,11 +7,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ais_bench.config import (
+    DEFAULT_URL_MODEL_FILE,
     DatasetConfig,
     GlobalConsts,
     ModelConfig,
     ResolvedConfigs,
+    RunOverrides,
     SummarizerConfig,
+    apply_overrides,
     build_datasets,
     flag_headers,
     load_datasets,
@@ -34,7 +37,27 @@ class RunConfigs:
 
 
 def resolve_names(args: argparse.Namespace) -> ResolvedConfigs:
-    return resolve_config_files(args.models, args.datasets, args.summarizer, args.config_dir)
+    """The config files named on the command line; ``--url`` without ``--models`` (or a config
+    file) selects the built-in OpenAI chat streaming config."""
+    models = args.models
+    if not models and not args.config and getattr(args, "url", None) is not None:
+        models = [str(DEFAULT_URL_MODEL_FILE)]
+    return resolve_config_files(models, args.datasets, args.summarizer, args.config_dir)
+
+
+def overrides_from_args(args: argparse.Namespace) -> RunOverrides:
+    """The flags that override fields of the selected configs (``config/overrides.py``)."""
+    values = {name: getattr(args, name, None) for name in _OVERRIDE_FLAGS}
+    return RunOverrides(
+        **values, headers=flag_headers(args.header) if getattr(args, "header", None) else {},
+        insecure=bool(getattr(args, "insecure", False)),
+    )
+
+
+_OVERRIDE_FLAGS = (
+    "url", "served_model_name", "api_key_env", "concurrency", "request_rate", "max_out_len", "seed",
+    "isl", "osl", "isl_stddev", "osl_stddev", "ca_cert",
+)
 
 
 def load_run_configs(args: argparse.Namespace) -> RunConfigs:
@@ -60,23 +83,10 @@ def load_run_configs(args: argparse.Namespace) -> RunConfigs:
     warnings += summarizer.warnings
     if getattr(args, "custom_dataset_path", None):
         datasets = [*datasets, custom_dataset_config(args.custom_dataset_path)]
-    _check_unique_abbrs(models, datasets)
-    if getattr(args, "header", None):
-        models, replaced = _with_flag_headers(models, flag_headers(args.header))
-        warnings += replaced
-    return RunConfigs(models, datasets, summarizer, consts, warnings)
-
-
-def _with_flag_headers(models: list[ModelConfig], headers: dict[str, str]) -> tuple[list[ModelConfig], list[str]]:
-    """Every model with the ``--header`` flags added (they win over its config), and a warning for
-    each model whose ``api_key`` an ``Authorization`` flag replaces."""
-    warnings = []
-    if any(name.lower() == "authorization" for name in headers):
-        warnings += [
-            f"--header Authorization replaces the api_key of model '{m.abbr}' (both set the Authorization header)"
-            for m in models if m.api_key
-        ]
-    return [m.with_headers(headers) for m in models], warnings
+    overridden = apply_overrides(models, datasets, overrides_from_args(args), num_prompts=args.num_prompts)
+    _check_unique_abbrs(overridden.models, overridden.datasets)
+    warnings += overridden.warnings
+    return RunConfigs(overridden.models, overridden.datasets, summarizer, consts, warnings)
 
 
 def custom_dataset_config(path: str) -> DatasetConfig:

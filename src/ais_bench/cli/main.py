@@ -117,7 +117,7 @@ def _run(args: argparse.Namespace) -> int:
 
     if args.search:
         return _search(args)
-    if args.pressure and args.config is None and not args.models:
+    if args.pressure and args.config is None and not args.models and args.url is None:
         raise ConfigError("--pressure needs a model config", hint="pass --models NAME")
     configs = load_run_configs(args)
     _register_secrets(configs)

@@ -6,6 +6,8 @@ Defaults live here only. Public API:
   ``search_rows(resolved)`` for ``--search``;
 * ``load_models(path)``, ``load_datasets(path, suffix)``, ``load_summarizer(path, key)``,
   ``load_run_config(path)`` (positional all-in-one file), ``load_global_consts(path=None)``;
+* ``apply_overrides(models, datasets, RunOverrides(...))``: the command-line flags that replace
+  config fields (``--url``, ``--concurrency``, ``--isl``/``--osl``, ...), in one place;
 * ``dump_config(run_dir, models, datasets, summarizer, cli_args)``;
 * ``read_base`` for config files that ``from ais_bench.config import read_base``.
 """
@@ -16,6 +18,12 @@ from ais_bench.config.global_consts import GlobalConsts, load_global_consts
 from ais_bench.config.headers import flag_headers, masked_headers
 from ais_bench.config.loader import BUILTIN_CONFIG_DIR, load_config_file, read_base
 from ais_bench.config.models import ModelConfig, build_models, load_models, validate_model
+from ais_bench.config.overrides import (
+    DEFAULT_URL_MODEL_FILE,
+    OverriddenConfigs,
+    RunOverrides,
+    apply_overrides,
+)
 from ais_bench.config.resolve import (
     SEARCH_HEADER,
     ResolvedConfigs,
@@ -29,14 +37,18 @@ from ais_bench.config.summarizers import SummarizerConfig, build_summarizer, loa
 
 __all__ = [
     "BUILTIN_CONFIG_DIR",
+    "DEFAULT_URL_MODEL_FILE",
     "SEARCH_HEADER",
     "DatasetConfig",
     "GlobalConsts",
     "ModelConfig",
+    "OverriddenConfigs",
     "ResolvedConfigs",
     "ResolvedName",
     "RunConfig",
+    "RunOverrides",
     "SummarizerConfig",
+    "apply_overrides",
     "build_datasets",
     "build_models",
     "build_summarizer",

@@ -107,8 +107,8 @@ def _discovery_status_hint(status: int, url: str, triton: bool) -> str:
 
 def _set_model_hint(triton: bool) -> str:
     if triton:
-        return "set model_name='<Triton model>' in the model config"
-    return "set `model` in the model config to the served model name"
+        return "set model_name='<Triton model>' in the model config (or --served-model-name)"
+    return "set `model` in the model config (or --served-model-name) to the served model name"
 
 
 def encode_bodies(

@@ -16,11 +16,11 @@ def unreachable_hint(kind: str, message: str) -> str:
     """A connection that failed before any request was sent (``kind`` and message of
     ``clients.client.describe_failure``)."""
     if kind == "connect_timeout":
-        hint = "check host_ip/host_port (or url) in the model config and that the server is running"
+        hint = "check --url (or host_ip/host_port, url in the model config) and that the server is running"
     elif "TLS" in message:
         hint = "the message names the fix (ca_cert, insecure, client_cert in the model config, or http://)"
     else:
-        hint = "start the inference server, or fix host_ip/host_port (or url) in the model config"
+        hint = "start the inference server, or fix --url (or host_ip/host_port, url in the model config)"
     return f"{hint}; {SEE_SERVER_DOCS}"
 
 
@@ -32,7 +32,7 @@ def status_hint(status: int, url: str) -> str | None:
     if status in CREDENTIAL_STATUSES:
         return (
             "the server refused the request's credentials: set api_key in the model config "
-            "(or --header 'Authorization: ...')"
+            "(or --api-key-env VAR, or --header 'Authorization: ...')"
         )
     return None
 
@@ -42,8 +42,8 @@ def wrong_path_hint(url: str) -> str:
     ``/v1``) or the model config's ``type`` is not this server's API."""
     path = urlsplit(url).path
     if "/v1/v1/" in path:
-        return f"the path {path} holds v1/ twice: give url as the server's root, without /v1"
+        return f"the path {path} holds v1/ twice: give --url (or url) as the server's root, without /v1"
     return (
-        f"the server has no {path}: url (or host_ip/host_port) must be the root the server's API paths "
+        f"the server has no {path}: --url (or url, host_ip/host_port) must be the root the server's API paths "
         "start from (e.g. http://host:8000, without /v1), and the model config's type the server's API"
     )
