@@ -17,6 +17,7 @@ DESCRIPTION = """\
 Measure the performance of an LLM inference service (AISBench-compatible service perf test).
 
 Examples:
+  ais_bench --url http://127.0.0.1:8000 --concurrency 16 --isl 128 --osl 128 --num-prompts 200 --mode perf
   ais_bench --models sim_api_stream_chat --datasets synthetic_demo --summarizer stable_stage --mode perf
   ais_bench --models vllm_api_stream_chat --datasets demo_gsm8k_gen_4_shot_cot_chat_prompt --mode perf
   ais_bench --models vllm_api_stream_chat --datasets demo_gsm8k_gen_4_shot_cot_chat_prompt \\

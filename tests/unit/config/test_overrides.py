@@ -14,6 +14,7 @@ from ais_bench.config.loader import BUILTIN_CONFIG_DIR
 from ais_bench.config.overrides import DEFAULT_SYNTHETIC_ROWS
 from ais_bench.datasets import load_items
 from ais_bench.errors import ConfigError
+from tests.support.paths import SMOLLM2_DIR, require
 
 SYNTHETIC_GEN = BUILTIN_CONFIG_DIR / "datasets" / "synthetic" / "synthetic_gen.py"
 GSM8K_DEMO = BUILTIN_CONFIG_DIR / "datasets" / "demo" / "demo_gsm8k_gen_4_shot_cot_chat_prompt.py"
@@ -173,3 +174,13 @@ def test_the_command_line_selects_the_default_model_and_the_flag_dataset(tmp_pat
 def test_without_url_a_model_is_still_required() -> None:
     with pytest.raises(ConfigError, match="no model given"):
         parse_args(["--isl", "8", "--osl", "8"])
+
+
+@require(SMOLLM2_DIR, "the SmolLM2 tokenizer")
+def test_an_isl_prompt_is_isl_tokens_of_a_real_tokenizer() -> None:
+    from ais_bench.tokens import load_tokenizer
+
+    tokenizer = load_tokenizer(str(SMOLLM2_DIR))
+    (dataset,) = apply_overrides(_default_model(), [], RunOverrides(isl=128, osl=4), num_prompts=3).datasets
+    prompts = [item.prompt for item in load_items(dataset, None)]
+    assert tokenizer.count_prompts(prompts).tolist() == [128, 128, 128]
