@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
+from ais_bench.clients.backends import backend_for
 from ais_bench.config.datasets import DatasetConfig, build_datasets, validate_dataset
 from ais_bench.config.loader import BUILTIN_CONFIG_DIR
 from ais_bench.config.model_fields import check_api_key, check_pem_file, check_url
@@ -221,6 +222,12 @@ def _check_model_effects(model: ModelConfig, o: RunOverrides) -> None:
         raise ConfigError(
             f"{flag} has no effect on model '{model.abbr}': it talks to {model.base_url} (plain HTTP, no TLS)",
             hint=f"use an https:// URL (--url or url= in the model config), or leave {flag} out",
+        )
+    if o.served_model_name is not None and not backend_for(model.backend).needs_model_name:
+        raise ConfigError(
+            f"--served-model-name has no effect on model '{model.abbr}': its API ({model.type.__name__}) "
+            "sends no model name",
+            hint="leave --served-model-name out",
         )
     if o.request_rate is not None and model.use_timestamp:
         raise ConfigError(

@@ -153,6 +153,12 @@ def test_request_rate_on_a_timestamp_replay_is_refused(write) -> None:
         apply_overrides(load_models(path), [], RunOverrides(request_rate=5))
 
 
+def test_a_model_name_for_an_api_that_sends_none_is_refused() -> None:
+    tgi = load_models(BUILTIN_CONFIG_DIR / "models" / "tgi_api" / "tgi_stream_api_general.py")
+    with pytest.raises(ConfigError, match=r"--served-model-name has no effect on model '.*': its API \(TGICustomAPI"):
+        apply_overrides(tgi, [], RunOverrides(served_model_name="x"))
+
+
 def test_keywords_name_only_known_overrides() -> None:
     assert RunOverrides.of({"concurrency": 4}) == RunOverrides(concurrency=4)
     with pytest.raises(ConfigError, match="unknown override 'batch_size'"):
