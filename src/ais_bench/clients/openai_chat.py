@@ -18,6 +18,7 @@ from ais_bench.clients.response import (
     load_json_object,
     shape_error,
 )
+from ais_bench.clients.token_frame import TokenFrame
 from ais_bench.datasets.item import Prompt, RequestItem
 from ais_bench.errors import DatasetError
 
@@ -53,8 +54,8 @@ def parse_stream_event(data: str, state: ResponseState) -> None:
     ``choices: []``); a non-null ``finish_reason`` is kept. Raises ``DecodeError`` (not JSON, wrong
     shape) or ``ServerStreamError`` (an error object).
     """
-    text = plain_token_text(data)
-    if text is not None:  # what the full parse would do with this chunk, at a third of its cost
+    text = plain_token_text(data, state)
+    if text is not None:  # what the full parse would do with this chunk, at a fraction of its cost
         if text:
             state.text_parts.append(text)
             state.content_events += 1
@@ -75,13 +76,26 @@ _PLAIN_TOKEN_CHUNK = re.compile(
 )
 
 
-def plain_token_text(data: str) -> str | None:
+def plain_token_text(data: str, state: ResponseState | None = None) -> str | None:
     """The ``delta.content`` of a chunk that carries nothing else (the shape of almost every event
     of a stream), found without parsing the JSON; None for any other chunk (the full parse then
     decides). A match is valid JSON with exactly the fields the pattern names, so the full parse
-    could only append the same text; a content with escapes (``\\n``, ``\\"``) is left to it."""
+    could only append the same text; a content with escapes (``\\n``, ``\\"``) is left to it.
+
+    With ``state``, the text around the content of the stream's first such chunk becomes
+    ``state.token_frame`` (``clients/token_frame.py``), which recognises the later ones without
+    the pattern."""
+    frame = state.token_frame if state is not None else None
+    if frame is not None:
+        text = frame.content(data)
+        if text is not None:
+            return text
     match = _PLAIN_TOKEN_CHUNK.fullmatch(data)
-    return None if match is None else match.group(1)
+    if match is None:
+        return None
+    if state is not None:
+        state.token_frame = TokenFrame(data[: match.start(1)], data[match.end(1) :])
+    return match.group(1)
 
 
 def _parse_chunk(data: str, state: ResponseState) -> None:

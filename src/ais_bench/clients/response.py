@@ -7,11 +7,14 @@ it into the request's record. Nothing here does I/O or looks at clocks.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from ais_bench.clients.errors import DecodeError, ServerStreamError, make_snippet
+
+if TYPE_CHECKING:
+    from ais_bench.clients.token_frame import TokenFrame
 
 
 @dataclass(slots=True)
@@ -36,6 +39,9 @@ class ResponseState:
     content_events: int = 0
     finish_reason: str | None = None
     ended: bool = False
+    #: The text around the content of the stream's plain token events, once one was seen
+    #: (``clients/token_frame.py``; only the chat adapter learns one).
+    token_frame: TokenFrame | None = None
 
     @property
     def text(self) -> str:

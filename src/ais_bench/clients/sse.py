@@ -96,6 +96,17 @@ class SSEDecoder:
         self._pos += len(buf) - len(rest)
         return out
 
+    def holds_whole_events(self, data: bytes) -> bool:
+        """True when a read can only hold whole events and lines within the limit: nothing of an
+        earlier event is buffered and ``data`` is no longer than one line may be. A caller that
+        then reads its events itself says so with :meth:`skip`; else it gives the read to
+        :meth:`feed`."""
+        return not self._buf and not self._at_start and len(data) <= self._max_line_bytes
+
+    def skip(self, data: bytes) -> None:
+        """``data`` (whole events, see :meth:`holds_whole_events`) was read by the caller."""
+        self._pos += len(data)
+
     def _feed_lf_lines(self, buf: bytes) -> list[str]:
         """Path for ``\\n``-only reads with other shapes (comments, fields, multi-line data)."""
         return _parse_complete_text(self._take_text(buf, buf.rfind(b"\n\n") + 2))

@@ -341,18 +341,24 @@ _clock_offset = _ClockOffset()
 
 
 def _arrival_s(ancillary: list[tuple[int, int, bytes]]) -> float:
-    """The kernel's arrival stamp of a read on the ``perf_counter`` clock (now, if there is none)."""
+    """The kernel's arrival stamp of a read on the ``perf_counter`` clock (now, if there is none).
+    ``SO_TIMESTAMPNS`` is the only ancillary message the client asks for, so it is the first."""
     now_ns = perf_counter_ns()
-    for level, kind, data in ancillary:
-        if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS and len(data) >= _TIMESPEC.size:
-            clock = _clock_offset
-            offset_ns = clock.offset_ns if now_ns - clock.read_at_ns < clock.REFRESH_NS else clock.refresh(now_ns)
-            seconds: int
-            nanoseconds: int
-            seconds, nanoseconds = _TIMESPEC.unpack_from(data)
-            arrival_ns = seconds * 1_000_000_000 + nanoseconds - offset_ns
-            return min(arrival_ns, now_ns) * 1e-9
-    return now_ns * 1e-9
+    if not ancillary:
+        return now_ns * 1e-9
+    level, kind, data = ancillary[0]
+    if kind != SO_TIMESTAMPNS or level != socket.SOL_SOCKET or len(data) < _TIMESPEC_BYTES:
+        return now_ns * 1e-9
+    clock = _clock_offset
+    offset_ns = clock.offset_ns if now_ns - clock.read_at_ns < _REFRESH_NS else clock.refresh(now_ns)
+    seconds, nanoseconds = _unpack_timespec(data)
+    arrival_ns = seconds * 1_000_000_000 + nanoseconds - offset_ns
+    return (arrival_ns if arrival_ns < now_ns else now_ns) * 1e-9
+
+
+_TIMESPEC_BYTES = _TIMESPEC.size
+_REFRESH_NS = _ClockOffset.REFRESH_NS
+_unpack_timespec = _TIMESPEC.unpack_from
 
 
 def enable_kernel_stamps(sock: socket.socket) -> bool:

@@ -30,40 +30,72 @@ def event_sink(
     decoder: SSEDecoder, spec: BackendSpec, attempt: Attempt, exchange: Exchange, stamps: KernelStampedTransport
 ) -> Callable[[bytes], None]:
     """The body callback of a streamed response on the connection whose transport is ``stamps``,
-    called once per socket read. Inside the read it only splits events and stamps them with the
-    read's stamp; parsing the events' JSON waits for the loop's next turn (``call_soon``), so when
-    many sockets are ready at once they are all read (and stamped) before any of them is parsed. ``[DONE]`` finishes the exchange (the rest of the body is dropped).
-    A parse error is kept on the exchange and ends it. Only token events become time points."""
+    called once per socket read: it splits the read's events and gives each token event the read's
+    stamp. ``[DONE]`` finishes the exchange (the rest of the body is dropped). A parse error is kept
+    on the exchange and ends it. Only token events become time points.
+
+    With kernel stamps the events are parsed inside the read: the stamp is the kernel's, so parsing
+    cannot delay it. Without them (a read is stamped when the loop reads it) parsing waits for the
+    loop's next turn (``call_soon``), so when many sockets are ready at once they are all read and
+    stamped before any of them is parsed."""
     feed = decoder.feed
     parse = spec.parse_stream_event
     points = attempt.points
     state = attempt.state
     call_soon = asyncio.get_running_loop().call_soon
-    #: Per read: its events (``[DONE]`` excluded) and its stamp, which each of its token events gets.
+    #: Reads waiting to be parsed (loop stamps only): their events (``[DONE]`` excluded) and stamp.
     pending: list[tuple[list[str], float]] = []
+
+    def parse_read(events: list[str], stamp: float) -> None:
+        first = counted = state.content_events
+        try:
+            for data in events:
+                parse(data, state)
+                counted = state.content_events
+        except ResponseError as exc:
+            fail_exchange(exc)
+        finally:  # the token events parsed before one that failed keep their points
+            if counted != first:
+                points.extend([stamp] * (counted - first))
+
+    def fail_exchange(exc: ResponseError) -> None:
+        exchange.error = exc
+        if not exchange.done.done():
+            exchange.done.set_exception(exc)
+        if exchange.connection is not None:
+            exchange.connection.abort(exchange)
 
     def parse_pending() -> None:
         try:
             for events, stamp in pending:
-                first = counted = state.content_events
-                try:
-                    for data in events:
-                        parse(data, state)
-                        counted = state.content_events
-                finally:  # the token events parsed before one that failed keep their points
-                    if counted != first:
-                        points.extend([stamp] * (counted - first))
-        except ResponseError as exc:
-            exchange.error = exc
-            if not exchange.done.done():
-                exchange.done.set_exception(exc)
-            if exchange.connection is not None:
-                exchange.connection.abort(exchange)
+                if exchange.error is not None:
+                    return
+                parse_read(events, stamp)
         finally:
             pending.clear()
 
+    def take_plain_tokens(chunk: bytes) -> bool:
+        """A read of nothing but the stream's plain token events, taken without the SSE split and
+        the per-event parse (``clients/token_frame.py``); False when the read is anything else."""
+        frame = state.token_frame
+        if frame is None or not decoder.holds_whole_events(chunk):
+            return False
+        first = state.content_events
+        count = frame.fold_read(chunk, state)
+        if count is None:
+            return False
+        decoder.skip(chunk)
+        now = stamps.read_s
+        attempt.end_s = now
+        attempt.events += count
+        if state.content_events != first:
+            points.extend([now] * (state.content_events - first))
+        return True
+
     def sink(chunk: bytes) -> None:
         if exchange.error is not None:
+            return
+        if stamps.kernel and take_plain_tokens(chunk):
             return
         events = feed(chunk)
         if not events:
@@ -75,10 +107,13 @@ def event_sink(
             events = events[: events.index("[DONE]")]
         if events:
             attempt.events += len(events)
-            if not pending:
-                call_soon(parse_pending)
-            pending.append((events, now))
-        if ended:
+            if stamps.kernel:
+                parse_read(events, now)
+            else:
+                if not pending:
+                    call_soon(parse_pending)
+                pending.append((events, now))
+        if ended and exchange.error is None:
             state.ended = True
             exchange.finish()
 

@@ -166,3 +166,46 @@ _CHUNK = _fields(
 @given(_CHUNK)
 def test_any_chunk_parses_the_same_with_the_fast_path(chunk: dict[str, Any]) -> None:
     _assert_same_as_full_parse([orjson.dumps(chunk).decode()])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_CHUNK, min_size=1, max_size=4))
+def test_any_stream_of_chunks_parses_the_same_with_the_fast_path(chunks: list[dict[str, Any]]) -> None:
+    _assert_same_as_full_parse([orjson.dumps(chunk).decode() for chunk in chunks])
+
+
+def _vllm_frame() -> tuple[str, str]:
+    head, _, tail = VLLM_TOKEN.partition("Hello")
+    return head, tail
+
+
+def test_a_streams_later_token_chunks_are_recognised_by_its_first_ones_frame() -> None:
+    state = ResponseState()
+    openai_chat.parse_stream_event(VLLM_TOKEN, state)
+    assert state.token_frame is not None
+    assert (state.token_frame.head, state.token_frame.tail) == _vllm_frame()
+    head, tail = _vllm_frame()
+    openai_chat.parse_stream_event(head + " world" + tail, state)
+    assert state.text_parts == ["Hello", " world"] and state.content_events == 2
+
+
+@settings(max_examples=300, deadline=None)
+@given(_TEXT)
+def test_any_content_inside_a_learned_frame_parses_the_same_as_the_full_parse(content: str) -> None:
+    head, tail = _vllm_frame()
+    _assert_same_as_full_parse([VLLM_TOKEN, head + content + tail])
+
+
+@pytest.mark.parametrize(
+    "later",
+    [
+        _vllm_frame()[0] + _vllm_frame()[1][1:],  # head and tail overlapping on their shared quote
+        _vllm_frame()[0] + 'a"b' + _vllm_frame()[1],  # a bare quote: not JSON
+        _vllm_frame()[0] + "tab\there" + _vllm_frame()[1],  # a raw control character: not JSON
+        _vllm_frame()[0] + "line\\nbreak" + _vllm_frame()[1],  # an escape: the full parse decodes it
+        _vllm_frame()[0] + "\u2028" + _vllm_frame()[1],  # not printable, yet valid: the pattern takes it
+        VLLM_TOKEN.replace('"created":1', '"created":2'),  # another frame: the pattern takes it
+    ],
+)
+def test_a_chunk_that_only_resembles_the_frame_parses_the_same_as_the_full_parse(later: str) -> None:
+    _assert_same_as_full_parse([VLLM_TOKEN, later])

@@ -1,0 +1,67 @@
+"""The frame of a stream's plain token events: the text around their content.
+
+Every token chunk of one stream from vLLM, SGLang or OpenAI is the same JSON text (id, model,
+created, ...) around a different ``delta.content``. Once the chat adapter has recognised one such
+chunk with its pattern (``openai_chat.plain_token_text``), the text before and after the content is
+this stream's :class:`TokenFrame`; a later event with that frame and a *plain* content (no quote, no
+backslash, only printable characters: a JSON string without escapes) is the same kind of chunk, so
+its content is known without the pattern or a JSON parse. A whole socket read made of nothing but
+such events is taken in one go (:meth:`TokenFrame.fold_read`): one decode and one split per read
+instead of an SSE split, a decode and a check per event.
+"""
+
+from __future__ import annotations
+
+from ais_bench.clients.response import ResponseState
+
+
+def is_plain(text: str) -> bool:
+    """True when ``text`` between two quotes is a JSON string without escapes, whose text it is."""
+    return '"' not in text and "\\" not in text and text.isprintable()
+
+
+class TokenFrame:
+    """``head`` + content + ``tail``: one stream's plain token chunk (see the module docstring)."""
+
+    __slots__ = ("_end", "_separator", "_start", "head", "tail")
+
+    def __init__(self, head: str, tail: str) -> None:
+        self.head = head
+        self.tail = tail
+        #: A read of such events: ``data: `` head, content, tail, blank line, ``data: `` head, ...
+        self._start = ("data: " + head).encode()
+        self._end = (tail + "\n\n").encode()
+        self._separator = tail + "\n\ndata: " + head
+
+    def content(self, data: str) -> str | None:
+        """The content of one event's ``data`` in this frame with a plain content, else None."""
+        head, tail = self.head, self.tail
+        if len(data) < len(head) + len(tail) or not (data.startswith(head) and data.endswith(tail)):
+            return None
+        text = data[len(head) : len(data) - len(tail)]
+        return text if is_plain(text) else None
+
+    def fold_read(self, body: bytes, state: ResponseState) -> int | None:
+        """When ``body`` (whole events of one read) is nothing but events in this frame with plain
+        contents: fold them into ``state`` as the adapter would and return how many there were;
+        else None and ``state`` untouched.
+
+        Why this is exact: the contents are what lies between the separators, and a plain content
+        holds no quote while the separator does, so the split cannot cut inside a content, and any
+        other text in the read (another event, a comment, ``[DONE]``, a line break) would leave a
+        quote or an unprintable character in some piece."""
+        start, end = self._start, self._end
+        if len(body) < len(start) + len(end) or not (body.startswith(start) and body.endswith(end)):
+            return None
+        try:
+            middle = body[len(start) : len(body) - len(end)].decode()
+        except UnicodeDecodeError:
+            return None
+        contents = middle.split(self._separator)
+        if not is_plain("".join(contents)):
+            return None
+        # A chunk with an empty content is an event, not a token.
+        tokens = [text for text in contents if text] if "" in contents else contents
+        state.text_parts.extend(tokens)
+        state.content_events += len(tokens)
+        return len(contents)
