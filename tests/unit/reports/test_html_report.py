@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import base64
+import json
+import subprocess
+import sys
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -107,6 +112,25 @@ def test_send_rate_bins() -> None:
     assert build_send_rate(np.full(4, np.nan), sent, origin_s=100.0) is None
 
 
+class _View:
+    """Attribute access to a figure's dicts (``fig.layout.shapes``, ``trace.error_x.array``); a key
+    that is absent reads as None, as in plotly's figure objects."""
+
+    def __init__(self, value: dict[str, Any]) -> None:
+        self._value = value
+
+    def __getattr__(self, name: str) -> Any:
+        return _view(self._value.get(name))
+
+
+def _view(value: Any) -> Any:
+    if isinstance(value, dict):
+        return _View(value)
+    if isinstance(value, list):
+        return [_view(item) for item in value]
+    return value
+
+
 def _stable_table() -> RequestTable:
     # docs/metrics.md worked example: window [4, 7) s, i.e. 3..6 s after the first send (1 s)
     starts, ends = [1.0, 2.0, 4.0, 6.0], [3.5, 5.5, 7.0, 9.0]
@@ -118,7 +142,7 @@ def test_figure_traces_and_window_shading() -> None:
     table = _stable_table()
     summary = compute_summary(table, stage="stable", stats_list=["Average"], batch_size=2, stream=True)
     assert summary.window is not None
-    fig = build_figure(table, stream=True, window=summary.window)
+    fig = _view(build_figure(table, stream=True, window=summary.window))
     gl = {t.name: t for t in fig.data if t.type == "scattergl"}
     ttft = next(t for t in fig.data if t.type == "scattergl" and t.legendgroup == "ttft")
     assert list(ttft.x) == [0.0, 1.0, 3.0, 5.0] and list(ttft.y) == [0, 1, 2, 3]
@@ -149,7 +173,7 @@ def test_figure_traces_and_window_shading() -> None:
 def test_figure_failed_and_paced() -> None:
     table = _mixed_table()
     scheduled = np.array([10.0, 9.5, 10.1, np.nan, 10.9])
-    fig = build_figure(table, stream=True, scheduled_s=scheduled)
+    fig = _view(build_figure(table, stream=True, scheduled_s=scheduled))
     names = [t.name for t in fig.data]
     assert TRACE_NAMES["failed"] in names
     assert "In flight (all requests, failed included)" in names
@@ -163,10 +187,10 @@ def test_figure_failed_and_paced() -> None:
 
 
 def test_coordinates_float32_for_short_runs_float64_for_long() -> None:
-    short = build_figure(_stable_table(), stream=True)
+    short = _view(build_figure(_stable_table(), stream=True))
     assert short.data[0].x.dtype == np.float32
     long_points = [[0.0, 1.0, 2.0], [3000.0, 3000.5, 3001.0]]
-    long = build_figure(RequestTable.from_columns(long_points, [True, True], [1, 1], [2, 2]), stream=True)
+    long = _view(build_figure(RequestTable.from_columns(long_points, [True, True], [1, 1], [2, 2]), stream=True))
     assert long.data[0].x.dtype == np.float64
 
 
@@ -220,3 +244,31 @@ def test_write_plot_unwritable(tmp_path: Path) -> None:
     (tmp_path / "taken").mkdir()
     with pytest.raises(OutputError):
         write_plot(tmp_path / "taken", _stable_table(), stream=True)
+
+
+def test_the_page_carries_numpy_arrays_as_typed_arrays_with_their_values(tmp_path: Path) -> None:
+    path = write_plot(tmp_path / "tiny_plot.html", _stable_table(), stream=True)
+    text = path.read_text(encoding="utf-8")
+    call = text[text.index('Plotly.newPlot("ais-bench-plot", ') + len('Plotly.newPlot("ais-bench-plot", '):]
+    data, _end = json.JSONDecoder().raw_decode(call)
+    ttft = next(trace for trace in data if trace.get("legendgroup") == "ttft" and trace["type"] == "scattergl")
+    assert ttft["x"]["dtype"] == "f4"
+    x = np.frombuffer(base64.b64decode(ttft["x"]["bdata"]), dtype="<f4")
+    assert x.tolist() == [0.0, 1.0, 3.0, 5.0]
+    hover = ttft["customdata"]
+    assert hover["shape"] == "4, 5"
+    rows = np.frombuffer(base64.b64decode(hover["bdata"]), dtype="<f4").reshape(4, 5)
+    np.testing.assert_allclose(rows[0], [500, 2000, 2500, 10, 3])
+
+
+def test_writing_the_report_does_not_import_plotlys_python_package(tmp_path: Path) -> None:
+    script = (
+        "import sys\n"
+        "from tests.unit.reports.test_html_report import _stable_table\n"
+        "from ais_bench.reports.html_report import write_plot\n"
+        f"write_plot({str(tmp_path / 'p.html')!r}, _stable_table(), stream=True)\n"
+        "print(sorted(name for name in sys.modules if name.split('.')[0] == 'plotly'))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
+                         cwd=Path(__file__).parents[3])
+    assert out.stdout.strip() == "[]"
