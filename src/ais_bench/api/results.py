@@ -34,7 +34,7 @@ from ais_bench.records.table import (
     store_output_token_counts,
     table_from_columns,
 )
-from ais_bench.reports.console import format_headline, format_tables
+from ais_bench.reports.console import format_headline, format_tables, format_title
 from ais_bench.reports.csv_writer import write_csv
 from ais_bench.reports.json_writer import write_json
 from ais_bench.safe_text import Redactor, printable_text, secrets_of
@@ -58,7 +58,7 @@ class ResultJob:
     stores them with its prompt counts (``records.token_counts``); None in a recalculation, which
     reads the stored counts. ``prompts``: the prompt of each dataset row as sent (indexed by data
     index), for ``--dump-text`` only. ``dump_text``: put prompts and generated texts into
-    ``<ds>_details.jsonl``.
+    ``<ds>_details.jsonl``. ``wide``: print AISBench's full table layout instead of the compact tables.
     ``run_facts``: called with the columns once read (e.g. the live run's client self-check); its
     entries join the json's ``"_ais_bench"`` key, and its ``"warnings"`` join the summary's warnings.
     They are kept in ``<ds>_details.h5`` so that a recalculation reproduces the json exactly.
@@ -74,6 +74,7 @@ class ResultJob:
     prompts: Sequence[Any] | None = None
     dump_text: bool = False
     run_facts: Callable[[RecordColumns], dict[str, Any]] | None = None
+    wide: bool = False
 
 
 def record_format_warning(record_format: int) -> list[str]:
@@ -164,8 +165,8 @@ def _summarise(job: ResultJob) -> PerfSummary:
     headline = format_headline(summary)  # doubts about the steady window come first
     if headline:
         print(headline)
-    print(f"Performance Results of task [{model.abbr}/{dataset.abbr}]:")
-    print(format_tables(summary, headline=False))
+    print(format_title(model.abbr, dataset.abbr, wide=job.wide))
+    print(format_tables(summary, headline=False, wide=job.wide))
     retries = retry_counts(columns)
     if retries["requests_retried"]:
         print(_retries_line(retries, len(columns)))

@@ -68,10 +68,11 @@ class RunResult:
     paths: ResultPaths
 
 
-def run(planned: PlannedRun, *, progress: bool = True) -> RunResult:
+def run(planned: PlannedRun, *, progress: bool = True, wide: bool = False) -> RunResult:
     """Warm up, send the load, then write and print the results (details, tables, csv, json, plot).
 
-    ``progress``: show the live progress line on stderr. Raises an ``AisBenchError`` subclass on a
+    ``progress``: show the live progress line on stderr; ``wide``: print the tables in AISBench's
+    full layout (``<ds>.csv``'s) instead of the compact one that fits 120 columns. Raises an ``AisBenchError`` subclass on a
     user-caused problem (unreachable server, failed warm-up, every request failed, no steady
     stage, records that cannot be written); records already received stay on disk.
     """
@@ -90,7 +91,7 @@ def run(planned: PlannedRun, *, progress: bool = True) -> RunResult:
     if outcome.output_error is not None:
         mark_stopped(out_dir, dataset.abbr, f"its records could not be written: {outcome.output_error}")
         raise _records_not_written(outcome, out_dir)
-    summary = _summarise(planned, outcome)
+    summary = _summarise(planned, outcome, wide)
     return RunResult(
         model.abbr, dataset.abbr, planned.summarizer.stage, summary, outcome.totals, outcome.elapsed_s,
         outcome.interrupted, outcome.stop_signal, ResultPaths.of(out_dir, dataset.abbr),
@@ -181,11 +182,11 @@ def _arrivals_text(burstiness: float) -> str:
     return f"gamma-distributed gaps, burstiness {burstiness:g}"
 
 
-def _summarise(planned: PlannedRun, outcome: RunOutcome) -> PerfSummary | None:
+def _summarise(planned: PlannedRun, outcome: RunOutcome, wide: bool) -> PerfSummary | None:
     job = ResultJob(
         planned.out_dir, planned.model, planned.dataset, planned.summarizer, from_h5=False, write_details=True,
         tokenizer=planned.tokenizer, prompts=planned.prompts, dump_text=planned.dump_text,
-        run_facts=lambda columns: _client_self_check(outcome, columns),
+        run_facts=lambda columns: _client_self_check(outcome, columns), wide=wide,
     )
     try:
         return summarise_dataset(job)

@@ -157,6 +157,11 @@ def _add_report_flags(group: argparse._ArgumentGroup) -> None:
         "--dump-text", action="store_true",
         help="also write each request's prompt and generated text into <ds>_details.jsonl",
     )
+    group.add_argument(
+        "--wide", action="store_true",
+        help="print the result tables in AISBench's full layout (a unit in every cell, as <ds>.csv); "
+        "default: compact tables that fit 120 columns (--debug prints the full layout too)",
+    )
 
 
 def _add_other_flags(group: argparse._ArgumentGroup) -> None:

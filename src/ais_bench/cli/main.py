@@ -198,7 +198,7 @@ def _run_models(run_dir: Path, configs: RunConfigs, args: argparse.Namespace) ->
                     num_prompts=args.num_prompts, num_warmups=args.num_warmups, pressure_time_s=pressure_time_s,
                     debug=args.debug, dump_text=args.dump_text,
                 )
-                result = api.run(planned)
+                result = api.run(planned, wide=args.wide or args.debug)
                 if result.interrupted:
                     raise _interrupted(result, run_dir)
                 if result.totals.failed:

@@ -54,7 +54,7 @@ def run_recalculation(args: argparse.Namespace, configs: RunConfigs) -> int:
             out_dir, model, dataset, configs.summarizer, from_h5=True,
             write_details=args.dump_text or not h5_exists,
             prompts=_dumped_prompts(model, dataset, args) if args.dump_text else None, dump_text=args.dump_text,
-            run_facts=outcomes.note,
+            run_facts=outcomes.note, wide=args.wide or args.debug,
         )
         summarise_dataset(job)
     return EXIT_PARTIAL if outcomes.partial else 0

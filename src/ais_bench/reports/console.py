@@ -1,4 +1,5 @@
-"""The two screen tables (tabulate ``fancy_grid``) and a short notes block."""
+"""The two screen tables and a short notes block: AISBench's layout (tabulate ``fancy_grid``, the
+``--wide`` tables) or the compact one (``reports/compact.py``, the default on screen)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from tabulate import tabulate
 from ais_bench.metrics.stage import Interval, StableWindow
 from ais_bench.metrics.summary import PerfSummary
 from ais_bench.reports.cells import AISBENCH_DECIMALS, MISSING, aisbench_common, aisbench_stat, format_cell
+from ais_bench.reports.compact import compact_common_table, compact_metric_table, compact_title
 
 
 def _grid(rows: Sequence[Sequence[object]], headers: Sequence[str]) -> str:
@@ -81,10 +83,20 @@ def format_notes(summary: PerfSummary) -> str:
     return "\n".join(lines)
 
 
-def format_tables(summary: PerfSummary, *, headline: bool = True) -> str:
+def format_title(model_abbr: str, data_abbr: str, *, wide: bool = True) -> str:
+    """The line above the tables: AISBench's; the compact one shortens names that would pass 120 columns."""
+    if wide:
+        return f"Performance Results of task [{model_abbr}/{data_abbr}]:"
+    return compact_title(model_abbr, data_abbr)
+
+
+def format_tables(summary: PerfSummary, *, headline: bool = True, wide: bool = True) -> str:
     """Window doubts first (unless ``headline`` is False: the caller printed them), then both tables
-    as the original prints them, then the notes block."""
-    parts = [format_headline(summary) if headline else "", format_metric_table(summary)]
-    parts.append(format_common_table(summary))
+    (``wide``: as the original prints them; else the compact ones), then the notes block."""
+    parts = [format_headline(summary) if headline else ""]
+    if wide:
+        parts += [format_metric_table(summary), format_common_table(summary)]
+    else:
+        parts.append(compact_metric_table(summary) + "\n\n" + compact_common_table(summary) + "\n")
     parts.append(format_notes(summary))
     return "\n".join(part for part in parts if part)
