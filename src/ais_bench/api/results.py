@@ -1,4 +1,5 @@
-"""From the records on disk to the results: details files, metrics, tables, csv, json (and the plot).
+"""From the records on disk to the results: details files, metrics, tables, csv, json, summary json
+(and the plot).
 
 One function for both a live run (right after the workers stop) and a recalculation
 (``--mode perf_viz --reuse``), so that recalculating a finished run reproduces its csv and json.
@@ -37,6 +38,7 @@ from ais_bench.records.table import (
 from ais_bench.reports.console import format_headline, format_tables, format_title
 from ais_bench.reports.csv_writer import write_csv
 from ais_bench.reports.json_writer import write_json
+from ais_bench.reports.summary_json import SummaryContext, write_summary_json
 from ais_bench.safe_text import Redactor, printable_text, secrets_of
 
 if TYPE_CHECKING:
@@ -90,6 +92,11 @@ def record_format_warning(record_format: int) -> list[str]:
 
 def details_paths(out_dir: Path, data_abbr: str) -> tuple[Path, Path]:
     return out_dir / f"{data_abbr}_details.jsonl", out_dir / f"{data_abbr}_details.h5"
+
+
+def summary_json_path(out_dir: Path, data_abbr: str) -> Path:
+    """``<ds>_summary.json``: the results for scripts, in base units (``reports/summary_json.py``)."""
+    return out_dir / f"{data_abbr}_summary.json"
 
 
 def load_columns(job: ResultJob) -> RecordColumns:
@@ -174,6 +181,8 @@ def _summarise(job: ResultJob) -> PerfSummary:
     failed = [{"reason": reason, "count": count} for reason, count in reasons]
     extra = {"failed_reasons": failed, "finish_reasons": finish_reasons, "retries": retries, **facts}
     write_json(summary, job.out_dir / f"{dataset.abbr}.json", extra=extra)
+    context = SummaryContext(model.abbr, dataset.abbr, _config_text(job.out_dir), extra)
+    write_summary_json(summary, context, summary_json_path(job.out_dir, dataset.abbr))
     _write_plot(job, table, columns, summary)
     print(f"Performance Result files located in {display(job.out_dir)}.")
     return summary

@@ -9,7 +9,7 @@ from typing import Any
 
 from ais_bench.api.planning import PlannedRun, send_rate
 from ais_bench.api.progress import ProgressPrinter
-from ais_bench.api.results import ResultJob, details_paths, summarise_dataset
+from ais_bench.api.results import ResultJob, details_paths, summarise_dataset, summary_json_path
 from ais_bench.api.run_state import live_run_state, mark_running, mark_stopped
 from ais_bench.api.workdir import display
 from ais_bench.engine.health import build_self_check
@@ -38,13 +38,14 @@ class ResultPaths:
     details_jsonl: Path
     details_h5: Path
     plot: Path
+    summary_json: Path
 
     @classmethod
     def of(cls, out_dir: Path, data_abbr: str) -> ResultPaths:
         jsonl, h5 = details_paths(out_dir, data_abbr)
         return cls(
             out_dir, out_dir / f"{data_abbr}.json", out_dir / f"{data_abbr}.csv", jsonl, h5,
-            out_dir / f"{data_abbr}_plot.html",
+            out_dir / f"{data_abbr}_plot.html", summary_json_path(out_dir, data_abbr),
         )
 
 
