@@ -48,7 +48,7 @@ def write_synthetic_dataset(config_dir: Path, name: str, count: int, *, input_le
 
 
 def only_run_dir(work_dir: Path) -> Path:
-    runs = [p for p in work_dir.iterdir() if p.is_dir()]
+    runs = [p for p in work_dir.iterdir() if p.is_dir() and not p.is_symlink()]  # not `latest`
     assert len(runs) == 1, runs
     return runs[0]
 

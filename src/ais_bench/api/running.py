@@ -11,7 +11,7 @@ from ais_bench.api.planning import PlannedRun, send_rate
 from ais_bench.api.progress import ProgressPrinter
 from ais_bench.api.results import ResultJob, details_paths, summarise_dataset, summary_json_path
 from ais_bench.api.run_state import live_run_state, mark_running, mark_stopped
-from ais_bench.api.workdir import display
+from ais_bench.api.workdir import display, mark_latest
 from ais_bench.engine.health import build_self_check
 from ais_bench.engine.plan import RunPlan
 from ais_bench.engine.preflight import raise_open_file_limit
@@ -115,8 +115,8 @@ def _records_not_written(outcome: RunOutcome, out_dir: Path) -> OutputError:
 
 def _start_load(planned: PlannedRun, warm_up: WarmupResult) -> None:
     """Between the workers' warm-up and the load: stop when every warm-up request failed, else say
-    what is sent, store the prompts' token counts and mark the run as running (a run stopped by its
-    warm-up leaves nothing in its folder)."""
+    what is sent, store the prompts' token counts, mark the run as running and as the work dir's
+    latest (a run stopped by its warm-up leaves nothing in its folder and no link)."""
     plan, dataset = planned.plan, planned.dataset
     if warm_up.sent:
         log.info("Warm-up: %d sent, %d succeeded (excluded from results)", warm_up.sent, warm_up.succeeded)
@@ -134,6 +134,7 @@ def _start_load(planned: PlannedRun, warm_up: WarmupResult) -> None:
     if planned.tokenizer is not None:  # input counts go with the run: a recalculation needs no tokenizer
         store_prompt_token_counts(planned.out_dir, dataset.abbr, planned.tokenizer, planned.prompts)
     mark_running(planned.out_dir, dataset.abbr)
+    mark_latest(planned.out_dir.parent.parent)  # <work_dir>/latest: the newest run that sent requests
 
 
 def _warm_up_hint(warm_up: WarmupResult, url: str) -> str:

@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import argparse
 import logging
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ais_bench.api.results import ResultJob, details_paths, summarise_dataset
 from ais_bench.api.run_state import ended_early, reused_facts
-from ais_bench.api.workdir import display, has_records
+from ais_bench.api.workdir import LATEST_LINK, RUN_DIR_PATTERN, display, has_records, latest_run_dir
 from ais_bench.cli.configs import RunConfigs
 from ais_bench.cli.main import EXIT_PARTIAL
 from ais_bench.config import DatasetConfig, ModelConfig
@@ -30,9 +29,7 @@ from ais_bench.records.store import RECORDS_DIRNAME, record_files
 
 log = logging.getLogger("ais_bench")
 
-#: Run folder names: ``YYYYmmdd_HHMMSS`` with an optional ``_N`` suffix (two runs in one second).
-RUN_DIR_PATTERN = re.compile(r"^\d{8}_\d{6}(?:_(\d+))?$")
-LATEST = "latest"
+LATEST = LATEST_LINK
 
 
 def run_recalculation(args: argparse.Namespace, configs: RunConfigs) -> int:
@@ -75,8 +72,8 @@ class RunEndings:
 
 
 def find_run_dir(work_dir: Path, reuse: str) -> Path:
-    """The run folder to recalculate: ``work_dir/reuse``, or for ``latest`` the newest run folder
-    holding records (a folder whose run stopped before sending anything is skipped)."""
+    """The run folder to recalculate: ``work_dir/reuse``, or for ``latest`` the folder the work dir's
+    ``latest`` link names (a folder whose run stopped before sending anything is never linked)."""
     if reuse != LATEST:
         candidate = Path(reuse) if Path(reuse).is_absolute() else work_dir / reuse
         if not candidate.is_dir():
@@ -95,8 +92,14 @@ def find_run_dir(work_dir: Path, reuse: str) -> Path:
 
 
 def _latest_run(work_dir: Path) -> Path | None:
+    """The run folder the work dir's ``latest`` link (or ``LATEST`` marker) names, when it holds
+    records; else (a work dir from before the link, or a link to a run killed before any record)
+    the newest run folder holding records."""
     if not work_dir.is_dir():
         return None
+    linked = latest_run_dir(work_dir)
+    if linked is not None and has_records(linked):
+        return linked
     runs = [p for p in work_dir.iterdir() if p.is_dir() and RUN_DIR_PATTERN.match(p.name) and has_records(p)]
     if not runs:
         return None

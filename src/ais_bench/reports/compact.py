@@ -80,7 +80,7 @@ def compact_common_table(summary: PerfSummary) -> str:
         [f"{metric.name} ({metric.unit})" if metric.unit else metric.name, str(aisbench_common(metric.value))]
         for metric in summary.common
     ]
-    return _layout([f"Common metric ({summary.stage} stage)", "Value"], rows)
+    return _layout([f"Common Metric ({summary.stage} stage)", "Value"], rows)
 
 
 def compact_title(model_abbr: str, data_abbr: str) -> str:

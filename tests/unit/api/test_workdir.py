@@ -1,7 +1,10 @@
-"""The run folder is claimed atomically: runs started in the same second never collide."""
+"""The run folder is claimed atomically: runs started in the same second never collide. The work
+dir's `latest` link (or `LATEST` marker) names the newest run that sent requests, and a bare `--reuse`
+follows it."""
 
 from __future__ import annotations
 
+import os
 import threading
 from pathlib import Path
 
@@ -59,3 +62,63 @@ def test_bare_reuse_skips_folders_of_runs_that_sent_nothing(tmp_path: Path) -> N
     started.mkdir(parents=True)  # newest: stopped while its workers started (only the run-state note)
     (started / "ds.run_facts.json").write_text('{"run_state": "running"}')
     assert find_run_dir(tmp_path, "latest") == ran
+
+
+def _run_with_records(work: Path, name: str) -> Path:
+    records = work / name / "performances" / "m" / "records"
+    records.mkdir(parents=True)
+    (records / "ds.worker0.rows").write_bytes(b"x" * 98)
+    return work / name
+
+
+def test_latest_is_a_relative_link_replaced_by_each_newer_run(tmp_path: Path) -> None:
+    first, second = _run_with_records(tmp_path, STAMP), _run_with_records(tmp_path, "20260101_120500")
+    workdir.mark_latest(first)
+    assert (tmp_path / "latest").is_symlink() and os.readlink(tmp_path / "latest") == STAMP
+    workdir.mark_latest(second)
+    assert os.readlink(tmp_path / "latest") == "20260101_120500"
+    assert workdir.latest_run_dir(tmp_path) == second
+    assert not list(tmp_path.glob(".latest*"))  # the temporary link was renamed over the old one
+    assert find_run_dir(tmp_path, "latest") == second
+
+
+def test_bare_reuse_follows_the_link_rather_than_the_newest_name(tmp_path: Path) -> None:
+    # a run folder named later but never linked (e.g. written by an older version): the link wins
+    linked = _run_with_records(tmp_path, STAMP)
+    _run_with_records(tmp_path, "20260101_130000")
+    workdir.mark_latest(linked)
+    assert find_run_dir(tmp_path, "latest") == linked
+
+
+def test_link_to_a_run_without_records_falls_back_to_the_newest_with_records(tmp_path: Path) -> None:
+    ran = _run_with_records(tmp_path, STAMP)
+    killed_early = tmp_path / "20260101_130000"
+    killed_early.mkdir()
+    workdir.mark_latest(killed_early)
+    assert find_run_dir(tmp_path, "latest") == ran
+
+
+def test_where_symlinks_fail_a_marker_file_names_the_latest_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    older, newer = _run_with_records(tmp_path, STAMP), _run_with_records(tmp_path, "20260101_120500")
+
+    def no_symlinks(*_args: object, **_kwargs: object) -> None:
+        raise OSError(1, "Operation not permitted")
+
+    monkeypatch.setattr(workdir.os, "symlink", no_symlinks)
+    workdir.mark_latest(older)
+    assert (tmp_path / "LATEST").read_text() == f"{STAMP}\n" and not (tmp_path / "latest").exists()
+    assert find_run_dir(tmp_path, "latest") == older  # the marker, not the newest name
+    monkeypatch.undo()
+    workdir.mark_latest(newer)  # symlinks work again: the link replaces the marker
+    assert os.readlink(tmp_path / "latest") == newer.name and not (tmp_path / "LATEST").exists()
+
+
+def test_only_run_folders_are_linked_and_a_real_latest_folder_is_kept(tmp_path: Path) -> None:
+    workdir.mark_latest(_run_with_records(tmp_path, "my_run"))  # plan_run(run_dir=...) of the caller's choosing
+    assert not (tmp_path / "latest").exists() and not (tmp_path / "LATEST").exists()
+    (tmp_path / "latest").mkdir()
+    workdir.mark_latest(_run_with_records(tmp_path, STAMP))
+    assert (tmp_path / "latest").is_dir() and not (tmp_path / "latest").is_symlink()
+    assert (tmp_path / "LATEST").read_text() == f"{STAMP}\n"
