@@ -24,6 +24,7 @@ import ais_bench.config.model_fields as model_fields_cfg
 import ais_bench.config.models as models_cfg
 import ais_bench.config.summarizers as summarizers_cfg
 from ais_bench.cli.args import build_parser
+from ais_bench.config.resolve import resolve_config_file
 from ais_bench.sim.config import SimConfig
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -255,3 +256,25 @@ def test_metrics_doc_times_each_request_to_its_end_as_the_code_does() -> None:
     outputs = " ".join((DOCS / "outputs.md").read_text().split())
     assert "send of the last attempt" not in outputs
     assert "send of the **first** attempt" in outputs
+
+
+#: Model configs the README has its reader write (copies of a built-in config in configs/models/).
+_README_OWN_MODELS = {"my_server", "my_llama"}
+_CONFIG_FLAGS = {"--models": "models", "--datasets": "datasets", "--summarizer": "summarizers"}
+
+
+def test_readme_commands_name_configs_that_exist() -> None:
+    """Every ``ais_bench`` command of the README names built-in configs (or the model config the
+    README has the reader write), so each runs as shown."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8").replace("\\\n", " ")
+    commands = [line for line in text.splitlines() if re.search(r"\bais_bench (--|-m )", line)]
+    assert len(commands) >= 8
+    named = 0
+    for command in commands:
+        for flag, kind in _CONFIG_FLAGS.items():
+            for name in re.findall(rf"{flag} ([A-Za-z0-9_./-]+)", command):
+                named += 1
+                if kind == "models" and name in _README_OWN_MODELS:
+                    continue
+                resolve_config_file(kind, name, "/nonexistent")  # ConfigError when there is none
+    assert named >= 10

@@ -32,7 +32,7 @@ _CALCULATOR_FIELDS = ("type", "stats_list")
 @dataclass(frozen=True)
 class SummarizerConfig:
     """``stage``: "total" (every request) or "stable" (steady stage only); ``stats_list``: statistic
-    names in display order (Average, Min, Max, Median, P1..P99; at most 8); ``warnings``: text for the
+    names in display order (Average, Min, Max, Median, Pk for 0 < k < 100 such as P99.9; at most 8); ``warnings``: text for the
     CLI (replaced summarizer, dropped or unknown statistics)."""
 
     stage: str = "total"
@@ -100,7 +100,7 @@ def normalise_stats(stats: Any, source: str) -> tuple[tuple[str, ...], list[str]
             kept.append(name)
         else:
             warnings.append(
-                f"{source}: unknown statistic {show(name)} ignored (allowed: Average, Min, Max, Median, P1..P99)"
+                f"{source}: unknown statistic {show(name)} ignored (allowed: Average, Min, Max, Median, Pk for 0 < k < 100, e.g. P95 or P99.9)"
             )
     if len(kept) > MAX_STATS:
         warnings.append(f"{source}: at most {MAX_STATS} statistics; dropped {', '.join(kept[MAX_STATS:])}")

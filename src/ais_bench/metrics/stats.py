@@ -1,7 +1,7 @@
 """Statistics over per-request values (behaviour spec §5.2) and which names the stats list allows.
 
 Allowed statistics: ``Average`` (arithmetic mean), ``Min``, ``Max``, ``Median`` (50th percentile) and
-``Pk`` for k in 1..99 (``^P0*[1-9]\\d?$``, so ``P05`` is the 5th percentile), at most 8 of them
+``Pk`` for any decimal k with 0 < k < 100 (``P99.9``, ``P5``; ``P05`` is the 5th percentile too), at most 8 of them
 (``config/summarizers.py`` validates a stats list with these rules; the metrics take it as given).
 Percentiles use ``numpy.percentile`` with its default linear interpolation.
 
@@ -23,7 +23,7 @@ from ais_bench.metrics.quantiles import percentiles as quantile_values
 DEFAULT_STATS = ("Average", "Min", "Max", "Median", "P75", "P90", "P99")
 MAX_STATS = 8
 _NAMED_STATS = ("Average", "Min", "Max", "Median")
-_PERCENTILE = re.compile(r"^P0*[1-9]\d?$")
+_PERCENTILE = re.compile(r"P(\d+(?:\.\d+)?)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,16 +50,23 @@ class MetricStats:
 
 def is_statistic(name: object) -> bool:
     """Whether ``name`` is an allowed statistic (the config loader keeps only those)."""
-    return isinstance(name, str) and (name in _NAMED_STATS or _PERCENTILE.match(name) is not None)
+    return isinstance(name, str) and (name in _NAMED_STATS or _percentile_value(name) is not None)
+
+
+def _percentile_value(name: str) -> float | None:
+    """k of a ``Pk`` name when 0 < k < 100 (``P99.9`` -> 99.9), else None."""
+    match = _PERCENTILE.fullmatch(name)
+    if match is None:
+        return None
+    value = float(match.group(1))
+    return value if 0 < value < 100 else None
 
 
 def percentile_of(stat: str) -> float | None:
     """The percentile (0..100) a statistic stands for, or None for Average/Min/Max."""
     if stat == "Median":
         return 50.0
-    if _PERCENTILE.match(stat):
-        return float(int(stat[1:]))
-    return None
+    return _percentile_value(stat)
 
 
 def compute_stat_values(values: np.ndarray, stats: Sequence[str]) -> list[float | None]:

@@ -27,11 +27,11 @@ def test_stats_list_rules():
         {
             "attr": "performance",
             "type": "x",
-            "calculator": {"type": calc, "stats_list": ["P50", "Mode", "P01", "P100"]},
+            "calculator": {"type": calc, "stats_list": ["P50", "Mode", "P01", "P100", "P99.9"]},
         },
         "s.py",
     )
-    assert s.stage == "stable" and s.stats_list == ("P50", "P01")
+    assert s.stage == "stable" and s.stats_list == ("P50", "P01", "P99.9")
     assert sum("ignored" in w for w in s.warnings) == 2
     many = [f"P{i}" for i in range(1, 11)]
     s = build_summarizer({"attr": "performance", "type": "x", "calculator": {"stats_list": many}}, "s.py")
@@ -53,3 +53,10 @@ def test_key_variable(write):
     assert load_summarizer(path, "other").stage == "stable"
     with pytest.raises(ConfigError, match="no variable 'missing'"):
         load_summarizer(path, "missing")
+
+
+def test_the_readme_example_summarizer_has_the_tail_percentiles():
+    # README "Recalculating results": --summarizer stable_stage_tail
+    tail = load_summarizer(resolve_config_file("summarizers", "stable_stage_tail", "/nonexistent").path)
+    assert tail.stage == "stable" and not tail.warnings
+    assert tail.stats_list == ("Average", "Min", "Median", "P90", "P95", "P99", "P99.9", "Max")

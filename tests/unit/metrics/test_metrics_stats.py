@@ -15,13 +15,16 @@ from ais_bench.metrics.stats import (
 
 
 def test_percentile_names() -> None:
-    stats = ["P95", "P05", "P005", "P1", "P99", "Median"]
+    stats = ["P95", "P05", "P005", "P1", "P99", "Median", "P99.9", "P9.5", "P0.5", "P99.99"]
     assert all(is_statistic(s) for s in stats)
-    assert [percentile_of(s) for s in stats] == [95.0, 5.0, 5.0, 1.0, 99.0, 50.0]
+    assert [percentile_of(s) for s in stats] == [95.0, 5.0, 5.0, 1.0, 99.0, 50.0, 99.9, 9.5, 0.5, 99.99]
     assert percentile_of("Average") is None
 
 
-@pytest.mark.parametrize("bad", ["P0", "P00", "P100", "p95", "P9.5", "Mean", "average", "", "P-5", None, 95])
+@pytest.mark.parametrize("bad", [
+    "P0", "P00", "P100", "p95", "Mean", "average", "", "P-5", None, 95,
+    "P0.0", "P100.0", "P99.", "P.5", "P99.9.9", "P95\n", "P1e1", "P 95",
+])
 def test_unknown_names_are_not_statistics(bad: object) -> None:
     assert not is_statistic(bad)
 
@@ -37,6 +40,14 @@ def test_statistics_keep_full_precision() -> None:
     shown = compute_metric_stats("E2EL", "total", values, stats, unit="ms", n=3)
     assert shown.values == pytest.approx(expected, rel=1e-12)  # seconds, shown in ms by the writers
     assert shown.value("P90") == pytest.approx(0.96) and shown.unit == "ms" and shown.n == 3
+
+
+def test_fractional_percentiles_by_hand() -> None:
+    # numpy's linear rule: virtual index (n - 1) * q / 100
+    values = np.arange(11, dtype=np.float64)  # 0 .. 10: index 10 * 0.999 = 9.99 -> 9.99
+    assert compute_stat_values(values, ["P99.9", "P0.5", "P12.5"]) == pytest.approx([9.99, 0.05, 1.25], rel=1e-12)
+    # [0.4, 0.8, 1.0]: index 2 * 0.999 = 1.998 -> 0.8 + 0.998 * 0.2 = 0.9996
+    assert compute_stat_values(np.array([0.4, 0.8, 1.0]), ["P99.9"]) == pytest.approx([0.9996], rel=1e-12)
 
 
 def test_latency_statistics_are_not_rounded_in_seconds() -> None:

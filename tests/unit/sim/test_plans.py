@@ -53,3 +53,25 @@ def test_approximate_token_counts():
     ]
     assert counter.count_messages(messages) == 3 + (4 + 1) + (4 + 1)
     assert output_text(3) == "".join(OUTPUT_WORDS[:3])
+
+
+def test_the_demo_answers_stop_before_max_out_len_as_its_config_comment_says():
+    # synthetic_demo's comment: max_out_len is the sampled length (32..96); sim_api_stream_chat sets
+    # ignore_eos=False, so the simulator ends each answer at a length uniform in [1, max_out_len]
+    from ais_bench.config.datasets import load_datasets
+    from ais_bench.config.models import load_models
+    from ais_bench.config.resolve import resolve_config_file
+    from ais_bench.datasets import load_items
+
+    model = load_models(resolve_config_file("models", "sim_api_stream_chat", "/nonexistent").path)[0]
+    dataset = load_datasets(resolve_config_file("datasets", "synthetic_demo", "/nonexistent").path)[0]
+    assert model.generation_kwargs.get("ignore_eos") is False
+    max_out = [item.max_out_len for item in load_items(dataset, None)]
+    assert min(max_out) >= 32 and max(max_out) <= 96 and len(set(max_out)) > 1
+    drawer = PlanDrawer(model.simulator)
+    outputs = [drawer.draw(n, False).output_tokens for n in max_out]
+    assert all(1 <= out <= n for out, n in zip(outputs, max_out, strict=True))
+    assert sum(out < n for out, n in zip(outputs, max_out, strict=True)) > len(max_out) // 2
+    assert all(drawer.draw(n, True).output_tokens == n for n in max_out)  # with ignore_eos=True: exactly
+    text = (resolve_config_file("datasets", "synthetic_demo", "/nonexistent").path).read_text()
+    assert "ignore_eos=True" in text and "asks for exactly" not in text

@@ -1,7 +1,10 @@
 from ais_bench.benchmark.datasets import SyntheticDataset
 
 # Generated prompts, no download needed: each prompt is "A A A ..." of the input length (in tokens,
-# roughly), and each request asks for exactly its sampled output length (max_out_len per row).
+# roughly), and each request's max_out_len is its sampled output length. The answer is exactly that
+# long only when the model config sets generation_kwargs ignore_eos=True; sim_api_stream_chat sets
+# ignore_eos=False, so the simulator ends each answer at a length drawn uniformly in [1, max_out_len],
+# as a model stopping at its end-of-sequence token would.
 synthetic_config = {
     "Type": "string",
     "RequestCount": 200,
