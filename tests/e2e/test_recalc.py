@@ -57,7 +57,7 @@ def finished_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def run(finished_run: Path, tmp_path: Path) -> Path:
-    shutil.copytree(finished_run, tmp_path, dirs_exist_ok=True)
+    shutil.copytree(finished_run, tmp_path, dirs_exist_ok=True, symlinks=True)  # `latest` stays a link
     return tmp_path
 
 
