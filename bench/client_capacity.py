@@ -26,8 +26,16 @@ Printed per client: events (SSE events except ``[DONE]``, for every client: ais_
 events plus the role and usage chunks of each stream), wall seconds of the load, client CPU
 seconds (``time.process_time`` of every client process over its load), events per CPU-second, events
 per wall-second, events per read (how many events the client found per socket read: a slower client
-finds more, which flatters it), and the ratio ais_bench / raw of events per CPU-second. The
-median of ``--repeat`` runs is printed last (also ais_bench / raw-socket). A script that prints figures, not a test.
+finds more, which flatters it), busy (CPU seconds per wall second per client process: near 100 %
+the client was the bottleneck and its capacity is what is measured; well below, the server set the
+pace and the figure depends on how many events each read found), and the ratio ais_bench / raw of
+events per CPU-second. The median of ``--repeat`` runs is printed last (also ais_bench /
+raw-socket). A script that prints figures, not a test.
+
+On a busy machine the figures move with the neighbours' load (they change how many events each
+read finds). ``--realtime`` runs the sim and the clients under SCHED_FIFO: the figures then repeat
+within a few per cent whatever else runs, but each client reads as soon as bytes arrive (about one
+event per read), which is the regime of a real server that the client keeps up with.
 """
 
 from __future__ import annotations
@@ -76,6 +84,7 @@ class Figures:
     wall_s: float
     cpu_s: float
     reads: int
+    workers: int = 1
 
     @property
     def per_cpu_s(self) -> float:
@@ -84,6 +93,12 @@ class Figures:
     @property
     def per_wall_s(self) -> float:
         return self.events / self.wall_s if self.wall_s > 0 else float("nan")
+
+    @property
+    def busy(self) -> float:
+        """CPU seconds per wall second of the load, per worker: near 100 % the client was the
+        bottleneck (its capacity is measured); well below, the server set the pace."""
+        return self.cpu_s / self.wall_s / self.workers if self.wall_s > 0 else float("nan")
 
     @property
     def events_per_read(self) -> float:
@@ -206,6 +221,7 @@ def run_raw(load: Load, target: Any = None) -> Figures:
         wall_s=max(o[2] for o in outs),
         cpu_s=sum(o[3] for o in outs),
         reads=sum(o[1] for o in outs),
+        workers=processes,
     )
 
 
@@ -234,6 +250,7 @@ def run_ais_bench(load: Load, record_root: Path) -> Figures:
         wall_s=max(r.end_s for r in records) - min(r.start_s for r in records),
         cpu_s=sum(cpu for cpu, _wall in outcome.worker_cpu_s.values()),
         reads=reads,
+        workers=plan.workers,
     )
 
 
@@ -265,7 +282,8 @@ def _bodies(count: int, tokens: int) -> list[bytes]:
 def _line(name: str, fig: Figures) -> str:
     return (
         f"    {name:9s} events {fig.events:8,d}  wall {fig.wall_s:6.2f} s  cpu {fig.cpu_s:6.2f} s  "
-        f"{fig.per_cpu_s:9,.0f} ev/CPU-s  {fig.per_wall_s:9,.0f} ev/s  {fig.events_per_read:5.2f} ev/read"
+        f"{fig.per_cpu_s:9,.0f} ev/CPU-s  {fig.per_wall_s:9,.0f} ev/s  {fig.events_per_read:5.2f} ev/read  "
+        f"busy {fig.busy:4.0%}"
     )
 
 
@@ -283,7 +301,14 @@ def main() -> None:
     parser.add_argument(
         "--clients", nargs="+", default=["raw", "raw-socket", "ais_bench"], choices=["raw", "raw-socket", "ais_bench"]
     )
+    parser.add_argument(
+        "--realtime", action="store_true",
+        help="run the sim and the clients under SCHED_FIFO (root): other processes cannot take their CPU, "
+        "so the figures repeat on a busy machine; each client then reads as soon as bytes arrive",
+    )
     args = parser.parse_args()
+    if args.realtime:
+        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(20))  # inherited by the sim and the clients
 
     sim_cpus, client_cpus = _split_cpus()
     print(f"nproc {os.cpu_count()}, sim CPUs {sorted(sim_cpus)}, client CPUs (1 worker) {sorted(client_cpus)}, "
