@@ -3,9 +3,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import threading
-
 import pytest
 
 from ais_bench.clients.backends import OPENAI_CHAT, backend_for
@@ -18,7 +15,7 @@ from ais_bench.clients.transport import kernel_stamps_enabled
 from ais_bench.engine.request import send_request
 from ais_bench.engine.request_record import build_record
 from ais_bench.records.record import RequestRecord
-from tests.support.fake_clock import READ_LIMIT_S
+from tests.support.fake_clock import FakeClock, write_at
 from tests.support.scripted_server import ScriptedConnection, ScriptedRequest, ScriptedServer, chunk, sse_head
 
 pytestmark = pytest.mark.skipif(not kernel_stamps_enabled(), reason="needs kernel receive stamps (Linux)")
@@ -32,49 +29,26 @@ def _token(text: str) -> bytes:
     return f"data: {HEAD}{text}{TAIL}\n\n".encode()
 
 
-class ReadsSeen:
-    """Counts the client's reads of the body (spies on the decoder and the frame), so the script
-    writes its next piece only once the client has read the last one: each write is one read."""
-
-    def __init__(self) -> None:
-        self.taken: list[int | None] = []
-        self._reads = 0
-        self._changed = threading.Condition()
-
-    def note(self) -> None:
-        with self._changed:
-            self._reads += 1
-            self._changed.notify_all()
-
-    def wait_beyond(self, reads: int) -> None:
-        with self._changed:
-            assert self._changed.wait_for(lambda: self._reads > reads, READ_LIMIT_S), "the client did not read"
-
-    async def write_and_wait(self, conn: ScriptedConnection, data: bytes) -> None:
-        with self._changed:
-            reads = self._reads
-        await conn.write(data)
-        await asyncio.to_thread(self.wait_beyond, reads)
-
-
-def _spy(monkeypatch: pytest.MonkeyPatch) -> ReadsSeen:
-    seen = ReadsSeen()
+def _spy(monkeypatch: pytest.MonkeyPatch, reads: FakeClock) -> list[int | None]:
+    """Counts the client's reads of the body on ``reads`` (read as a clock: ``write_at`` then waits
+    for the client's read of each write) and returns what the frame's whole-read path took."""
+    taken: list[int | None] = []
     feed, fold_read = SSEDecoder.feed, TokenFrame.fold_read
 
     def feed_spy(self: SSEDecoder, data: bytes) -> list[str]:
-        seen.note()
+        reads()
         return feed(self, data)
 
     def fold_read_spy(self: TokenFrame, body: bytes, state: ResponseState) -> int | None:
         count = fold_read(self, body, state)
-        seen.taken.append(count)
+        taken.append(count)
         if count is not None:
-            seen.note()
+            reads()
         return count
 
     monkeypatch.setattr(SSEDecoder, "feed", feed_spy)
     monkeypatch.setattr(TokenFrame, "fold_read", fold_read_spy)
-    return seen
+    return taken
 
 
 def _send(server: ScriptedServer) -> RequestRecord:
@@ -92,18 +66,19 @@ def _send(server: ScriptedServer) -> RequestRecord:
 
 
 def test_a_read_of_token_events_is_taken_whole_with_the_same_record(monkeypatch: pytest.MonkeyPatch) -> None:
-    seen = _spy(monkeypatch)
+    reads = FakeClock()
+    taken = _spy(monkeypatch, reads)
 
     async def script(conn: ScriptedConnection, request: ScriptedRequest) -> bool:
-        await seen.write_and_wait(conn, sse_head() + chunk(_token("a")))
-        await seen.write_and_wait(conn, chunk(_token(" b") + _token(" c") + _token(" d")))  # one read of three
+        await write_at(reads, 0.0, conn, sse_head() + chunk(_token("a")))
+        await write_at(reads, 0.0, conn, chunk(_token(" b") + _token(" c") + _token(" d")))  # one read of three
         await conn.write(chunk(FINAL + b"data: [DONE]\n\n") + chunk(b""))
         return True
 
     with ScriptedServer(script) as server:
         record = _send(server)
     assert record.success, record.error_message
-    assert seen.taken[0] == 3  # the three-event read went whole; the last read (usage, [DONE]) did not
+    assert taken[0] == 3  # the three-event read went whole; the last read (usage, [DONE]) did not
     assert record.output_text == "a b c d" and record.content_events == 4
     points = record.time_points_s
     assert len(points) == 5 and points[2] == points[3] == points[4]  # the send, then a; b, c, d: one read
