@@ -122,3 +122,16 @@ def test_only_run_folders_are_linked_and_a_real_latest_folder_is_kept(tmp_path: 
     workdir.mark_latest(_run_with_records(tmp_path, STAMP))
     assert (tmp_path / "latest").is_dir() and not (tmp_path / "latest").is_symlink()
     assert (tmp_path / "LATEST").read_text() == f"{STAMP}\n"
+
+
+def test_a_work_dir_that_takes_neither_link_nor_marker_only_warns(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def read_only(*_args: object, **_kwargs: object) -> None:
+        raise OSError(30, "Read-only file system")
+
+    monkeypatch.setattr(workdir.os, "replace", read_only)
+    workdir.mark_latest(_run_with_records(tmp_path, STAMP))  # no exception: the run goes on
+    assert f"could not mark {STAMP} as the latest run" in caplog.text and "Read-only" in caplog.text
+    assert not (tmp_path / "latest").exists() and not (tmp_path / "LATEST").exists()
+    assert not list(tmp_path.glob(".*tmp"))
