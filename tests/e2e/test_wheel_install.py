@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import signal
 import subprocess
 import sys
 import zipfile
@@ -35,6 +37,10 @@ class Installed:
     def ais_bench(self) -> Path:
         return self.venv / "bin" / "ais_bench"
 
+    @property
+    def ais_bench_sim(self) -> Path:
+        return self.venv / "bin" / "ais_bench_sim"
+
 
 def _user_env() -> dict[str, str]:
     """The environment without what would point the installed tool back at the source tree or data."""
@@ -59,7 +65,10 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Installed:
     (wheel,) = dist.glob("ais_bench-*.whl")
     venv = base / "venv"
     _run(sys.executable, "-m", "venv", venv, cwd=base, timeout_s=INSTALL_TIMEOUT_S)
-    _run(venv / "bin" / "python", "-m", "pip", "install", "--quiet", wheel, cwd=base, timeout_s=INSTALL_TIMEOUT_S)
+    # --no-compile: byte-compiling every dependency (plotly alone is thousands of files) is most of the
+    # install's time on a busy machine and tests nothing of ours.
+    _run(venv / "bin" / "python", "-m", "pip", "install", "--quiet", "--no-compile", wheel, cwd=base,
+         timeout_s=INSTALL_TIMEOUT_S)
     elsewhere = base / "elsewhere"
     elsewhere.mkdir()
     return Installed(wheel=wheel, venv=venv, elsewhere=elsewhere)
@@ -119,3 +128,25 @@ def test_the_gsm8k_quick_start_needs_no_download(installed: Installed) -> None:
     common = _performance_json(work, "sim-api-stream-chat", "demo_gsm8k")
     assert _number(common["Success Requests"]["total"]) == 8  # the demo's test_range [0:8]
     assert _number(common["Total Input Tokens"]["total"]) > 0
+
+
+def test_the_one_command_form_runs_from_the_installed_wheel(installed: Installed) -> None:
+    """Issue 18's bare-install command: no config file, the installed simulator as the server."""
+    server = subprocess.Popen(
+        [str(installed.ais_bench_sim), "--port", "0"], cwd=installed.elsewhere, env=_user_env(),
+        stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        assert server.stderr is not None
+        announced = re.fullmatch(r"serving on (http://127\.0\.0\.1:\d+)\n", server.stderr.readline())
+        assert announced, "the installed ais_bench_sim did not say where it serves"
+        work = installed.elsewhere / "url"
+        work.mkdir()
+        _run(installed.ais_bench, "--url", announced.group(1), "--concurrency", "4", "--isl", "16", "--osl", "8",
+             "--num-prompts", "20", "--mode", "perf", cwd=work, timeout_s=RUN_TIMEOUT_S)
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=RUN_TIMEOUT_S)
+    common = _performance_json(work, "vllm-api-stream-chat", "synthetic")
+    assert _number(common["Success Requests"]["total"]) == 20
+    assert _number(common["Total Generated Tokens"]["total"]) == 20 * 8  # --osl 8 with ignore_eos
