@@ -32,6 +32,7 @@ from ais_bench.engine.plan import RunPlan
 from ais_bench.engine.preflight import check_reachable, discover_model, encode_bodies
 from ais_bench.errors import ConfigError
 from ais_bench.load.schedule import LOW_RATE_WARNING, build_send_offsets, choose_worker_count
+from ais_bench.metrics.goodput import check_slo_stream
 from ais_bench.tokens import TextTokenizer, load_tokenizer
 
 log = logging.getLogger("ais_bench")
@@ -85,7 +86,8 @@ def plan_run(
     Loads the dataset (its first ``num_prompts`` rows, all when None), checks that the server is
     reachable, discovers the served model when the config names none, encodes every request body and
     plans the sends. ``summarizer``: the stage and statistics (default: every request, the default
-    statistics); ``consts``: the global constants (default: ``load_global_consts()``);
+    statistics; ``slo``: goodput bounds, ``SummarizerConfig(slo=...)`` or ``dict(..., slo=dict(ttft=200))``);
+    ``consts``: the global constants (default: ``load_global_consts()``);
     ``pressure_time_s``: pressure mode for that many seconds; ``num_warmups``: requests sent before
     the load and left out of the results; ``debug``: one worker in a thread of this process;
     ``dump_text``: prompts and generated texts in ``<ds>_details.jsonl``.
@@ -97,6 +99,7 @@ def plan_run(
     """
     model, dataset = _overridden_configs(model, dataset, RunOverrides.of(overrides), num_prompts)
     summarizer = summarizer_config(summarizer)
+    check_slo_stream(summarizer.slo, model.stream)  # before anything is sent
     consts = consts or load_global_consts()
     _check_simulator_started(model)
     tokenizer = load_tokenizer(model.path) if model.path else None

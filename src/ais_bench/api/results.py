@@ -155,6 +155,7 @@ def _summarise(job: ResultJob) -> PerfSummary:
             stats_list=list(job.summarizer.stats_list),
             batch_size=model.batch_size,
             stream=model.stream,
+            slo=job.summarizer.slo,
         )
     except AllRequestsFailed as exc:
         _write_plot(job, table, columns, None)  # failures are drawn too

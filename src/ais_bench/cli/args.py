@@ -143,6 +143,11 @@ def _add_report_flags(group: argparse._ArgumentGroup) -> None:
         "--summarizer", metavar="NAME[/KEY]", help="summarizer config: default_perf (default) or stable_stage"
     )
     group.add_argument(
+        "--goodput", nargs="+", metavar="KEY:MS",
+        help="SLO bounds of goodput, e.g. --goodput ttft:200 tpot:50 e2el:5000 (ms; any of ttft, tpot, e2el): "
+        "report the requests that met all of them per second and their share (replaces the summarizer's slo)",
+    )
+    group.add_argument(
         "-m", "--mode", choices=PERF_MODES + ACCURACY_MODES,
         help="perf (default): send the load and compute performance results; "
         "perf_viz: recompute the results of a finished or killed run from its records (see --reuse)",

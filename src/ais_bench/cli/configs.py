@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from ais_bench.config import (
@@ -24,7 +24,9 @@ from ais_bench.config import (
     load_summarizer,
     resolve_config_files,
 )
+from ais_bench.config.slo import parse_goodput_flag
 from ais_bench.errors import ConfigError
+from ais_bench.metrics.goodput import check_slo_stream
 
 
 @dataclass
@@ -81,12 +83,22 @@ def load_run_configs(args: argparse.Namespace) -> RunConfigs:
         datasets = [d for r in resolved.datasets for d in load_datasets(r.path, r.part or "_datasets")]
         summarizer = _load_resolved_summarizer(resolved)
     warnings += summarizer.warnings
+    summarizer = _with_goodput_flag(summarizer, getattr(args, "goodput", None))
     if getattr(args, "custom_dataset_path", None):
         datasets = [*datasets, custom_dataset_config(args.custom_dataset_path)]
     overridden = apply_overrides(models, datasets, overrides_from_args(args), num_prompts=args.num_prompts)
     _check_unique_abbrs(overridden.models, overridden.datasets)
+    for model in overridden.models:
+        check_slo_stream(summarizer.slo, model.stream)
     warnings += overridden.warnings
     return RunConfigs(overridden.models, overridden.datasets, summarizer, consts, warnings)
+
+
+def _with_goodput_flag(summarizer: SummarizerConfig, pairs: list[str] | None) -> SummarizerConfig:
+    """The summarizer with ``--goodput``'s bounds in place of its ``slo`` (unchanged without the flag)."""
+    if not pairs:
+        return summarizer
+    return replace(summarizer, slo=parse_goodput_flag(pairs))
 
 
 def custom_dataset_config(path: str) -> DatasetConfig:

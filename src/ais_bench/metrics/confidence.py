@@ -136,3 +136,28 @@ def _order_statistic_median(values: np.ndarray) -> tuple[float, float]:
 
 def _ms(value_s: float) -> float:
     return value_s * 1000
+
+
+def wilson_interval(successes: int, trials: int) -> Interval | None:
+    """Wilson score 95 % interval of a share ``successes / trials`` (0..1); None when ``trials == 0``.
+
+    ``centre = (p + z²/2n) / (1 + z²/n)``, ``half = z / (1 + z²/n) · sqrt(p(1 - p)/n + z²/4n²)``: unlike
+    ``p ± z·sqrt(p(1-p)/n)`` it stays inside [0, 1] and is not empty at p = 0 or 1 (a run where every
+    request met the SLO is still a sample).
+    """
+    if trials <= 0:
+        return None
+    n = trials
+    share = successes / n
+    z2 = _Z_975 * _Z_975
+    scale = 1 + z2 / n
+    centre = (share + z2 / (2 * n)) / scale
+    half = _Z_975 / scale * math.sqrt(share * (1 - share) / n + z2 / (4 * n * n))
+    return Interval(
+        estimate=share,
+        low=min(max(centre - half, 0.0), share),  # min/max: rounding never leaves the share outside
+        high=max(min(centre + half, 1.0), share),
+        unit="",
+        method="wilson",
+        n=n,
+    )

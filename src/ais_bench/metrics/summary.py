@@ -9,6 +9,7 @@ import numpy as np
 
 from ais_bench.errors import AllRequestsFailed
 from ais_bench.metrics.common import CommonMetric, compute_common_metrics
+from ais_bench.metrics.goodput import Goodput, SloBound, check_slo_stream, stage_goodput
 from ais_bench.metrics.per_request import PerRequestMetrics, compute_per_request
 from ais_bench.metrics.stable_stage import select_stable_stage
 from ais_bench.metrics.stage import STAGES, StableWindow, StageSelection
@@ -40,6 +41,7 @@ class PerfSummary:
     ``rows``: per-request metric statistics in §5.1 order, suppressed rows left out.
     ``common``: the common metrics in §5.3 order (``(name, value, unit)``).
     ``window``: the steady window facts (stable stage only). ``warnings``: texts for the user.
+    ``goodput``: goodput under the SLO bounds asked for (``compute_summary(slo=...)``), else None.
     """
 
     stage: str
@@ -48,18 +50,27 @@ class PerfSummary:
     common: list[CommonMetric]
     window: StableWindow | None = None
     warnings: list[str] = field(default_factory=list)
+    goodput: Goodput | None = None
 
 
 def compute_summary(
-    table: RequestTable, *, stage: str, stats_list: Sequence[str] = DEFAULT_STATS, batch_size: int, stream: bool
+    table: RequestTable,
+    *,
+    stage: str,
+    stats_list: Sequence[str] = DEFAULT_STATS,
+    batch_size: int,
+    stream: bool,
+    slo: Sequence[SloBound] = (),
 ) -> PerfSummary:
-    """Summarise ``table`` for ``stage`` ("total" or "stable").
+    """Summarise ``table`` for ``stage`` ("total" or "stable"); with ``slo`` bounds, its goodput too.
 
-    Raises ``AllRequestsFailed`` when no request succeeded with >= 2 time points, and (stable stage)
+    Raises ``ConfigError`` when an SLO bound needs streaming and ``stream`` is off,
+    ``AllRequestsFailed`` when no request succeeded with >= 2 time points, and (stable stage)
     ``NoSteadyStage`` when in-flight never held at ``batch_size`` long enough.
     """
     if stage not in STAGES:
         raise ValueError(f"stage must be one of {STAGES}, got {stage!r}")
+    check_slo_stream(slo, stream)
     stats = list(stats_list)
     warnings: list[str] = []
     requests = compute_per_request(table, stream)
@@ -86,6 +97,7 @@ def compute_summary(
         common=compute_common_metrics(selection, batch_size),
         window=selection.window,
         warnings=warnings,
+        goodput=stage_goodput(selection, requests, slo) if slo else None,
     )
 
 

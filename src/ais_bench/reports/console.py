@@ -11,6 +11,7 @@ from ais_bench.metrics.stage import Interval, StableWindow
 from ais_bench.metrics.summary import PerfSummary
 from ais_bench.reports.cells import AISBENCH_DECIMALS, MISSING, aisbench_common, aisbench_stat, format_cell
 from ais_bench.reports.compact import compact_common_table, compact_metric_table, compact_title
+from ais_bench.reports.goodput_text import goodput_lines
 
 
 def _grid(rows: Sequence[Sequence[object]], headers: Sequence[str]) -> str:
@@ -92,11 +93,14 @@ def format_title(model_abbr: str, data_abbr: str, *, wide: bool = True) -> str:
 
 def format_tables(summary: PerfSummary, *, headline: bool = True, wide: bool = True) -> str:
     """Window doubts first (unless ``headline`` is False: the caller printed them), then both tables
-    (``wide``: as the original prints them; else the compact ones), then the notes block."""
+    (``wide``: as the original prints them; else the compact ones), the goodput block (with SLO
+    bounds), then the notes block."""
     parts = [format_headline(summary) if headline else ""]
     if wide:
         parts += [format_metric_table(summary), format_common_table(summary)]
     else:
         parts.append(compact_metric_table(summary) + "\n\n" + compact_common_table(summary) + "\n")
+    if summary.goodput is not None:
+        parts.append("\n".join(goodput_lines(summary.goodput)))
     parts.append(format_notes(summary))
     return "\n".join(part for part in parts if part)

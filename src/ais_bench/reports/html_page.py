@@ -1,13 +1,15 @@
-"""The HTML page around the report's figure: title, summary panel (tables, window, warnings), help."""
+"""The HTML page around the report's figure: title, summary panel (tables, goodput, window, warnings), help."""
 
 from __future__ import annotations
 
 import html
 from typing import Any
 
+from ais_bench.metrics.goodput import Goodput
 from ais_bench.metrics.summary import PerfSummary
 from ais_bench.reports.cells import MISSING, aisbench_common, aisbench_stat, format_cell
 from ais_bench.reports.console import format_headline, format_notes
+from ais_bench.reports.goodput_text import attainment_text, goodput_value_text, not_good_text, slo_text
 
 
 def render_summary(summary: PerfSummary | None) -> str:
@@ -35,10 +37,25 @@ def render_summary(summary: PerfSummary | None) -> str:
             f'<table class="metrics"><caption>Per-request metrics</caption><tr><th>Metric</th>{head}</tr>'
             f"{body}</table>"
         )
+    if summary.goodput is not None:
+        parts.append(_goodput_table(summary.goodput))
     notes = [note for note in (format_headline(summary) + "\n" + format_notes(summary)).split("\n") if note]
     if notes:
         parts.append('<ul class="notes">' + "".join(f"<li>{_esc(n)}</li>" for n in notes) + "</ul>")
     return '<div class="panel">' + "".join(parts) + "</div>"
+
+
+def _goodput_table(goodput: Goodput) -> str:
+    rows = (
+        ("Goodput", goodput_value_text(goodput)),
+        ("Met every bound", attainment_text(goodput)),
+        ("Not good", not_good_text(goodput)),
+    )
+    body = "".join(f"<tr><td>{_esc(name)}</td><td>{_esc(value)}</td></tr>" for name, value in rows)
+    return (
+        f'<table class="goodput"><caption>Goodput (stage: {_esc(goodput.stage)}; SLO {_esc(slo_text(goodput))})'
+        f"</caption><tr><th>Metric</th><th>Value</th></tr>{body}</table>"
+    )
 
 
 def _cell(value: Any, unit: str) -> str:

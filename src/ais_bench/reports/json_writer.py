@@ -3,7 +3,7 @@
 Values with a unit are strings (``"98409.49163412 ms"``, ``"0.08132751 req/s"``); counts and
 Concurrency are numbers. Values keep full precision (Python's shortest repr of the float); AISBench
 rounds them to 4 decimals here, we round only in the tables and the csv (docs/aisbench-differences.md). Our extra facts live under the one key ``"_ais_bench"``
-(``{"stage", "window", "warnings"}``) so the common metric names stay exactly the original's.
+(``{"stage", "window", "warnings"}``, and ``"goodput"`` when SLO bounds were given) so the common metric names stay exactly the original's.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from typing import Any
 
 from ais_bench.metrics.summary import PerfSummary
 from ais_bench.reports.cells import format_cell, write_text
+from ais_bench.reports.goodput_text import goodput_json
 
 EXTRA_KEY = "_ais_bench"
 
@@ -27,6 +28,8 @@ def json_document(summary: PerfSummary, extra: dict[str, Any] | None = None) -> 
         window = dataclasses.asdict(summary.window)
         window["reliable"] = summary.window.reliable
     document[EXTRA_KEY] = {"stage": summary.stage, "window": window, "warnings": list(summary.warnings)}
+    if summary.goodput is not None:
+        document[EXTRA_KEY]["goodput"] = goodput_json(summary.goodput)
     document[EXTRA_KEY].update(extra or {})
     return document
 

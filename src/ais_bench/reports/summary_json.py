@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ais_bench import __version__
+from ais_bench.metrics.goodput import Goodput
 from ais_bench.metrics.stage import Interval, StableWindow
 from ais_bench.metrics.summary import PerfSummary
 from ais_bench.reports.cells import write_text
@@ -75,6 +76,8 @@ def summary_document(summary: PerfSummary, context: SummaryContext) -> dict[str,
         "client_self_check": facts.get("client_self_check"),
     }
     document.update({key: facts[key] for key in _FACT_KEYS if key in facts})
+    if summary.goodput is not None:
+        document["goodput"] = goodput_entry(summary.goodput)
     return document
 
 
@@ -120,12 +123,33 @@ def window_entry(window: StableWindow) -> dict[str, Any]:
     }
 
 
+def goodput_entry(goodput: Goodput) -> dict[str, Any]:
+    """Goodput under the SLO bounds: req/s, the share of good requests (0..1) and its interval,
+    the requests that missed each bound (docs/metrics.md)."""
+    worst = goodput.most_missed
+    return {
+        "stage": goodput.stage,
+        "slo_ms": {bound.metric: bound.limit_ms for bound in goodput.bounds},
+        "goodput_req_s": goodput.goodput,
+        "goodput_ci": _interval(goodput.goodput_interval),
+        "duration_ms": goodput.duration_s * 1000,
+        "requests": goodput.requests,
+        "good_requests": goodput.good_requests,
+        "failed_requests": goodput.failed_requests,
+        "attainment": goodput.attainment,
+        "attainment_ci": _interval(goodput.attainment_interval),
+        "missed": {m.metric: m.missed for m in goodput.misses},
+        "most_missed": worst.metric if worst is not None else None,
+    }
+
+
 def _interval(interval: Interval | None) -> dict[str, Any] | None:
     if interval is None:
         return None
+    unit = _METRIC_UNITS.get(interval.unit, interval.unit) if interval.unit else "share"
     return {
         "estimate": interval.estimate, "low": interval.low, "high": interval.high,
-        "unit": _METRIC_UNITS.get(interval.unit, interval.unit), "method": interval.method, "n": interval.n,
+        "unit": unit, "method": interval.method, "n": interval.n,
     }
 
 
