@@ -16,7 +16,10 @@ from ais_bench.errors import ConfigError
 from ais_bench.metrics.goodput import SLO_METRICS, SloBound
 
 _KEYS = ", ".join(SLO_METRICS)
-_FLAG_HINT = "write --goodput KEY:MS ... with KEY one of ttft, tpot, e2el, e.g. --goodput ttft:200 tpot:50"
+_FLAG_HINT = (
+    "write --goodput KEY:MS ... with KEY one of ttft, tpot, e2el, e.g. --goodput ttft:200 tpot:50 "
+    "(a config file goes before --goodput)"
+)
 
 
 def parse_goodput_flag(pairs: Iterable[str]) -> tuple[SloBound, ...]:

@@ -88,3 +88,14 @@ def test_api_refuses_a_ttft_bound_on_a_non_streaming_model_before_planning(tmp_p
 
     with pytest.raises(ConfigError, match="needs streamed responses"):
         api.plan_run("sim_api_general_chat", "synthetic_demo", run_dir=tmp_path, summarizer={"slo": {"ttft": 100}})
+
+
+def test_the_config_dump_keeps_the_bounds(tmp_path: Path) -> None:
+    from ais_bench.benchmark.models import VLLMCustomAPIChat
+    from ais_bench.config import build_datasets, dump_config, load_run_config, validate_model
+
+    model = validate_model({"attr": "service", "type": VLLMCustomAPIChat, "abbr": "m"}, "m.py")
+    dataset = {"abbr": "g", "type": "ais_bench.benchmark.datasets.GSM8KDataset", "path": "gsm8k"}
+    summarizer = build_summarizer({**PERF, "slo": {"tpot": 50, "ttft": 200}}, "s.py")
+    path = dump_config(tmp_path, [model], build_datasets([dataset], "d.py"), summarizer, {"goodput": ["ttft:200"]})
+    assert load_run_config(path).summarizer.slo == (SloBound("ttft", 200.0), SloBound("tpot", 50.0))
