@@ -1,13 +1,15 @@
 """Installed as a user installs it: the wheel built with ``python -m build`` (sdist, then the wheel
-from the sdist), ``pip install``-ed into a fresh venv (pip's cache and configured index, as CI has),
-then run from a folder outside the source tree. Its built-in configs, the simulator and the packaged
-GSM8K files must come with it."""
+from the sdist) from a clean copy of the source, ``pip install``-ed into a fresh venv (pip's cache
+and configured index, as CI has), then run from a folder outside the source tree. Its built-in
+configs, the simulator, the packaged GSM8K files and every other file of the package must come
+with it."""
 
 from __future__ import annotations
 
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -57,11 +59,23 @@ def _run(*cmd: str | Path, cwd: Path, timeout_s: float) -> subprocess.CompletedP
     return result
 
 
+def _clean_source_copy(source: Path) -> Path:
+    """What the build needs (the Dockerfile's context too), without the development install's
+    ``src/*.egg-info``: setuptools would take its stale file list into the sdist and hide a data file
+    that package-data leaves out."""
+    source.mkdir()
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy2(REPO_ROOT / name, source / name)
+    shutil.copytree(REPO_ROOT / "src", source / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+    return source
+
+
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory: pytest.TempPathFactory) -> Installed:
     base = tmp_path_factory.mktemp("wheel_install")
+    source = _clean_source_copy(base / "source")
     dist = base / "dist"
-    _run(sys.executable, "-m", "build", "--outdir", dist, REPO_ROOT, cwd=base, timeout_s=INSTALL_TIMEOUT_S)
+    _run(sys.executable, "-m", "build", "--outdir", dist, source, cwd=base, timeout_s=INSTALL_TIMEOUT_S)
     (wheel,) = dist.glob("ais_bench-*.whl")
     venv = base / "venv"
     _run(sys.executable, "-m", "venv", venv, cwd=base, timeout_s=INSTALL_TIMEOUT_S)
@@ -85,6 +99,16 @@ def _number(value: object) -> float:
     return float(str(value).split()[0])
 
 
+def _package_source_files() -> set[str]:
+    """Every file of ``src/ais_bench`` (bytecode caches aside) as a path inside the wheel."""
+    package = REPO_ROOT / "src" / "ais_bench"
+    return {
+        f"ais_bench/{path.relative_to(package).as_posix()}"
+        for path in package.rglob("*")
+        if path.is_file() and "__pycache__" not in path.parts
+    }
+
+
 def test_the_wheel_holds_the_configs_the_simulator_and_gsm8k_with_its_license(installed: Installed) -> None:
     names = set(zipfile.ZipFile(installed.wheel).namelist())
     expected = {
@@ -97,6 +121,13 @@ def test_the_wheel_holds_the_configs_the_simulator_and_gsm8k_with_its_license(in
         "ais_bench/datasets/gsm8k/LICENSE",
     }
     assert expected <= names, sorted(expected - names)
+
+
+def test_every_file_of_the_package_is_in_the_wheel(installed: Installed) -> None:
+    # A data file the code reads (a schema, a template) but pyproject.toml's package-data leaves out
+    # works in the source tree and fails only once installed.
+    missing = _package_source_files() - set(zipfile.ZipFile(installed.wheel).namelist())
+    assert not missing, f"not in the wheel (add them to [tool.setuptools.package-data]): {sorted(missing)}"
 
 
 def test_the_installed_package_is_the_one_that_runs(installed: Installed) -> None:
