@@ -278,3 +278,24 @@ def test_readme_commands_name_configs_that_exist() -> None:
                     continue
                 resolve_config_file(kind, name, "/nonexistent")  # ConfigError when there is none
     assert named >= 10
+
+
+def test_every_compare_flag_has_its_row() -> None:
+    """Each option of ``ais_bench compare --help`` (and its positional RUN) is the first cell of a row
+    of docs/config.md's ``ais_bench compare`` table."""
+    from ais_bench.cli.compare import build_compare_parser
+
+    text = CONFIG_DOC.read_text(encoding="utf-8")
+    section = text[text.index("\n### `ais_bench compare`\n"):]
+    section = section[: section.index("\n## ", 1)]
+    rows = {
+        part
+        for line in section.splitlines() if line.startswith("| `")
+        for code in re.findall(r"`([^`\n]+)`", line.split("|")[1])
+        for part in re.split(r"[\s,]+", code) if part
+    }
+    actions = build_compare_parser()._actions
+    options = {s for a in actions for s in (a.option_strings or [str(a.metavar)])} - {"-h", "--help"}
+    assert {"--fail-if", "--output", "RUN"} <= options
+    missing = sorted(options - rows)
+    assert not missing, f"docs/config.md's ais_bench compare table has no row for: {', '.join(missing)}"

@@ -23,6 +23,7 @@ Examples:
   ais_bench --models vllm_api_stream_chat --datasets demo_gsm8k_gen_4_shot_cot_chat_prompt \\
             --summarizer stable_stage --mode perf --pressure --pressure-time 30
   ais_bench --models vllm_api_stream_chat --datasets demo_gsm8k_gen_4_shot_cot_chat_prompt --search
+  ais_bench compare RUN_A RUN_B --fail-if 'ttft.p99>+10%'   (is B faster than A? see ais_bench compare --help)
 
 Documentation (in the source tree):
   README.md                     quick start, backends, datasets, reading the results
@@ -34,15 +35,15 @@ Documentation (in the source tree):
 """
 
 
-class _Parser(argparse.ArgumentParser):
+class ConfigErrorParser(argparse.ArgumentParser):
     """argparse, but a usage error is one ``ConfigError`` line (no usage block), like every other error."""
 
     def error(self, message: str) -> NoReturn:
-        raise ConfigError(f"{self.prog}: {message}", hint="see ais_bench --help")
+        raise ConfigError(f"{self.prog}: {message}", hint=f"see {self.prog} --help")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(
+    parser = ConfigErrorParser(
         prog="ais_bench", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument(

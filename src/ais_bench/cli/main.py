@@ -48,9 +48,14 @@ def main(argv: list[str] | None = None) -> int:
     _setup_logging(debug)
     previous_handlers = _enable_stop_signals()
     try:
+        arguments = list(argv if argv is not None else sys.argv[1:])
+        if arguments[:1] == ["compare"]:
+            from ais_bench.cli.compare import run_compare
+
+            return run_compare(arguments[1:])
         from ais_bench.cli.args import parse_args
 
-        args = parse_args(argv)
+        args = parse_args(arguments)
         return _run(args)
     except AisBenchError as exc:
         if debug:

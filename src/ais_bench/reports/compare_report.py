@@ -1,0 +1,119 @@
+"""What ``ais_bench compare`` prints and ``compare.json`` (docs/outputs.md): formatting only."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from ais_bench import __version__
+from ais_bench.metrics.comparison import ComparisonRow, DatasetComparison, Violation
+from ais_bench.reports.cells import MISSING, write_text
+
+SCHEMA_NAME = "ais_bench.compare"
+SCHEMA_VERSION = 1
+#: Level of every verdict (two-sided).
+CONFIDENCE = 0.95
+
+
+def format_pair(pair: DatasetComparison, baseline: str) -> str:
+    """The table of one pair (fits 120 columns): metric, unit, baseline (A), run (B), change, verdict
+    and its evidence (the Mann–Whitney p of a mean; the 95 % interval of B - A otherwise)."""
+    from tabulate import tabulate
+
+    title = f"{pair.dataset} ({pair.stage} stage): {pair.run} (B) against the baseline {baseline} (A)"
+    body = [
+        [row.key, row.unit, _number(row.a), _number(row.b), _change(row.change_pct), row.verdict, _evidence(row)]
+        for row in pair.rows
+    ]
+    headers = ["Metric", "Unit", "A", "B", "Change", f"Verdict ({CONFIDENCE:.0%})", "p / 95% CI of B-A"]
+    table = tabulate(body, headers=headers, tablefmt="simple", disable_numparse=True, colalign=_ALIGN)
+    return f"{title}\n{table}"
+
+
+_ALIGN = ("left", "left", "right", "right", "right", "left", "left")
+
+
+def _number(value: float) -> str:
+    return f"{value:,.2f}" if math.isfinite(value) else MISSING
+
+
+def _change(change_pct: float | None) -> str:
+    return MISSING if change_pct is None else f"{change_pct:+.1f}%"
+
+
+def _evidence(row: ComparisonRow) -> str:
+    if row.p_value is not None:
+        return f"p={row.p_value:.2g}"
+    if row.difference_low is not None and row.difference_high is not None:
+        return f"[{row.difference_low:,.2f}, {row.difference_high:,.2f}]"
+    return "too few values" if row.test != "batch means" else "run too short"
+
+
+def format_violation(violation: Violation) -> str:
+    row = violation.row
+    return (
+        f"--fail-if {violation.rule} violated: {violation.dataset} of {violation.run}: "
+        f"{_number(row.b)} {row.unit} against {_number(row.a)} {row.unit} ({_change(row.change_pct)})"
+    )
+
+
+def comparison_document(
+    runs: Sequence[tuple[str, str]], pairs: Sequence[DatasetComparison], notes: Sequence[str],
+    violations: Sequence[Violation], rules: Sequence[str],
+) -> dict[str, Any]:
+    """``compare.json``: ``runs`` are (label, path) with the baseline first."""
+    return {
+        "schema": SCHEMA_NAME,
+        "schema_version": SCHEMA_VERSION,
+        "tool": "ais_bench",
+        "tool_version": __version__,
+        "confidence": CONFIDENCE,
+        "baseline": runs[0][0],
+        "runs": [{"label": label, "path": path} for label, path in runs],
+        "rows": [_row_entry(pair, row) for pair in pairs for row in pair.rows],
+        "notes": list(notes),
+        "fail_if": list(rules),
+        "violations": [
+            {"rule": v.rule, "dataset": v.dataset, "run": v.run, "key": v.row.key} for v in violations
+        ],
+    }
+
+
+def _row_entry(pair: DatasetComparison, row: ComparisonRow) -> dict[str, Any]:
+    metric, _, stat = row.key.partition(".")
+    return {
+        "dataset": pair.dataset,
+        "run": pair.run,
+        "stage": pair.stage,
+        "key": row.key,
+        "metric": metric,
+        "stat": stat or None,
+        "unit": row.unit,
+        "a": row.a,
+        "b": row.b,
+        "change_pct": row.change_pct,
+        "verdict": row.verdict,
+        "test": row.test,
+        "p_value": row.p_value,
+        "difference_low": row.difference_low,
+        "difference_high": row.difference_high,
+        "n_a": row.n_a,
+        "n_b": row.n_b,
+    }
+
+
+def write_comparison_json(document: dict[str, Any], path: Path) -> None:
+    write_text(path, json.dumps(_finite(document), indent=2, ensure_ascii=False, allow_nan=False) + "\n")
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_finite(item) for item in value]
+    return value
