@@ -25,6 +25,7 @@ from collections import deque
 from typing import Protocol
 
 from ais_bench.sim.config import SimConfig
+from ais_bench.sim.histogram import LatencyHistogram
 
 MAX_CATCH_UP_S = 0.05
 
@@ -46,13 +47,14 @@ class TokenSink(Protocol):
 class Sequence:
     """One request inside the engine."""
 
-    __slots__ = ("emitted_tokens", "input_tokens", "output_tokens", "sink")
+    __slots__ = ("emitted_tokens", "input_tokens", "output_tokens", "sink", "submitted_s")
 
     def __init__(self, input_tokens: int, output_tokens: int, sink: TokenSink) -> None:
         self.input_tokens = input_tokens
         self.output_tokens = output_tokens
         self.sink = sink
         self.emitted_tokens = 0
+        self.submitted_s = 0.0
 
 
 class SimEngine:
@@ -65,12 +67,21 @@ class SimEngine:
         self._wake = asyncio.Event()
         self.steps = 0
         self.tokens_emitted = 0
+        #: Input tokens of the sequences admitted so far (their prefill); ``/metrics``' prompt tokens.
+        self.prompt_tokens = 0
+        #: Seconds from submission to first token (``/metrics``' TTFT histogram).
+        self.ttft = LatencyHistogram()
+
+    @property
+    def max_num_seqs(self) -> int:
+        return self._cfg.max_num_seqs
 
     def load(self) -> dict[str, int]:
         """Sequences running and waiting, and the engine steps so far (the ``/health`` numbers)."""
         return {"running": len(self._running), "waiting": len(self._waiting), "steps": self.steps}
 
     def submit(self, seq: Sequence) -> None:
+        seq.submitted_s = time.perf_counter()
         self._waiting.append(seq)
         self._wake.set()
 
@@ -111,6 +122,7 @@ class SimEngine:
             admitted += 1
             admitted_tokens += seq.input_tokens
             free_slots -= 1
+        self.prompt_tokens += admitted_tokens
         return admitted_tokens, admitted
 
     def _step_cost_s(self, admitted: int, admitted_tokens: int) -> float:
@@ -122,8 +134,11 @@ class SimEngine:
 
     def _emit_tokens(self) -> None:
         still_running: list[Sequence] = []
+        now_s = time.perf_counter()
         for seq in self._running:
             index = seq.emitted_tokens
+            if index == 0:
+                self.ttft.observe(now_s - seq.submitted_s)
             seq.emitted_tokens = index + 1
             is_last = index + 1 >= seq.output_tokens
             try:

@@ -23,6 +23,8 @@ from ais_bench.clients.transport import KernelStampedTransport, enable_kernel_st
 from ais_bench.sim.config import SimConfig
 from ais_bench.sim.engine import Sequence, SimEngine
 from ais_bench.sim.faults import FAULT_FAIL, FAULT_MALFORMED, PlanDrawer, RequestPlan
+from ais_bench.sim.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
+from ais_bench.sim.metrics import render_metrics
 from ais_bench.sim.request_body import BadRequest, GenerateRequest, parse_generate_body
 from ais_bench.sim.responses import KIND_CHAT, KIND_COMPLETIONS, RequestInfo, error_body, full_body
 from ais_bench.sim.sinks import FullSink, StreamSink, finish_reason_of
@@ -60,7 +62,12 @@ class SimApp:
         app.router.add_post("/v1/completions", self._completions)
         app.router.add_get("/v1/models", self._models)
         app.router.add_get("/health", self._health)
+        app.router.add_get("/metrics", self._metrics)
         return app
+
+    async def _metrics(self, request: web.Request) -> web.Response:
+        body = render_metrics(self.engine, self.cfg.model_name)
+        return web.Response(body=body, headers={"Content-Type": METRICS_CONTENT_TYPE})
 
     async def _health(self, request: web.Request) -> web.Response:
         engine = self.engine
