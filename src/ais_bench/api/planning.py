@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,6 +33,7 @@ from ais_bench.engine.preflight import check_reachable, discover_model, encode_b
 from ais_bench.errors import ConfigError
 from ais_bench.load.schedule import LOW_RATE_WARNING, build_send_offsets, choose_worker_count
 from ais_bench.metrics.goodput import check_slo_stream
+from ais_bench.server_metrics.scraper import DEFAULT_INTERVAL_S, ScrapePlan, default_metrics_url
 from ais_bench.tokens import TextTokenizer, load_tokenizer
 
 log = logging.getLogger("ais_bench")
@@ -50,6 +51,8 @@ class PlannedRun:
     consts: GlobalConsts
     tokenizer: TextTokenizer | None = None
     dump_text: bool = False
+    #: The server metrics to scrape during the load (``--server-metrics``); None: none.
+    scrape: ScrapePlan | None = None
 
     @property
     def out_dir(self) -> Path:
@@ -76,6 +79,8 @@ def plan_run(
     debug: bool = False,
     dump_text: bool = False,
     overrides: RunOverrides | Mapping[str, Any] | None = None,
+    server_metrics: Sequence[str] | None = None,
+    server_metrics_interval_s: float = DEFAULT_INTERVAL_S,
 ) -> PlannedRun:
     """Plan one model x dataset run whose results go to ``run_dir/performances/<model abbr>``.
 
@@ -96,6 +101,8 @@ def plan_run(
     flags' names: ``dict(url="http://127.0.0.1:8000", concurrency=16, isl=128, osl=128)``). With
     ``url``, ``model`` may be None (OpenAI chat, streaming); with ``isl`` and ``osl``, ``dataset``
     may be None (synthetic prompts, ``num_prompts`` of them).
+    ``server_metrics``: Prometheus endpoints to scrape during the load every ``server_metrics_interval_s``
+    seconds (an empty list: the server's ``<base>/metrics``); None scrapes nothing.
     """
     model, dataset = _overridden_configs(model, dataset, RunOverrides.of(overrides), num_prompts)
     summarizer = summarizer_config(summarizer)
@@ -137,7 +144,29 @@ def plan_run(
         debug=debug,
         tls=tls,
     )
-    return PlannedRun(plan, model, dataset, summarizer, consts, tokenizer, dump_text)
+    scrape = _scrape_plan(server_metrics, server_metrics_interval_s, model.base_url, plan)
+    return PlannedRun(plan, model, dataset, summarizer, consts, tokenizer, dump_text, scrape)
+
+
+def _scrape_plan(urls: Sequence[str] | None, interval_s: float, base_url: str, plan: RunPlan) -> ScrapePlan | None:
+    """What ``--server-metrics`` scrapes: the URLs given (checked), else ``<base>/metrics``; with the
+    requests' headers (but their ``Content-Type``) and TLS options."""
+    if urls is None:
+        return None
+    if not (interval_s > 0 and np.isfinite(interval_s)):
+        raise ConfigError(
+            f"--server-metrics-interval {interval_s:g} is not a positive number of seconds",
+            hint="pass e.g. --server-metrics-interval 1",
+        )
+    chosen = tuple(urls) or (default_metrics_url(base_url),)
+    for url in chosen:
+        if not url.startswith(("http://", "https://")) or len(url.split("/", 3)) < 3 or not url.split("/", 3)[2]:
+            raise ConfigError(
+                f"--server-metrics {url!r} is not an http:// or https:// URL",
+                hint="pass the endpoint's full URL, e.g. --server-metrics http://127.0.0.1:8000/metrics",
+            )
+    headers = {name: value for name, value in plan.headers.items() if name.lower() != "content-type"}
+    return ScrapePlan(chosen, float(interval_s), headers, plan.tls)
 
 
 def _overridden_configs(

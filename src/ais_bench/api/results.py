@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ais_bench.api.server_report import SCRAPE_FACT, load_server_series, server_metrics_result
 from ais_bench.api.workdir import display
 from ais_bench.clients.errors import ERROR_TEXT_CHARS
 from ais_bench.clients.headers import build_headers
@@ -26,6 +27,7 @@ from ais_bench.records.columns import RecordColumns, load_texts, read_record_col
 from ais_bench.records.details import DetailTexts, write_details_jsonl
 from ais_bench.records.details_h5 import RunAttributes, read_details_h5, write_details_h5
 from ais_bench.records.record import RECORD_FORMAT, RequestTable
+from ais_bench.records.server_series import ServerSeries
 from ais_bench.records.table import (
     TokenCounts,
     early_stop_warning,
@@ -141,8 +143,10 @@ def _summarise(job: ResultJob) -> PerfSummary:
     if job.tokenizer is not None:
         store_output_token_counts(job.out_dir, columns, job.tokenizer, texts or {})
     counts = resolve_token_counts(columns, stream=model.stream)
+    h5_path = details_paths(job.out_dir, dataset.abbr)[1]
+    series = load_server_series(job.out_dir, dataset.abbr, h5_path, job.from_h5)
     if job.write_details:
-        _write_details(job, columns, counts, failures, texts if job.dump_text else None, facts)
+        _write_details(job, columns, counts, failures, texts if job.dump_text else None, facts, series)
     reasons = failure_reasons(failures.values())
     if reasons:
         log.warning("Failed reasons:\n%s", _reasons_table(reasons))
@@ -170,6 +174,10 @@ def _summarise(job: ResultJob) -> PerfSummary:
     summary.warnings.extend(early_stop_warning(finish_reasons, model.generation_kwargs.get("ignore_eos") is True))
     summary.warnings.extend(facts.pop("warnings", []))
     summary.warnings.extend(record_format_warning(columns.record_format))
+    scrape = facts.pop(SCRAPE_FACT, None)
+    server = server_metrics_result(series, table, summary, model.batch_size, scrape) if series is not None else None
+    if server is not None:
+        summary.warnings.extend(server.warnings)
     headline = format_headline(summary)  # doubts about the steady window come first
     if headline:
         print(headline)
@@ -178,9 +186,13 @@ def _summarise(job: ResultJob) -> PerfSummary:
     retries = retry_counts(columns)
     if retries["requests_retried"]:
         print(_retries_line(retries, len(columns)))
+    for line in server.lines if server is not None else []:
+        print(line)
     write_csv(summary, job.out_dir / f"{dataset.abbr}.csv")
     failed = [{"reason": reason, "count": count} for reason, count in reasons]
     extra = {"failed_reasons": failed, "finish_reasons": finish_reasons, "retries": retries, **facts}
+    if server is not None:
+        extra["server_metrics"] = server.entry
     write_json(summary, job.out_dir / f"{dataset.abbr}.json", extra=extra)
     context = SummaryContext(model.abbr, dataset.abbr, _config_text(job.out_dir), extra)
     write_summary_json(summary, context, summary_json_path(job.out_dir, dataset.abbr))
@@ -261,7 +273,7 @@ def _source_text(job: ResultJob, columns: RecordColumns) -> str:
 
 def _write_details(
     job: ResultJob, columns: RecordColumns, counts: TokenCounts, failures: dict[int, tuple[str | None, str | None]],
-    outputs: dict[int, tuple[str, str]] | None, facts: dict[str, Any],
+    outputs: dict[int, tuple[str, str]] | None, facts: dict[str, Any], series: ServerSeries | None = None,
 ) -> None:
     jsonl_path, h5_path = details_paths(job.out_dir, job.dataset.abbr)
     texts = None
@@ -276,6 +288,7 @@ def _write_details(
             batch_size=job.model.batch_size,
             config_text=_config_text(job.out_dir),
             run_facts=facts,
+            server_series=series,
         )
         write_details_h5(h5_path, columns, counts, failures, run)
     log.info("Details of %d requests written to %s and %s", len(columns), display(jsonl_path), h5_path.name)

@@ -22,7 +22,9 @@ from ais_bench.engine.warmup import WarmupResult
 from ais_bench.errors import AllRequestsFailed, NoSteadyStage, OutputError, ServerUnreachable
 from ais_bench.metrics.summary import PerfSummary
 from ais_bench.records.columns import RecordColumns
+from ais_bench.records.server_series import server_metrics_csv_path
 from ais_bench.records.token_counts import store_prompt_token_counts
+from ais_bench.server_metrics.scraper import ScrapeReport, ServerScraper
 
 log = logging.getLogger("ais_bench")
 
@@ -39,6 +41,8 @@ class ResultPaths:
     details_h5: Path
     plot: Path
     summary_json: Path
+    #: The server's own metrics as scraped (``--server-metrics``; absent without it).
+    server_metrics_csv: Path
 
     @classmethod
     def of(cls, out_dir: Path, data_abbr: str) -> ResultPaths:
@@ -46,6 +50,7 @@ class ResultPaths:
         return cls(
             out_dir, out_dir / f"{data_abbr}.json", out_dir / f"{data_abbr}.csv", jsonl, h5,
             out_dir / f"{data_abbr}_plot.html", summary_json_path(out_dir, data_abbr),
+            server_metrics_csv_path(out_dir, data_abbr),
         )
 
 
@@ -84,7 +89,11 @@ def run(planned: PlannedRun, *, progress: bool = True, wide: bool = False) -> Ru
     printer = None
     if progress:
         printer = ProgressPrinter(f"[{model.abbr}/{dataset.abbr}]", plan.total_requests, plan.pressure_time_s)
-    outcome = run_benchmark(plan, progress=printer, before_load=lambda warm_up: _start_load(planned, warm_up))
+    scraping = _Scraping(planned)
+    try:
+        outcome = run_benchmark(plan, progress=printer, before_load=lambda warm_up: scraping.start(warm_up))
+    finally:
+        scrape_report = scraping.stop()
     if printer is not None:
         printer.finish(outcome.totals, outcome.elapsed_s)
     for warning in outcome.warnings:
@@ -92,7 +101,7 @@ def run(planned: PlannedRun, *, progress: bool = True, wide: bool = False) -> Ru
     if outcome.output_error is not None:
         mark_stopped(out_dir, dataset.abbr, f"its records could not be written: {outcome.output_error}")
         raise _records_not_written(outcome, out_dir)
-    summary = _summarise(planned, outcome, wide)
+    summary = _summarise(planned, outcome, wide, scrape_report)
     return RunResult(
         model.abbr, dataset.abbr, planned.summarizer.stage, summary, outcome.totals, outcome.elapsed_s,
         outcome.interrupted, outcome.stop_signal, ResultPaths.of(out_dir, dataset.abbr),
@@ -111,6 +120,26 @@ def _records_not_written(outcome: RunOutcome, out_dir: Path) -> OutputError:
         hint=f"free disk space (or pass -w/--work-dir on another disk), then summarise what was kept with "
         f"--mode perf_viz --reuse {run_name}",
     )
+
+
+class _Scraping:
+    """The server-metrics scraper of a run (``--server-metrics``), started with the load, after the
+    workers exist (a thread started before the workers fork would be copied into them)."""
+
+    def __init__(self, planned: PlannedRun) -> None:
+        self.planned = planned
+        self.scraper: ServerScraper | None = None
+
+    def start(self, warm_up: WarmupResult) -> None:
+        _start_load(self.planned, warm_up)
+        scrape, dataset = self.planned.scrape, self.planned.dataset
+        if scrape is not None:
+            log.info("Scraping server metrics from %s every %g s", ", ".join(scrape.urls), scrape.interval_s)
+            csv_path = server_metrics_csv_path(self.planned.out_dir, dataset.abbr)
+            self.scraper = ServerScraper(scrape, csv_path).start()
+
+    def stop(self) -> ScrapeReport | None:
+        return None if self.scraper is None else self.scraper.stop()
 
 
 def _start_load(planned: PlannedRun, warm_up: WarmupResult) -> None:
@@ -184,11 +213,20 @@ def _arrivals_text(burstiness: float) -> str:
     return f"gamma-distributed gaps, burstiness {burstiness:g}"
 
 
-def _summarise(planned: PlannedRun, outcome: RunOutcome, wide: bool) -> PerfSummary | None:
+def _summarise(
+    planned: PlannedRun, outcome: RunOutcome, wide: bool, scrape_report: ScrapeReport | None
+) -> PerfSummary | None:
+    def run_facts(columns: RecordColumns) -> dict[str, Any]:
+        facts = _client_self_check(outcome, columns)
+        if scrape_report is not None:
+            facts["server_metrics_scrape"] = scrape_report.to_json_dict()
+            facts["warnings"] += scrape_report.warnings()
+        return facts
+
     job = ResultJob(
         planned.out_dir, planned.model, planned.dataset, planned.summarizer, from_h5=False, write_details=True,
         tokenizer=planned.tokenizer, prompts=planned.prompts, dump_text=planned.dump_text,
-        run_facts=lambda columns: _client_self_check(outcome, columns), wide=wide,
+        run_facts=run_facts, wide=wide,
     )
     try:
         return summarise_dataset(job)

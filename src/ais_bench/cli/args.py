@@ -164,6 +164,16 @@ def _add_report_flags(group: argparse._ArgumentGroup) -> None:
         help="also write each request's prompt and generated text into <ds>_details.jsonl",
     )
     group.add_argument(
+        "--server-metrics", nargs="*", metavar="URL",
+        help="scrape the server's Prometheus metrics during the run (default URL: <base>/metrics; more URLs: a "
+        "GPU exporter, a router) and derive running/waiting requests, KV-cache usage, token rates per stage, "
+        "cross-checked against the client",
+    )
+    group.add_argument(
+        "--server-metrics-interval", type=_positive_number, default=1.0, metavar="S",
+        help="seconds between two scrapes of --server-metrics (default: 1)",
+    )
+    group.add_argument(
         "--wide", action="store_true",
         help="print the result tables in AISBench's full layout (a unit in every cell, as <ds>.csv); "
         "default: compact tables that fit 120 columns (--debug prints the full layout too)",
@@ -237,6 +247,13 @@ def _non_negative_number(text: str) -> float:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
     if not value >= 0 or value == float("inf"):
         raise argparse.ArgumentTypeError(f"{text} is out of range: expected a finite number >= 0")
+    return value
+
+
+def _positive_number(text: str) -> float:
+    value = _non_negative_number(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{text} is out of range: expected a number > 0")
     return value
 
 

@@ -201,7 +201,8 @@ def _run_models(run_dir: Path, configs: RunConfigs, args: argparse.Namespace) ->
                 planned = api.plan_run(
                     target, dataset, run_dir=run_dir, summarizer=configs.summarizer, consts=configs.consts,
                     num_prompts=args.num_prompts, num_warmups=args.num_warmups, pressure_time_s=pressure_time_s,
-                    debug=args.debug, dump_text=args.dump_text,
+                    debug=args.debug, dump_text=args.dump_text, server_metrics=args.server_metrics,
+                    server_metrics_interval_s=args.server_metrics_interval,
                 )
                 result = api.run(planned, wide=args.wide or args.debug)
                 if result.interrupted:

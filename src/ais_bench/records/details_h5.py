@@ -26,6 +26,7 @@ from ais_bench import __version__
 from ais_bench.errors import RecordFormatError
 from ais_bench.records.columns import RecordColumns
 from ais_bench.records.record import FINISH_REASONS, RECORD_FORMAT
+from ais_bench.records.server_series import ServerSeries
 from ais_bench.records.store import ROW_DTYPE, error_kind_code
 from ais_bench.records.table import TokenCounts
 from ais_bench.records.token_counts import NOT_COUNTED, TokenizerCounts
@@ -56,6 +57,7 @@ class RunAttributes:
     batch_size: int
     config_text: str  # the merged config dump of the run (api_key masked), "" when unknown
     run_facts: dict[str, Any] = field(default_factory=dict)  # facts of the live run (json-serialisable)
+    server_series: ServerSeries | None = None  # the scraped server metrics (--server-metrics)
 
 
 def _h5py() -> Any:  # h5py has no type information; imported on first use (it is slow to import)
@@ -116,6 +118,8 @@ def write_details_h5(
         _write_tokenizer_counts(f, columns.tokenizer, len(columns))
         f.create_dataset("offsets", data=columns.offsets)
         f.create_dataset("time_points_s", data=columns.time_points_s)
+        if run.server_series is not None:
+            write_server_series_h5(f, run.server_series)
     os.replace(tmp, path)
     return path
 
@@ -195,3 +199,32 @@ def read_h5_attributes(path: Path) -> dict[str, object]:
     h5py = _h5py()
     with h5py.File(path, "r") as f:
         return {key: f.attrs[key] for key in f.attrs}
+
+
+#: The group of ``<ds>_details.h5`` holding the scraped server metrics (``--server-metrics``).
+SERVER_METRICS_GROUP = "server_metrics"
+
+
+def write_server_series_h5(f: Any, series: ServerSeries) -> None:
+    """The scraped samples as the columns of ``<ds>_server_metrics.csv`` (``t_s``, ``name``, ``labels``, ``value``)."""
+    h5py = _h5py()
+    group = f.create_group(SERVER_METRICS_GROUP)
+    group.attrs["clock"] = "time.perf_counter"
+    group.create_dataset("t_s", data=series.t_s)
+    group.create_dataset("name", data=series.name.astype(object), dtype=h5py.string_dtype())
+    group.create_dataset("labels", data=series.labels.astype(object), dtype=h5py.string_dtype())
+    group.create_dataset("value", data=series.value)
+
+
+def read_server_series_h5(path: Path) -> ServerSeries | None:
+    """The scraped samples kept in a details file, None when it has none."""
+    h5py = _h5py()
+    with h5py.File(path, "r") as f:
+        if SERVER_METRICS_GROUP not in f:
+            return None
+        group = f[SERVER_METRICS_GROUP]
+
+        def texts(name: str) -> np.ndarray:
+            return np.array([t.decode() if isinstance(t, bytes) else t for t in group[name][()].tolist()], dtype=object)
+
+        return ServerSeries(group["t_s"][()], texts("name"), texts("labels"), group["value"][()])

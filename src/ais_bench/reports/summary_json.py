@@ -39,7 +39,9 @@ _COUNT_UNITS = {
     "Total Generated Tokens": "tokens",
 }
 #: Run facts (``<ds>.json``'s ``"_ais_bench"`` entries) copied as they are.
-_FACT_KEYS = ("run_state", "stop_signal", "stop_reason", "failed_reasons", "finish_reasons", "retries")
+_FACT_KEYS = (
+    "run_state", "stop_signal", "stop_reason", "failed_reasons", "finish_reasons", "retries", "server_metrics",
+)
 
 
 @dataclass(frozen=True)
