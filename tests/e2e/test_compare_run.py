@@ -21,13 +21,13 @@ FAST_DECODE_MS = 2.0
 SLOW_DECODE_MS = 20.0
 
 
-def _run(base: Path, name: str, decode_ms: float, dataset: str = "syn") -> Path:
+def _run(base: Path, name: str, decode_ms: float, dataset: str = "syn", *extra: str) -> Path:
     simulator = {"max_num_seqs": 4, "decode_base_ms": decode_ms, "decode_per_seq_ms": 0.0, "seed": 0}
     write_sim_model_config(base / "cfg", name, simulator, abbr="sim", batch_size=4, max_out_len=12)
     work = base / name
     code = main([
         "--models", name, "--datasets", dataset, "--config-dir", str(base / "cfg"), "--work-dir", str(work),
-        "--mode", "perf", "--num-warmups", "0",
+        "--mode", "perf", "--num-warmups", "0", *extra,
     ])
     assert code == 0
     return only_run_dir(work)
@@ -39,7 +39,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     write_synthetic_dataset(base / "cfg", "syn", 40, input_len=16, output_len=12)
     write_synthetic_dataset(base / "cfg", "other", 8, input_len=16, output_len=4)
     return {
-        "fast": _run(base, "fast", FAST_DECODE_MS),
+        "fast": _run(base, "fast", FAST_DECODE_MS, "syn", "--goodput", "e2el:60000"),  # every request good
         "slow": _run(base, "slow", SLOW_DECODE_MS),
         "other": _run(base, "other_ds", FAST_DECODE_MS, dataset="other"),
     }
@@ -69,6 +69,22 @@ def test_slower_decoding_is_reported_slower(runs: dict[str, Path], tmp_path: Pat
     assert rows["e2el.mean"]["a"] == pytest.approx(summary["metrics"]["E2EL"]["values"]["Average"], rel=1e-9)
     assert rows["request_throughput"]["a"] == pytest.approx(summary["common"]["Request Throughput"]["value"], rel=1e-9)
     assert (tmp_path / "cmp" / "compare.html").stat().st_size > 1_000_000  # plotly.js embedded
+    # goodput under the baseline's bounds (its --goodput e2el:60000): every request of both runs is good
+    assert summary["goodput"]["slo_ms"] == {"e2el": 60000.0}
+    assert rows["slo_attainment"]["a"] == rows["slo_attainment"]["b"] == 1.0
+    assert rows["goodput"]["a"] == pytest.approx(summary["goodput"]["goodput_req_s"], rel=1e-9)
+    assert rows["goodput"]["a"] == pytest.approx(rows["request_throughput"]["a"], rel=1e-9)
+
+
+def test_goodput_flag_sets_the_bounds(runs: dict[str, Path], tmp_path: Path) -> None:
+    # e2el:0: no request is good in either run; the rule on attainment is then broken
+    result = _compare(tmp_path, str(runs["slow"]), str(runs["fast"]), "--goodput", "e2el:0",
+                      "--fail-if", "slo_attainment<0.5")
+    assert result.returncode == 4
+    rows = _rows(tmp_path)
+    assert rows["slo_attainment"]["a"] == rows["slo_attainment"]["b"] == 0.0
+    assert rows["goodput"]["verdict"] == "no significant change"
+    assert "--fail-if slo_attainment<0.5 violated" in result.stderr
 
 
 def test_a_run_against_itself_has_no_significant_change(runs: dict[str, Path], tmp_path: Path) -> None:
@@ -77,7 +93,7 @@ def test_a_run_against_itself_has_no_significant_change(runs: dict[str, Path], t
     result = _compare(tmp_path, str(runs["fast"] / "performances" / "sim"), str(latest))
     assert result.returncode == 0, result.stderr
     rows = _rows(tmp_path)
-    assert len(rows) == 18
+    assert len(rows) == 20  # 16 latency rows, 2 throughputs, goodput and SLO attainment
     assert {row["verdict"] for row in rows.values()} == {"no significant change"}
     document = json.loads((tmp_path / "cmp" / "compare.json").read_text())
     assert [run["label"] for run in document["runs"]] == [runs["fast"].name, f"{runs['fast'].name}#2"]

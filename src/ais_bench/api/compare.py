@@ -13,9 +13,11 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from ais_bench.api.workdir import display, latest_run_dir
 from ais_bench.config.fail_if import FailIf
+from ais_bench.config.slo import slo_bounds
 from ais_bench.errors import ConfigError, NoSteadyStage
 from ais_bench.metrics.comparison import (
     DatasetComparison,
@@ -24,6 +26,7 @@ from ais_bench.metrics.comparison import (
     compare_samples,
     sample_stage,
 )
+from ais_bench.metrics.goodput import SloBound
 from ais_bench.metrics.stage import STAGES
 from ais_bench.records.details_h5 import read_details_h5, read_h5_attributes
 from ais_bench.records.store import RECORDS_DIRNAME
@@ -58,9 +61,13 @@ class Comparison:
         return self.runs[0]
 
 
-def compare_runs(folders: Sequence[str | Path], *, stage: str | None = None) -> Comparison:
+def compare_runs(
+    folders: Sequence[str | Path], *, stage: str | None = None, slo: Sequence[SloBound] | None = None
+) -> Comparison:
     """Compare every folder after the first with the first. ``stage``: ``total`` or ``stable``;
     None takes, per dataset, the stage of the baseline's ``<ds>_summary.json`` (``total`` without one).
+    ``slo``: the bounds both runs' goodput is judged under; None takes, per dataset, the bounds of the
+    baseline's summary (its ``--goodput``), no goodput rows without them; ``()``: no goodput rows.
 
     Raises ``ConfigError`` (one line) for a folder that holds no results, fewer than two folders,
     or runs with no dataset in common with the baseline.
@@ -75,9 +82,11 @@ def compare_runs(folders: Sequence[str | Path], *, stage: str | None = None) -> 
     for run in runs[1:]:
         pairs = pair_datasets(baseline, run)
         for key, other in pairs:
-            chosen = stage or _reported_stage(baseline.datasets[key], key)
-            a = _sample(comparison, baseline, key, chosen)
-            b = _sample(comparison, run, other, chosen)
+            reported = _reported_summary(baseline.datasets[key], key)
+            chosen = stage or _reported_stage(reported)
+            bounds = tuple(slo) if slo is not None else _reported_slo(reported, baseline.label, key)
+            a = _sample(comparison, baseline, key, chosen, bounds)
+            b = _sample(comparison, run, other, chosen, bounds)
             comparison.pairs.append(DatasetComparison(key, other, run.label, chosen, compare_samples(a, b)))
         comparison.notes += _unpaired_notes(baseline, run, pairs)
     return comparison
@@ -162,34 +171,49 @@ def _unpaired_notes(baseline: RunResults, run: RunResults, pairs: list[tuple[str
     return notes + [f"only in {run.label}, not compared: {key}" for key in only_b]
 
 
-def _reported_stage(perf_dir: Path, key: str) -> str:
-    """The stage of ``<ds>_summary.json`` (what the run printed), ``total`` without one."""
+def _reported_summary(perf_dir: Path, key: str) -> dict[str, Any]:
+    """The dataset's ``<ds>_summary.json`` (what the run printed); ``{}`` when it has none."""
     path = perf_dir / f"{key.split('/', 1)[1]}_summary.json"
     try:
-        stage = json.loads(path.read_text(encoding="utf-8")).get("stage")
-    except (OSError, ValueError, AttributeError):
-        return "total"
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return document if isinstance(document, dict) else {}
+
+
+def _reported_stage(summary: dict[str, Any]) -> str:
+    stage = summary.get("stage")
     return stage if stage in STAGES else "total"
 
 
-def _sample(comparison: Comparison, run: RunResults, key: str, stage: str) -> StageSample:
+def _reported_slo(summary: dict[str, Any], label: str, key: str) -> tuple[SloBound, ...]:
+    """The SLO bounds the baseline's goodput was computed under (none when it had none)."""
+    goodput = summary.get("goodput")
+    if not isinstance(goodput, dict) or not isinstance(goodput.get("slo_ms"), dict):
+        return ()
+    return slo_bounds(goodput["slo_ms"], f"{label}'s {key}_summary.json goodput.slo_ms")
+
+
+def _sample(comparison: Comparison, run: RunResults, key: str, stage: str, slo: tuple[SloBound, ...]) -> StageSample:
     cached = comparison.samples.get((run.label, key))
-    if cached is not None and cached.stage == stage:
+    if cached is not None and (cached.stage, cached.slo) == (stage, slo):
         return cached
-    sample = load_stage_sample(run.datasets[key] / f"{key.split('/', 1)[1]}{_DETAILS_SUFFIX}", stage, run.label)
+    h5_path = run.datasets[key] / f"{key.split('/', 1)[1]}{_DETAILS_SUFFIX}"
+    sample = load_stage_sample(h5_path, stage, run.label, slo)
     comparison.samples[(run.label, key)] = sample
     return sample
 
 
-def load_stage_sample(h5_path: Path, stage: str, label: str) -> StageSample:
+def load_stage_sample(h5_path: Path, stage: str, label: str, slo: Sequence[SloBound] = ()) -> StageSample:
     """A dataset's stage from its details file, computed as a recalculation computes it (token
-    counts as the run stored them, ``batch_size`` and ``stream`` as it ran)."""
+    counts as the run stored them, ``batch_size`` and ``stream`` as it ran), goodput under ``slo``."""
     attributes = read_h5_attributes(h5_path)
     stream = bool(attributes["stream"])
     columns = read_details_h5(h5_path)
     table = table_from_columns(columns, resolve_token_counts(columns, stream=stream))
     try:
-        return sample_stage(table, stage=stage, batch_size=int(attributes["batch_size"]), stream=stream)  # type: ignore[call-overload]
+        batch_size = int(attributes["batch_size"])  # type: ignore[call-overload]
+        return sample_stage(table, stage=stage, batch_size=batch_size, stream=stream, slo=slo)
     except NoSteadyStage as exc:
         raise NoSteadyStage(
             f"{label}: {display(h5_path)} has no steady stage ({exc.message})",

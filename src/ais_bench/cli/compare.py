@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from ais_bench.cli.args import ConfigErrorParser
 from ais_bench.config.fail_if import FailIf, parse_fail_if
+from ais_bench.config.slo import parse_goodput_flag
 
 if TYPE_CHECKING:
     from ais_bench.api.compare import Comparison
@@ -46,11 +47,16 @@ def build_compare_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--fail-if", action="append", default=[], metavar="RULE",
         help="exit 4 when a run breaks RULE, e.g. 'ttft.p99>+10%%', 'output_token_throughput<-5%%', "
-        "'e2el.p90>+200ms', 'ttft.p99>500ms' (repeatable)",
+        "'e2el.p90>+200ms', 'ttft.p99>500ms', 'slo_attainment<0.99' (repeatable)",
     )
     parser.add_argument(
         "--stage", choices=("total", "stable"),
         help="the stage to compare (default: the stage each baseline dataset's summary reports)",
+    )
+    parser.add_argument(
+        "--goodput", nargs="+", metavar="KEY:MS",
+        help="judge every run's goodput under these SLO bounds, e.g. --goodput ttft:200 e2el:5000 (default: "
+        "the bounds of the baseline's run, when it had --goodput)",
     )
     parser.add_argument(
         "--output", metavar="DIR", default=".", help="folder for compare.json and compare.html (default: .)"
@@ -72,7 +78,8 @@ def run_compare(argv: list[str]) -> int:
 
     args = build_compare_parser().parse_args(argv)
     rules = [parse_fail_if(text) for text in args.fail_if]
-    comparison = compare_runs(args.runs, stage=args.stage)
+    slo = parse_goodput_flag(args.goodput) if args.goodput else None
+    comparison = compare_runs(args.runs, stage=args.stage, slo=slo)
     baseline = comparison.baseline.label
     for pair in comparison.pairs:
         print(format_pair(pair, baseline) + "\n")

@@ -9,6 +9,8 @@ samples give one ``ComparisonRow`` per statistic:
 | ``<metric>.mean`` (TTFT, TPOT, ITL, E2EL) | mean of the per-request values, ms | Mann–Whitney p < 0.05 |
 | ``<metric>.p50`` / ``.p90`` / ``.p99`` | linear percentile, ms | the 95 % interval of B - A (bootstrap or order-statistic intervals of each run, combined) excludes 0 |
 | ``request_throughput``, ``output_token_throughput`` | the stage's rate | the same, from the batch-means intervals of each run |
+| ``goodput`` (with SLO bounds) | good requests per second (``metrics.goodput``) | the same, from batch means |
+| ``slo_attainment`` (with SLO bounds) | share of the stage's requests that were good (0..1) | the same, from Wilson intervals (Newcombe's interval of a difference of proportions) |
 
 Verdict: ``faster`` (lower latency or higher throughput beyond noise), ``slower``, ``no significant
 change``, or ``not tested`` (too few values, or a window too short for batch means).
@@ -16,6 +18,7 @@ change``, or ``not tested`` (too few values, or a window too short for batch mea
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -23,6 +26,7 @@ import numpy as np
 from ais_bench.errors import AllRequestsFailed
 from ais_bench.metrics.common import compute_common_metrics
 from ais_bench.metrics.confidence import batch_count, rate_intervals
+from ais_bench.metrics.goodput import SloBound, check_slo_stream, good_requests, stage_goodput
 from ais_bench.metrics.per_request import PerRequestMetrics, compute_per_request
 from ais_bench.metrics.significance import difference_interval, mann_whitney, percentile_intervals
 from ais_bench.metrics.stable_stage import select_stable_stage
@@ -44,6 +48,8 @@ THROUGHPUTS = {
     "request_throughput": ("Request Throughput", "req/s"),
     "output_token_throughput": ("Output Token Throughput", "tokens/s"),
 }
+#: Rows of goodput under SLO bounds (only when bounds are given): row key -> unit.
+GOODPUT_ROWS = {"goodput": "req/s", "slo_attainment": "share"}
 
 
 @dataclass(frozen=True)
@@ -59,12 +65,14 @@ class StageSample:
     """What a comparison needs of one run's stage.
 
     ``latencies_s``: per-request values in seconds by metric (``ttft`` only when streamed, ``tpot``
-    of the requests that have one, ``itl`` the pooled gaps); ``rates``: by ``THROUGHPUTS`` key.
+    of the requests that have one, ``itl`` the pooled gaps); ``rates``: by ``THROUGHPUTS`` key, plus
+    ``GOODPUT_ROWS`` under the SLO bounds ``slo`` when there are any.
     """
 
     stage: str
     latencies_s: dict[str, np.ndarray]
     rates: dict[str, Rate]
+    slo: tuple[SloBound, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -73,7 +81,7 @@ class ComparisonRow:
 
     ``key``: ``ttft.p99``, ``e2el.mean``, ``request_throughput``, ...; ``a`` / ``b`` in ``unit``;
     ``change_pct``: ``(b - a) / a * 100`` (None when a is 0); ``test``: ``mann-whitney``,
-    ``bootstrap``, ``order statistics`` or ``batch means``; ``p_value`` (Mann–Whitney rows) or
+    ``bootstrap``, ``order statistics``, ``batch means`` or ``wilson``; ``p_value`` (Mann–Whitney rows) or
     ``difference_low`` / ``difference_high`` (the 95 % interval of ``b - a``, other rows);
     ``n_a`` / ``n_b``: the values each side was computed from (requests, gaps or batches).
     """
@@ -114,9 +122,13 @@ class Violation:
     row: ComparisonRow
 
 
-def sample_stage(table: RequestTable, *, stage: str, batch_size: int, stream: bool) -> StageSample:
-    """The sample of ``stage`` (``total`` or ``stable``) of a run; raises ``AllRequestsFailed`` and,
-    for the stable stage, ``NoSteadyStage`` as ``compute_summary`` does."""
+def sample_stage(
+    table: RequestTable, *, stage: str, batch_size: int, stream: bool, slo: Sequence[SloBound] = ()
+) -> StageSample:
+    """The sample of ``stage`` (``total`` or ``stable``) of a run, with its goodput under ``slo`` when
+    bounds are given; raises ``AllRequestsFailed`` and, for the stable stage, ``NoSteadyStage`` as
+    ``compute_summary`` does, ``ConfigError`` for a ttft/tpot bound on a run that did not stream."""
+    check_slo_stream(slo, stream)
     requests = compute_per_request(table, stream)
     if len(requests) == 0:
         raise AllRequestsFailed(f"no request succeeded ({len(table)} requests)", hint="compare runs that have results")
@@ -124,7 +136,10 @@ def sample_stage(table: RequestTable, *, stage: str, batch_size: int, stream: bo
         selection = select_stable_stage(table, requests, batch_size)
     else:
         selection = select_total_stage(table, requests)
-    return StageSample(stage=stage, latencies_s=_latencies(selection.requests), rates=_rates(selection, batch_size))
+    rates = _rates(selection, batch_size)
+    if slo:
+        rates.update(_goodput_rates(selection, requests, slo))
+    return StageSample(stage=stage, latencies_s=_latencies(selection.requests), rates=rates, slo=tuple(slo))
 
 
 def _latencies(requests: PerRequestMetrics) -> dict[str, np.ndarray]:
@@ -147,17 +162,39 @@ def _rates(selection: StageSelection, batch_size: int) -> dict[str, Rate]:
         intervals = selection.window.confidence
     else:
         requests = selection.requests
-        span = (float(requests.start_s.min()), float(requests.end_s.max()))
-        weights = {
+        intervals = _total_stage_intervals(requests, {
             "Request Throughput": (np.ones(len(requests)), "req/s"),
             "Output Token Throughput": (requests.output_tokens, "token/s"),
-        }
-        batches = batch_count(span[1] - span[0], float(np.median(requests.e2el_s)))
-        intervals = rate_intervals(requests.start_s, requests.end_s, weights, span, batches)
+        })
     return {
         key: Rate(common[name], intervals.get(name))
         for key, (name, _) in THROUGHPUTS.items()
         if name in common
+    }
+
+
+def _total_stage_intervals(
+    requests: PerRequestMetrics, weights: dict[str, tuple[np.ndarray, str]]
+) -> dict[str, Interval | None]:
+    """Batch means of rates over the total stage's span (first start to last end of the successful
+    requests), batches at least one median E2EL long, as the steady window's."""
+    span = (float(requests.start_s.min()), float(requests.end_s.max()))
+    batches = batch_count(span[1] - span[0], float(np.median(requests.e2el_s)))
+    return rate_intervals(requests.start_s, requests.end_s, weights, span, batches)
+
+
+def _goodput_rates(
+    selection: StageSelection, requests: PerRequestMetrics, slo: Sequence[SloBound]
+) -> dict[str, Rate]:
+    """Goodput (req/s) and SLO attainment (share) of the stage, with their intervals (``metrics.goodput``)."""
+    goodput = stage_goodput(selection, requests, slo)
+    interval = goodput.goodput_interval
+    if selection.window is None:
+        good = good_requests(selection.requests, slo).astype(np.float64)
+        interval = _total_stage_intervals(selection.requests, {"Goodput": (good, "req/s")})["Goodput"]
+    return {
+        "goodput": Rate(goodput.goodput, interval),
+        "slo_attainment": Rate(goodput.attainment, goodput.attainment_interval),
     }
 
 
@@ -167,7 +204,8 @@ def compare_samples(a: StageSample, b: StageSample) -> list[ComparisonRow]:
     for metric in LATENCY_METRICS:
         if metric in a.latencies_s and metric in b.latencies_s:
             rows += _latency_rows(metric, a.latencies_s[metric] * 1000, b.latencies_s[metric] * 1000)
-    for key, (_, unit) in THROUGHPUTS.items():
+    units = {key: unit for key, (_, unit) in THROUGHPUTS.items()} | GOODPUT_ROWS
+    for key, unit in units.items():
         if key in a.rates and key in b.rates:
             rows.append(_rate_row(key, unit, a.rates[key], b.rates[key]))
     return rows

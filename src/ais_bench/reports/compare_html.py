@@ -130,7 +130,7 @@ td:first-child, th:first-child, td.verdict { text-align: left; }
 def _pair_table(pair: DatasetComparison, baseline: str) -> str:
     caption = f"{pair.dataset} ({pair.stage} stage): {pair.run} (B) against {baseline} (A)"
     rows = "".join(
-        f"<tr><td>{html.escape(row.key)}</td><td>{row.a:,.2f} {row.unit}</td><td>{row.b:,.2f} {row.unit}</td>"
+        f"<tr><td>{html.escape(row.key)}</td><td>{_value(row.a, row.unit)}</td><td>{_value(row.b, row.unit)}</td>"
         f"<td>{'N/A' if row.change_pct is None else f'{row.change_pct:+.1f}%'}</td>"
         f'<td class="verdict {row.verdict.split()[0]}">{html.escape(row.verdict)}</td></tr>'
         for row in pair.rows
@@ -139,3 +139,7 @@ def _pair_table(pair: DatasetComparison, baseline: str) -> str:
         f"<table><caption>{html.escape(caption)}</caption><tr><th>Metric</th><th>A</th><th>B</th><th>Change</th>"
         f"<th>Verdict</th></tr>{rows}</table>"
     )
+
+
+def _value(value: float, unit: str) -> str:
+    return f"{value:.4f} (share)" if unit == "share" else f"{value:,.2f} {html.escape(unit)}"

@@ -25,7 +25,8 @@ def format_pair(pair: DatasetComparison, baseline: str) -> str:
 
     title = f"{pair.dataset} ({pair.stage} stage): {pair.run} (B) against the baseline {baseline} (A)"
     body = [
-        [row.key, row.unit, _number(row.a), _number(row.b), _change(row.change_pct), row.verdict, _evidence(row)]
+        [row.key, row.unit, _number(row.a, row.unit), _number(row.b, row.unit), _change(row.change_pct), row.verdict,
+         _evidence(row)]
         for row in pair.rows
     ]
     headers = ["Metric", "Unit", "A", "B", "Change", f"Verdict ({CONFIDENCE:.0%})", "p / 95% CI of B-A"]
@@ -36,8 +37,11 @@ def format_pair(pair: DatasetComparison, baseline: str) -> str:
 _ALIGN = ("left", "left", "right", "right", "right", "left", "left")
 
 
-def _number(value: float) -> str:
-    return f"{value:,.2f}" if math.isfinite(value) else MISSING
+def _number(value: float, unit: str) -> str:
+    """Two decimals; a share (0..1) four."""
+    if not math.isfinite(value):
+        return MISSING
+    return f"{value:.4f}" if unit == "share" else f"{value:,.2f}"
 
 
 def _change(change_pct: float | None) -> str:
@@ -48,7 +52,8 @@ def _evidence(row: ComparisonRow) -> str:
     if row.p_value is not None:
         return f"p={row.p_value:.2g}"
     if row.difference_low is not None and row.difference_high is not None:
-        return f"[{row.difference_low:,.2f}, {row.difference_high:,.2f}]"
+        digits = 4 if row.unit == "share" else 2
+        return f"[{row.difference_low:,.{digits}f}, {row.difference_high:,.{digits}f}]"
     return "too few values" if row.test != "batch means" else "run too short"
 
 
@@ -56,7 +61,8 @@ def format_violation(violation: Violation) -> str:
     row = violation.row
     return (
         f"--fail-if {violation.rule} violated: {violation.dataset} of {violation.run}: "
-        f"{_number(row.b)} {row.unit} against {_number(row.a)} {row.unit} ({_change(row.change_pct)})"
+        f"{_number(row.b, row.unit)} {row.unit} against {_number(row.a, row.unit)} {row.unit} "
+        f"({_change(row.change_pct)})"
     )
 
 

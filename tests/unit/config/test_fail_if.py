@@ -23,6 +23,9 @@ from ais_bench.errors import ConfigError
         ("output_token_throughput<-100tok/s",
          FailIf("output_token_throughput<-100tok/s", "output_token_throughput", False, -100.0, relative=False,
                 change=True)),
+        ("goodput<-10%", FailIf("goodput<-10%", "goodput", False, -10.0, relative=True, change=True)),
+        ("slo_attainment<0.99", FailIf("slo_attainment<0.99", "slo_attainment", False, 0.99, relative=False,
+                                       change=False)),
     ],
 )
 def test_grammar(text: str, expected: FailIf) -> None:
@@ -38,6 +41,8 @@ def test_grammar(text: str, expected: FailIf) -> None:
         ("goodness>+10%", "no metric 'goodness'"),
         ("ttft.p99>+10req/s", "ttft.p99 is in ms, not req/s"),
         ("request_throughput<-3ms", "request_throughput is in req/s, not ms"),
+        ("ttft.p99>500", "ttft.p99 is in ms, not a number without a unit"),
+        ("slo_attainment<0.9req/s", "slo_attainment is in share, not req/s"),
     ],
 )
 def test_bad_rules_are_one_line(text: str, message: str) -> None:

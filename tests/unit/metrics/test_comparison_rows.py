@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from ais_bench.errors import ConfigError
 from ais_bench.metrics import compute_summary
 from ais_bench.metrics.comparison import (
     FASTER,
@@ -17,6 +18,7 @@ from ais_bench.metrics.comparison import (
     compare_samples,
     sample_stage,
 )
+from ais_bench.metrics.goodput import SloBound, compute_goodput
 from ais_bench.metrics.stage import Interval
 from ais_bench.records.record import RequestTable
 
@@ -96,3 +98,30 @@ def test_throughput_verdicts_follow_their_intervals() -> None:
 def test_change_pct() -> None:
     assert change_pct(200.0, 250.0) == 25.0
     assert change_pct(0.0, 1.0) is None
+
+
+@pytest.mark.parametrize("stage", ["total", "stable"])
+def test_goodput_rows_are_the_goodput_values(stage: str) -> None:
+    # E2EL is 0.05 + jitter (0..6 ms) + 7 x gap: a bound between the shortest and the longest splits them
+    fast = closed_loop_table(60, 4, 0.05, 0.01, 8)
+    bounds = (SloBound("e2el", 123.5),)
+    a = sample_stage(fast, stage=stage, batch_size=4, stream=True, slo=bounds)
+    b = sample_stage(closed_loop_table(60, 4, 0.05, 0.03, 8), stage=stage, batch_size=4, stream=True, slo=bounds)
+    rows = {row.key: row for row in compare_samples(a, b)}
+    expected = compute_goodput(fast, bounds, stage=stage, batch_size=4, stream=True)
+    assert 0 < expected.attainment < 1
+    assert rows["goodput"].a == pytest.approx(expected.goodput, rel=1e-12)
+    assert rows["slo_attainment"].a == pytest.approx(expected.attainment, rel=1e-12)
+    assert rows["slo_attainment"].b == 0.0  # every slow request takes 0.26 s or more
+    assert rows["slo_attainment"].verdict == SLOWER and rows["slo_attainment"].test == "wilson"
+    assert rows["goodput"].verdict == SLOWER and rows["goodput"].test == "batch means"
+    same = {row.key: row.verdict for row in compare_samples(a, a)}
+    assert same["goodput"] == NO_CHANGE and same["slo_attainment"] == NO_CHANGE
+
+
+def test_no_goodput_rows_without_bounds_and_bounds_need_streaming() -> None:
+    table = closed_loop_table(20, 4, 0.05, 0.01, 8)
+    sample = sample_stage(table, stage="total", batch_size=4, stream=True)
+    assert "goodput" not in {row.key for row in compare_samples(sample, sample)}
+    with pytest.raises(ConfigError):
+        sample_stage(table, stage="total", batch_size=4, stream=False, slo=(SloBound("ttft", 10.0),))
