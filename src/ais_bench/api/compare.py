@@ -96,6 +96,11 @@ def find_run_results(folder: Path) -> RunResults:
     """The datasets with results in ``folder`` (module doc); a one-line ``ConfigError`` when it has none."""
     if not folder.is_dir():
         raise ConfigError(f"{display(folder)} is not a folder", hint=_FOLDER_HINT)
+    if (folder / "sweep.json").is_file():
+        raise ConfigError(
+            f"{display(folder)} is a sweep folder: comparing whole sweeps is not supported yet",
+            hint=f"compare its points' run folders, e.g. {display(folder / 'concurrency_4')}",
+        )
     run_dir = folder
     if not (folder / "performances").is_dir() and not _details_files(folder):
         linked = latest_run_dir(folder)
