@@ -5,11 +5,11 @@ from __future__ import annotations
 import math
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from metrics_helpers import request_rows, table_from_rows
 
-from ais_bench.errors import ConfigError
+from ais_bench.errors import ConfigError, NoSteadyStage
 from ais_bench.metrics.confidence import wilson_interval
 from ais_bench.metrics.goodput import SLO_METRICS, SloBound, compute_goodput
 from ais_bench.metrics.summary import compute_summary
@@ -183,3 +183,50 @@ def test_goodput_never_exceeds_throughput_and_a_bound_never_raises_it(
         interval = result.attainment_interval
         if result.requests:
             assert interval is not None and interval.low <= result.attainment <= interval.high
+
+
+@st.composite
+def lane_tables(draw: st.DrawFn) -> tuple[RequestTable, int]:
+    """``batch_size`` lanes sending back to back (so a steady stage usually exists), random request
+    lengths, TTFT shares and output counts, plus a few failed requests at random send times."""
+    batch_size = draw(st.integers(1, 4))
+    points: list[list[float]] = []
+    outputs: list[int] = []
+    for _ in range(batch_size):
+        t = draw(st.floats(0, 0.5))
+        for _ in range(draw(st.integers(3, 7))):
+            e2el = draw(st.floats(0.5, 3))
+            first = t + e2el * draw(st.floats(0.05, 0.9))
+            points.append([t, first, t + e2el])
+            outputs.append(draw(st.integers(1, 8)))
+            t += e2el
+    failed = draw(st.lists(st.floats(0, 10), max_size=3))
+    table = RequestTable.from_columns(
+        points + [[s] for s in failed], [True] * len(points) + [False] * len(failed),
+        [10] * (len(points) + len(failed)), outputs + [0] * len(failed),
+    )
+    return table, batch_size
+
+
+@settings(max_examples=100, deadline=None)
+@given(drawn=lane_tables(), first=st.dictionaries(st.sampled_from(SLO_METRICS), st.floats(0, 3000)),
+       extra=st.floats(0, 3000), extra_metric=st.sampled_from(SLO_METRICS))
+def test_stable_stage_goodput_never_exceeds_throughput_and_a_bound_never_raises_it(
+    drawn: tuple[RequestTable, int], first: dict[str, float], extra: float, extra_metric: str
+) -> None:
+    table, batch_size = drawn
+    bounds = tuple(SloBound(m, v) for m, v in first.items())
+    try:
+        summary = compute_summary(table, stage="stable", batch_size=batch_size, stream=True, slo=bounds)
+    except NoSteadyStage:
+        assume(False)
+        return
+    throughput = next(m.value for m in summary.common if m.name == "Request Throughput")
+    unbounded = compute_goodput(table, (), stage="stable", batch_size=batch_size)
+    tight = compute_goodput(table, (*bounds, SloBound(extra_metric, extra)), stage="stable", batch_size=batch_size)
+    loose = compute_goodput(table, bounds, stage="stable", batch_size=batch_size)
+    assert summary.goodput == (loose if bounds else None)
+    assert unbounded.goodput == pytest.approx(throughput)
+    assert tight.goodput <= loose.goodput + 1e-12 and loose.goodput <= unbounded.goodput + 1e-12
+    assert tight.good_requests <= loose.good_requests <= unbounded.good_requests
+    assert loose.requests == next(m.value for m in summary.common if m.name == "Total Requests")
