@@ -26,8 +26,9 @@ LATEST_MARKER = "LATEST"
 MIN_FREE_BYTES = 64 * 1024 * 1024
 
 
-def create_run_dir(work_dir: str | Path) -> Path:
+def create_run_dir(work_dir: str | Path, *, suffix: str = "") -> Path:
     """Create a new timestamped run folder, checking that it is writable and has free space.
+    ``suffix`` follows the time stamp (``_sweep``: a sweep folder, ``<stamp>_sweep``).
 
     The folder is claimed by creating it (``mkdir`` fails when it exists), never by checking first:
     two runs started in the same second in one work dir get ``<stamp>`` and ``<stamp>_1``.
@@ -35,7 +36,7 @@ def create_run_dir(work_dir: str | Path) -> Path:
     root = Path(work_dir)
     try:
         root.mkdir(parents=True, exist_ok=True)
-        run_dir = _claim_run_dir(root, time.strftime("%Y%m%d_%H%M%S"))
+        run_dir = _claim_run_dir(root, time.strftime("%Y%m%d_%H%M%S") + suffix)
         (run_dir / "logs").mkdir()
         with tempfile.NamedTemporaryFile(dir=run_dir, prefix=".write_check"):
             pass

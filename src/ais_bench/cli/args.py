@@ -86,12 +86,14 @@ def _add_target_flags(group: argparse._ArgumentGroup) -> None:
 
 def _add_load_flags(group: argparse._ArgumentGroup) -> None:
     group.add_argument(
-        "--concurrency", type=_positive_int, metavar="N", help="maximum requests in flight (batch_size of every model)"
+        "--concurrency", type=_concurrency_values, metavar="N",
+        help="maximum requests in flight (batch_size of every model); a list 1,2,4,8 or a range START:END:xFACTOR "
+        "(1:64:x2) runs a sweep, one run per value",
     )
     group.add_argument(
-        "--request-rate", type=_non_negative_number, metavar="R",
+        "--request-rate", type=_rate_values, metavar="R",
         help="requests per second across all workers, 0 = as fast as --concurrency allows "
-        "(request_rate; with --pressure: clients added per second)",
+        "(request_rate; with --pressure: clients added per second); a list or START:END:xFACTOR runs a sweep",
     )
     group.add_argument(
         "--pressure", action="store_true",
@@ -104,6 +106,32 @@ def _add_load_flags(group: argparse._ArgumentGroup) -> None:
     group.add_argument(
         "--num-warmups", type=_non_negative_int, default=1, metavar="N",
         help="warm-up requests sent before measuring, excluded from results (default 1; 0 disables)",
+    )
+    _add_sweep_flags(group)
+
+
+def _add_sweep_flags(group: argparse._ArgumentGroup) -> None:
+    group.add_argument(
+        "--cool-down", type=_non_negative_number, metavar="SECONDS",
+        help="idle time between the points of a sweep or an SLO search (default 0)",
+    )
+    group.add_argument(
+        "--slo-search", choices=("concurrency", "request_rate"),
+        help="find the highest concurrency (or request_rate) whose SLO attainment (--goodput) meets "
+        "--slo-attainment: doubling from 1, then bisection; writes a sweep folder",
+    )
+    group.add_argument(
+        "--slo-attainment", type=_share, metavar="SHARE",
+        help="the share of requests that must meet every --goodput bound in --slo-search (default 0.99)",
+    )
+    group.add_argument(
+        "--slo-search-resolution", type=_positive_number, metavar="STEP",
+        help="--slo-search stops when the passing and failing values are this close "
+        "(default: 1 for concurrency, 0.25 req/s for request_rate)",
+    )
+    group.add_argument(
+        "--slo-search-max-points", type=_positive_int, metavar="N",
+        help="at most N runs in --slo-search (default 12)",
     )
 
 
@@ -198,6 +226,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
             hint="use --mode perf",
         )
     args.mode = _mode(args.mode, args.reuse)
+    _split_sweep(args)
     if not args.config and not args.models and args.url is None:
         raise ConfigError("no model given", hint="pass --url URL, --models NAME (see --search) or a config file")
     if not args.config and not args.datasets and not args.custom_dataset_path and args.isl is None and args.osl is None:
@@ -273,3 +302,78 @@ def _pressure_time(text: str) -> int:
     if not 1 <= value <= MAX_PRESSURE_TIME_S:
         raise argparse.ArgumentTypeError(f"{value} is out of range: expected an integer in [1, {MAX_PRESSURE_TIME_S}]")
     return value
+
+
+def _concurrency_values(text: str) -> list[float]:
+    from ais_bench.sweep.values import parse_sweep_values
+
+    try:
+        return parse_sweep_values(text, integer=True)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _rate_values(text: str) -> list[float]:
+    from ais_bench.sweep.values import parse_sweep_values
+
+    try:
+        return parse_sweep_values(text, integer=False)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _share(text: str) -> float:
+    value = _non_negative_number(text)
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f"{text} is out of range: expected a share in (0, 1], e.g. 0.99")
+    return value
+
+
+def _split_sweep(args: argparse.Namespace) -> None:
+    """``--concurrency``/``--request-rate``: one value stays the flag's value; a list becomes the sweep
+    (``args.sweep_axis``, ``args.sweep_values``). Sweep flags that cannot have an effect are refused."""
+    args.sweep_axis, args.sweep_values = None, None
+    for name in ("concurrency", "request_rate"):
+        values = getattr(args, name)
+        if values is None:
+            continue
+        if len(values) > 1:
+            if args.sweep_axis is not None:
+                raise ConfigError(
+                    "--concurrency and --request-rate are both lists: a sweep varies one of them",
+                    hint="give one of them a single value",
+                )
+            args.sweep_axis, args.sweep_values = name, values
+            setattr(args, name, None)
+        else:
+            setattr(args, name, int(values[0]) if name == "concurrency" else values[0])
+    _check_sweep_flags(args)
+
+
+def _check_sweep_flags(args: argparse.Namespace) -> None:
+    searching = args.slo_search is not None
+    if searching and args.sweep_axis is not None:
+        raise ConfigError(
+            f"--slo-search and a list of {args.sweep_axis.replace('_', '-')} values: the search picks its own values",
+            hint="keep the list (a sweep) or --slo-search (a search), not both",
+        )
+    if searching and getattr(args, args.slo_search) is not None:
+        flag = "--" + args.slo_search.replace("_", "-")
+        raise ConfigError(f"--slo-search {args.slo_search} and {flag}: the search picks the {flag} values",
+                          hint=f"leave {flag} out")
+    for flag, value in (("--slo-attainment", args.slo_attainment), ("--slo-search-resolution", args.slo_search_resolution),
+                        ("--slo-search-max-points", args.slo_search_max_points)):
+        if value is not None and not searching:
+            raise ConfigError(f"{flag} has no effect without --slo-search", hint=f"add --slo-search, or leave {flag} out")
+    if args.slo_search == "concurrency" and args.slo_search_resolution is not None \
+            and args.slo_search_resolution != int(args.slo_search_resolution):
+        raise ConfigError(
+            f"--slo-search-resolution {args.slo_search_resolution:g}: concurrency is a whole number",
+            hint="give an integer resolution, e.g. 1",
+        )
+    if args.cool_down is not None and args.sweep_axis is None and not searching:
+        raise ConfigError("--cool-down has no effect on a single run",
+                          hint="give --concurrency or --request-rate a list of values, or --slo-search")
+    if (args.sweep_axis is not None or searching) and args.mode != "perf":
+        raise ConfigError("a sweep or an SLO search sends load: it cannot be recalculated with --reuse/--mode perf_viz",
+                          hint="recalculate one point with -w <sweep folder> --reuse <point folder>, or drop the list")

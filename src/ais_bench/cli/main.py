@@ -130,6 +130,10 @@ def _run(args: argparse.Namespace) -> int:
         log.setLevel(configs.consts.log_level)
     for warning in configs.warnings:
         log.warning(warning)
+    if args.sweep_axis is not None or args.slo_search is not None:
+        from ais_bench.cli.sweep import run_sweep_command
+
+        return run_sweep_command(args, configs, _cli_args(args), log_to=_log_to_file)
     if args.mode == "perf_viz":
         from ais_bench.cli.recalc import run_recalculation
 
