@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 from ais_bench.api.planning import plan_run
-from ais_bench.server_metrics.scraper import DEFAULT_INTERVAL_S
 from ais_bench.api.running import RunResult, run
 from ais_bench.api.simulator import serve_simulator
 from ais_bench.api.workdir import create_run_dir, display
@@ -31,6 +30,7 @@ from ais_bench.errors import (
     RunInterrupted,
 )
 from ais_bench.reports.sweep_report import SweepReport, axis_value, write_sweep_outputs
+from ais_bench.server_metrics.scraper import DEFAULT_INTERVAL_S
 from ais_bench.sweep.rows import SweepRow, find_knee, row_from_summary, unmeasured_row
 from ais_bench.sweep.search import SearchOutcome, SearchPoint, confidence_statement, search_max_passing
 from ais_bench.sweep.values import SweepAxis
