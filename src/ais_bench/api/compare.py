@@ -88,7 +88,7 @@ def compare_runs(
             a = _sample(comparison, baseline, key, chosen, bounds)
             b = _sample(comparison, run, other, chosen, bounds)
             comparison.pairs.append(DatasetComparison(key, other, run.label, chosen, compare_samples(a, b)))
-        comparison.notes += _unpaired_notes(baseline, run, pairs)
+        comparison.notes += unpaired_notes(baseline, run, pairs)
     return comparison
 
 
@@ -169,7 +169,7 @@ def _single_model(run: RunResults) -> bool:
     return len({key.split("/", 1)[0] for key in run.datasets}) == 1
 
 
-def _unpaired_notes(baseline: RunResults, run: RunResults, pairs: list[tuple[str, str]]) -> list[str]:
+def unpaired_notes(baseline: RunResults, run: RunResults, pairs: list[tuple[str, str]]) -> list[str]:
     only_a = [key for key in baseline.datasets if key not in {a for a, _ in pairs}]
     only_b = [key for key in run.datasets if key not in {b for _, b in pairs}]
     notes = [f"only in the baseline {baseline.label}, not compared with {run.label}: {key}" for key in only_a]

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from ais_bench.api.compare import compare_runs, find_run_results
+from ais_bench.api.compare import RunResults, compare_runs, find_run_results, pair_datasets, unpaired_notes
 from ais_bench.errors import ConfigError
 
 
@@ -42,3 +42,24 @@ def test_two_folders_at_least_and_a_known_stage(tmp_path: Path) -> None:
         compare_runs([tmp_path])
     with pytest.raises(ConfigError, match="unknown stage"):
         compare_runs([tmp_path, tmp_path], stage="steady")
+
+
+def _run(label: str, *keys: str) -> RunResults:
+    return RunResults(label, Path(label), {key: Path(label) / key.split("/")[0] for key in keys})
+
+
+def test_datasets_pair_by_model_and_dataset_else_by_dataset() -> None:
+    base = _run("a", "m/syn", "m/gsm8k")
+    assert pair_datasets(base, _run("b", "m/gsm8k", "m/other")) == [("m/gsm8k", "m/gsm8k")]
+    # two builds under two abbrs, one model each: paired by the dataset abbr
+    assert pair_datasets(base, _run("b", "build-b/syn")) == [("m/syn", "build-b/syn")]
+    notes = unpaired_notes(base, _run("b", "build-b/syn"), [("m/syn", "build-b/syn")])
+    assert notes == ["only in the baseline a, not compared with b: m/gsm8k"]
+
+
+def test_datasets_that_do_not_match_are_one_line() -> None:
+    with pytest.raises(ConfigError) as caught:
+        pair_datasets(_run("a", "m/syn"), _run("b", "m/other"))
+    assert caught.value.one_line().startswith("[AIS-CONFIG] the datasets do not match: b has m/other, the baseline a has m/syn")
+    with pytest.raises(ConfigError):  # two models on one side: no pairing by the dataset abbr alone
+        pair_datasets(_run("a", "m/syn"), _run("b", "x/syn", "y/syn"))
