@@ -13,6 +13,8 @@ RUN pip install --no-cache-dir /tmp/dist/*.whl && rm -rf /tmp/dist \
     && useradd --create-home --uid 1000 bench \
     && mkdir /work && chown bench:bench /work
 USER bench
+# Progress lines reach `docker logs` as they are printed (stdout is a pipe, not a terminal).
+ENV PYTHONUNBUFFERED=1
 # The run folder (outputs/) and your own configs (configs/models/...) are read and written here: mount a folder.
 WORKDIR /work
 ENTRYPOINT ["ais_bench"]
