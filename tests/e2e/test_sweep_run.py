@@ -84,3 +84,18 @@ def test_slo_search_returns_the_slot_count(tmp_path: Path, capsys: pytest.Captur
     out = capsys.readouterr().out
     assert "highest concurrency meeting SLO attainment >= 0.99: 4 (attainment 1.000" in out
     assert "Uncertain: the 95% interval of the attainment at 4 straddles the target" in out
+
+
+def test_a_failed_point_is_a_row_and_the_sweep_goes_on(tmp_path: Path) -> None:
+    configs = tmp_path / "configs"
+    write_sim_model_config(configs, "simfail", dict(max_num_seqs=4, fail_rate=1.0, seed=0), max_out_len=8, batch_size=2)
+    argv = ["--models", "simfail", "--config-dir", str(configs), "--isl", "8", "--osl", "8", "--num-prompts", "3",
+            "--num-warmups", "0", "--work-dir", str(tmp_path / "out"), "--concurrency", "1,2"]
+    assert main(argv) == 3  # partial: some points gave no results
+    document = json.loads((_sweep_dir(tmp_path) / "sweep.json").read_text())
+    assert [(p["value"], p["status"]) for p in document["points"]] == [(1, "failed"), (2, "failed")]
+    assert all(p["reason"].startswith("All requests failed") and p["request_throughput"] is None
+               for p in document["points"])
+    assert document["knee"] is None
+    lines = (_sweep_dir(tmp_path) / "sweep.csv").read_text().splitlines()
+    assert len(lines) == 3 and lines[1].startswith('1,failed,"All requests failed')
