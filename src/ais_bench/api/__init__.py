@@ -22,21 +22,27 @@ from ais_bench.api.configs import dataset_config, model_config, summarizer_confi
 from ais_bench.api.planning import PlannedRun, plan_run
 from ais_bench.api.running import ResultPaths, RunResult, run
 from ais_bench.api.simulator import serve_simulator
+from ais_bench.api.sweep import PointSettings, SweepResult, new_sweep_dir, run_slo_search, run_sweep
 from ais_bench.api.workdir import create_run_dir as new_run_dir
 from ais_bench.config import RunOverrides
 from ais_bench.engine.plan import RunPlan
 
 __all__ = [
     "PlannedRun",
+    "PointSettings",
     "ResultPaths",
     "RunOverrides",
     "RunPlan",
     "RunResult",
+    "SweepResult",
     "dataset_config",
     "model_config",
     "new_run_dir",
+    "new_sweep_dir",
     "plan_run",
     "run",
+    "run_slo_search",
+    "run_sweep",
     "serve_simulator",
     "summarizer_config",
 ]
