@@ -1,5 +1,6 @@
 """``<ds>_plot.html`` opened in headless Chromium with the network off: no JavaScript error, every
-trace built, nothing fetched, a picture with the trace colours; 100,000 requests load and pan."""
+trace built, nothing fetched, a picture with the trace colours; 100,000 requests (past
+``PER_REQUEST_LIMIT``: binned) load with their density maps, time series and distributions, and pan."""
 
 from __future__ import annotations
 
@@ -11,7 +12,9 @@ import pytest
 
 from ais_bench.metrics import compute_summary
 from ais_bench.records.record import RequestTable
-from ais_bench.reports.html_report import COLOURS, TRACE_NAMES, write_plot
+from ais_bench.reports.html_figure import COLOURS, TRACE_NAMES
+from ais_bench.reports.html_report import DIST_DIV_ID, write_plot
+from ais_bench.reports.plot_series import PER_REQUEST_LIMIT
 from tests.support.browser import (
     colour_count,
     decode_png,
@@ -86,12 +89,16 @@ def test_report_loads_without_errors_or_network(small_report: Path, tmp_path: Pa
     assert "Common metrics (stage: stable)" in page.dom and "Steady window:" in page.dom
     assert isinstance(page.action, str) and page.action.startswith("request 3, sent at")
     assert "TTFT" in page.action and "Decode" in page.action and "E2EL" in page.action and " in, " in page.action
+    assert {"TTFT per request", "Mean ITL per request (at mid-decode)"} <= names
+    assert any(name.startswith("Output tokens/s") for name in names)
+    assert any(name.startswith("Requests completed/s") for name in names)
+    assert any(name.startswith("TTFT p99 per") for name in names)
 
 
 def test_report_screenshot_shows_the_traces(small_report: Path, tmp_path: Path) -> None:
-    png = take_screenshot(small_report, tmp_path / "shot.png", tmp_path, width=1400, height=1600)
+    png = take_screenshot(small_report, tmp_path / "shot.png", tmp_path, width=1400, height=3200)
     pixels = decode_png(png)
-    assert pixels.shape[:2] == (1600, 1400)
+    assert pixels.shape[:2] == (3200, 1400)
     assert distinct_colours(pixels) > 100
     for key, least in (("ttft", 200), ("decode", 2000), ("failed", 20)):
         assert colour_count(pixels, hex_rgb(COLOURS[key])) >= least, key
@@ -103,27 +110,43 @@ def test_report_screenshot_shows_the_traces(small_report: Path, tmp_path: Path) 
     assert int(greenish.sum()) > 2000
 
 
+#: Pan the shared x axis to its middle half, as a drag would; return the width before, the range
+#: after and the distribution figure's traces.
+PAN_JS = (
+    "var r = gd._fullLayout.xaxis.range, w = r[1] - r[0];"
+    "var dist = document.getElementById(%s);"
+    "return Plotly.relayout(gd, {'xaxis.range': [r[0] + w / 4, r[1] - w / 4]})"
+    ".then(function () { return [w, gd._fullLayout.xaxis.range,"
+    " dist._fullData.map(function (t) { return [t.type, t.name, t.x.length]; })]; });"
+)
+
+
 @pytest.mark.slow
-def test_hundred_thousand_requests_load_and_pan(tmp_path: Path) -> None:
+def test_hundred_thousand_requests_are_binned_load_and_pan(tmp_path: Path) -> None:
     table, scheduled = synthetic_run(100_000, 256)
+    assert len(table) > PER_REQUEST_LIMIT
     summary = compute_summary(table, stage="stable", stats_list=("Average",), batch_size=256, stream=True)
     started = time.perf_counter()
     path = write_plot(tmp_path / "big_plot.html", table, stream=True, summary=summary, scheduled_s=scheduled)
     write_s = time.perf_counter() - started
     size_mb = path.stat().st_size / 1e6
     assert size_mb < 20, size_mb
-    # pan the shared x axis to its middle half, as a drag would
-    pan = (
-        "var r = gd._fullLayout.xaxis.range, w = r[1] - r[0];"
-        "return Plotly.relayout(gd, {'xaxis.range': [r[0] + w / 4, r[1] - w / 4]})"
-        ".then(function () { return [w, gd._fullLayout.xaxis.range]; });"
-    )
     started = time.perf_counter()
-    page = load_page(path, tmp_path, div_id=DIV_ID, action_js=pan, budget_ms=5000, timeout_s=400)
+    page = load_page(path, tmp_path, div_id=DIV_ID, action_js=PAN_JS % repr(DIST_DIV_ID), budget_ms=5000,
+                     timeout_s=400)
     load_s = time.perf_counter() - started
     print(f"100k requests: write {write_s:.1f} s, {size_mb:.1f} MB, browser load+pan {load_s:.1f} s")
     assert page.errors == [] and page.network == []
-    gl = {trace["name"]: trace["points"] for trace in page.traces if trace["type"] == "scattergl"}
-    assert gl[TRACE_NAMES["ttft"]] == 100_000 and gl[TRACE_NAMES["decode"]] == 100_000
-    width, panned = page.action
+    assert "This run has 100,000 requests" in page.dom
+    kinds = {trace["name"]: trace["type"] for trace in page.traces}
+    assert TRACE_NAMES["ttft"] not in kinds  # no per-request timeline
+    assert [name for name, kind in kinds.items() if kind == "heatmap"] == ["E2EL density", "TTFT density",
+                                                                         "ITL density"]
+    assert {"In flight (successful requests), lowest per 0.5 s", "In flight (successful requests), highest per 0.5 s"} <= set(kinds)
+    assert any(name.startswith("Output tokens/s") for name in kinds)
+    assert page.shapes >= 8  # the window on each of the 7 rows and the batch_size line
+    width, panned, distributions = page.action
     assert panned[1] - panned[0] == pytest.approx(width / 2, rel=1e-6)
+    bars = [name.split(" ")[0] for kind, name, _ in distributions if kind == "bar"]
+    assert bars == ["TTFT", "TPOT", "ITL", "E2EL"]
+    assert [points for kind, _, points in distributions if kind == "scatter"] == [201] * 4  # the CDFs

@@ -176,10 +176,7 @@ def _extract_itl(points: np.ndarray, first: np.ndarray, last: np.ndarray, total:
     out = np.empty(total, dtype=np.float64)
     if total == 0:
         return out
-    marker = np.zeros(points.shape[0] + 1, dtype=np.int8)
-    marker[first + 2] += 1  # indices are distinct within each assignment
-    marker[last + 1] -= 1
-    inside = np.cumsum(marker[:-1], dtype=np.int8).astype(bool)
+    inside = point_ranges_mask(points.shape[0], first + 2, last)
     pos = 0
     for lo in range(1, points.shape[0], _ITL_CHUNK_POINTS):
         hi = min(lo + _ITL_CHUNK_POINTS, points.shape[0])
@@ -188,6 +185,17 @@ def _extract_itl(points: np.ndarray, first: np.ndarray, last: np.ndarray, total:
         out[pos : pos + gaps.shape[0]] = gaps
         pos += gaps.shape[0]
     return out
+
+
+def point_ranges_mask(size: int, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """Boolean mask (size,) of the points in the disjoint, increasing ranges ``[lo[k], hi[k]]``
+    (empty when ``lo[k] > hi[k]``); e.g. ``[first + 2, last]`` marks the right ends of the ITL gaps."""
+    nonempty = lo <= hi
+    marker = np.zeros(size + 1, dtype=np.int8)
+    marker[lo[nonempty]] += 1  # indices are distinct within each assignment
+    marker[hi[nonempty] + 1] -= 1
+    mask: np.ndarray = np.cumsum(marker[:-1], dtype=np.int8).astype(bool)
+    return mask
 
 
 def _any_nonzero(itl_s: np.ndarray, itl_offsets: np.ndarray) -> np.ndarray:

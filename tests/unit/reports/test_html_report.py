@@ -16,8 +16,9 @@ import pytest
 from ais_bench.errors import OutputError
 from ais_bench.metrics import compute_summary
 from ais_bench.records.record import RequestTable
+from ais_bench.reports.html_figure import COLOURS, TRACE_NAMES, build_figure
 from ais_bench.reports.html_page import render_summary
-from ais_bench.reports.html_report import COLOURS, TRACE_NAMES, build_figure, write_plot
+from ais_bench.reports.html_report import write_plot
 from ais_bench.reports.plot_data import (
     build_inflight_steps,
     build_send_rate,
@@ -153,19 +154,26 @@ def test_figure_traces_and_window_shading() -> None:
     np.testing.assert_allclose(decode.x, [0.5, 1.5, 3.5, 5.5])
     np.testing.assert_allclose(decode.error_x.array, [2.0, 3.0, 2.5, 2.5])
     assert decode.customdata is None and decode.hoverinfo == "skip"
-    legend = [t.name for t in fig.data if t.type == "scatter"]
+    legend = [t.name for t in fig.data if t.type == "scatter" and t.legendgroup]
     assert legend == [TRACE_NAMES["ttft"], TRACE_NAMES["decode"]]
     inflight = gl["In flight (successful requests)"]
     assert list(inflight.x) == [0.0, 0.0, 1.0, 2.5, 3.0, 4.5, 5.0, 6.0, 8.0]
     assert list(inflight.y) == [0, 1, 2, 1, 2, 1, 2, 1, 0]
     assert inflight.line.shape == "hv"
-    # the steady window is shaded on both rows, labelled, and batch_size is marked
+    # rows: timeline, TTFT, ITL, output tokens/s, requests/s, in flight (the in-flight trace is on row 6)
+    texts = [a.text for a in fig.layout.annotations]
+    assert [t for t in texts if not t.startswith(("steady", "batch"))] == [
+        "Requests by start time", "TTFT over time (per request and p50/p99 per 0.1 s)",
+        "ITL over time (per request and p50/p99 per 0.1 s)", "Output tokens per second (per 0.1 s)",
+        "Requests completed per second (per 0.1 s)", "Requests in flight",
+    ]
+    assert inflight.xaxis == "x6" and inflight.yaxis == "y6"
+    # the steady window is shaded on every row, labelled, and batch_size is marked
     rects = [s for s in fig.layout.shapes if s.type == "rect"]
-    assert [(s.x0, s.x1, s.xref) for s in rects] == [(3.0, 6.0, "x"), (3.0, 6.0, "x2")]
+    assert [(s.x0, s.x1, s.xref) for s in rects] == [(3.0, 6.0, "x")] + [(3.0, 6.0, f"x{r}") for r in range(2, 7)]
     assert all(s.fillcolor == COLOURS["window"] for s in rects)
     lines = [s for s in fig.layout.shapes if s.type == "line"]
-    assert [(s.y0, s.yref) for s in lines] == [(2, "y2")]
-    texts = [a.text for a in fig.layout.annotations]
+    assert [(s.y0, s.yref) for s in lines] == [(2, "y6")]
     assert "steady window 3.000–6.000 s (38% of the run)" in texts
     assert "Send rate" not in texts  # not paced: no third row
 

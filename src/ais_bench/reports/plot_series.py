@@ -1,0 +1,238 @@
+"""Time series and distributions of the concurrency report (``<ds>_plot.html``): numpy in, numpy out.
+
+Times are ``*_rel_s``, seconds after the first send of the run (as in ``plot_data``). The time axis is
+cut into equal bins (``build_time_bins``: a 1-2-5 x 10^k s width giving at most ``MAX_TIME_BINS``
+bins over the run, e.g. 0.5 s for a 60 s run, 500 s for 24 h); every series is one value per bin,
+so a series' size does not grow with the number of requests.
+
+Per-request latencies come from ``metrics.per_request`` (the values the tables summarise, successful
+requests only); the gap end times of the ITL values are the token events that close each gap.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from ais_bench.metrics.per_request import PerRequestMetrics, point_ranges_mask
+from ais_bench.records.record import RequestTable
+from ais_bench.reports.plot_data import InFlightSteps, choose_bin_s
+
+#: At most this many time bins over a run (the bin width is ``choose_bin_s(span, MAX_TIME_BINS)``).
+MAX_TIME_BINS = 120
+#: Runs with more requests than this draw no per-request trace (request timeline, latency scatters):
+#: density per time bin and binned percentiles instead, which keeps a 1M-request page a few MB.
+PER_REQUEST_LIMIT = 20_000
+#: Percentiles drawn over time.
+SERIES_PERCENTILES = (50.0, 99.0)
+#: Bars of a histogram; rows of a density map.
+HISTOGRAM_BINS = 60
+DENSITY_ROWS = 40
+#: The histogram and the density map stop at this percentile (larger values count in the last bar).
+HISTOGRAM_TOP_PERCENTILE = 99.9
+#: Points of a drawn CDF (exact quantiles at evenly spaced shares 0, 0.005, ..., 1).
+CDF_POINTS = 201
+
+
+@dataclass(frozen=True, slots=True)
+class TimeBins:
+    """Bin j covers ``[j * width_s, (j + 1) * width_s)`` after the first send; the last bin is closed
+    and may end after the run (its rates then read low)."""
+
+    width_s: float
+    count: int
+
+    @property
+    def edges_rel_s(self) -> np.ndarray:
+        return self.width_s * np.arange(self.count + 1, dtype=np.float64)
+
+    @property
+    def centres_rel_s(self) -> np.ndarray:
+        return self.width_s * (np.arange(self.count, dtype=np.float64) + 0.5)
+
+    def index(self, time_rel_s: np.ndarray) -> np.ndarray:
+        """Bin of each time (times outside ``[0, end]`` are clipped into the first or last bin)."""
+        raw = np.floor(np.asarray(time_rel_s, dtype=np.float64) / self.width_s)
+        return np.clip(raw, 0, self.count - 1).astype(np.int64)
+
+
+def build_time_bins(span_s: float, max_bins: int = MAX_TIME_BINS) -> TimeBins:
+    """Bins of ``choose_bin_s(span_s, max_bins)`` seconds covering ``[0, span_s]``."""
+    width = choose_bin_s(span_s, max_bins)
+    count = max(1, int(np.ceil(span_s / width - 1e-9))) if span_s > 0 else 1
+    return TimeBins(width, count)
+
+
+def binned_rate(bins: TimeBins, time_rel_s: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
+    """Per second in each bin: the count of ``time_rel_s`` (or the sum of their ``weights``) / width."""
+    times = np.asarray(time_rel_s, dtype=np.float64)
+    finite = np.isfinite(times)
+    w = None if weights is None else np.asarray(weights, dtype=np.float64)[finite]
+    totals = np.bincount(bins.index(times[finite]), weights=w, minlength=bins.count)
+    rate: np.ndarray = totals / bins.width_s
+    return rate
+
+
+def binned_percentiles(
+    bins: TimeBins, time_rel_s: np.ndarray, values: np.ndarray, qs: Sequence[float] = SERIES_PERCENTILES
+) -> np.ndarray:
+    """``np.percentile`` (linear) of the values whose time falls in each bin: shape (bins, len(qs));
+    NaN rows for bins without values."""
+    times, vals = np.asarray(time_rel_s, dtype=np.float64), np.asarray(values, dtype=np.float64)
+    keep = np.isfinite(times) & np.isfinite(vals)
+    index = bins.index(times[keep])
+    small = index.astype(np.uint8 if bins.count <= 256 else np.int64)  # uint8 sorts by radix: O(n)
+    grouped = vals[keep][np.argsort(small, kind="stable")]
+    counts = np.bincount(index, minlength=bins.count)
+    bounds = np.concatenate([[0], np.cumsum(counts)])
+    out = np.full((bins.count, len(qs)), np.nan)
+    for j in np.flatnonzero(counts):
+        out[j] = np.percentile(grouped[bounds[j] : bounds[j + 1]], qs)
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class Density:
+    """Counts of values per (value row, time bin): ``counts[r, j]`` values in ``[value_edges[r],
+    value_edges[r+1])`` whose time is in bin j; values above the top edge count in the top row."""
+
+    value_edges: np.ndarray  # float64 (rows+1,)
+    counts: np.ndarray  # int64 (rows, bins)
+
+
+def build_density(bins: TimeBins, time_rel_s: np.ndarray, values: np.ndarray, top: float,
+                  rows: int = DENSITY_ROWS) -> Density:
+    """Density of ``values`` over time on ``rows`` equal value rows from 0 to ``top``."""
+    times, vals = np.asarray(time_rel_s, dtype=np.float64), np.asarray(values, dtype=np.float64)
+    keep = np.isfinite(times) & np.isfinite(vals)
+    height = top / rows if top > 0 else 1.0
+    row = np.clip(np.floor(vals[keep] / height), 0, rows - 1).astype(np.int64)
+    flat = np.bincount(row * bins.count + bins.index(times[keep]), minlength=rows * bins.count)
+    return Density(height * np.arange(rows + 1, dtype=np.float64), flat.reshape(rows, bins.count))
+
+
+@dataclass(frozen=True, slots=True)
+class Distribution:
+    """A histogram (``counts[k]`` values in ``[edges[k], edges[k+1])``, the last bar closed and also
+    holding every value above ``edges[-1]``, the ``HISTOGRAM_TOP_PERCENTILE``) and the exact CDF:
+    a share ``cdf_share[i]`` of the values are at most ``cdf_value[i]`` (linear percentiles)."""
+
+    edges: np.ndarray  # float64 (bars+1,)
+    counts: np.ndarray  # int64 (bars,)
+    cdf_value: np.ndarray  # float64 (CDF_POINTS,)
+    cdf_share: np.ndarray  # float64 (CDF_POINTS,)
+    size: int
+
+
+def build_distribution(values: np.ndarray, bars: int = HISTOGRAM_BINS) -> Distribution | None:
+    """Histogram and CDF of the finite ``values``; None when there are none."""
+    vals = np.asarray(values, dtype=np.float64)
+    vals = vals[np.isfinite(vals)]
+    if vals.size == 0:
+        return None
+    share = np.linspace(0.0, 1.0, CDF_POINTS)
+    quantiles = np.percentile(vals, np.append(share * 100, HISTOGRAM_TOP_PERCENTILE))
+    low, top = float(quantiles[0]), float(quantiles[-1])
+    if top <= low:
+        top = low + 1.0
+    edges = np.linspace(low, top, bars + 1)
+    counts, _ = np.histogram(np.minimum(vals, top), bins=edges)
+    return Distribution(edges, counts, quantiles[:-1], share, int(vals.size))
+
+
+@dataclass(frozen=True, slots=True)
+class LatencyPoints:
+    """Per-request latencies (ms) at their time, successful requests only.
+
+    ``ttft``: at the send (streaming only, else empty). ``itl_mean``: each request's mean ITL gap
+    (``(last event - first event) / gaps``) at the middle of its decode, requests with a gap only.
+    ``itl_gaps``: every ITL gap at the token event that ends it (the pooled values of the ITL row).
+    ``e2el``: at the send. ``tpot_ms``: the defined TPOTs (no time: histogram only).
+    """
+
+    ttft: tuple[np.ndarray, np.ndarray]
+    itl_mean: tuple[np.ndarray, np.ndarray]
+    itl_gaps: tuple[np.ndarray, np.ndarray]
+    e2el: tuple[np.ndarray, np.ndarray]
+    tpot_ms: np.ndarray
+
+
+def build_latency_points(table: RequestTable, requests: PerRequestMetrics, *, origin_s: float) -> LatencyPoints:
+    """``LatencyPoints`` of ``requests`` (``compute_per_request(table, stream)``)."""
+    points = np.asarray(table.time_points_s, dtype=np.float64)
+    rows = requests.row_index
+    first = np.asarray(table.offsets, dtype=np.int64)[rows]
+    last = np.asarray(table.offsets, dtype=np.int64)[rows + 1] - 1
+    start_rel = requests.start_s - origin_s
+    e2el = (start_rel, requests.e2el_s * 1000)
+    if not requests.stream or len(requests) == 0:
+        empty = (np.zeros(0), np.zeros(0))
+        return LatencyPoints(empty, empty, empty, e2el, np.zeros(0))
+    gaps = np.diff(requests.itl_offsets)
+    has_gap = gaps > 0
+    first_event, last_event = points[first + 1][has_gap], points[last][has_gap]
+    itl_mean = ((first_event + last_event) / 2 - origin_s, (last_event - first_event) / gaps[has_gap] * 1000)
+    gap_end_s = points[point_ranges_mask(points.shape[0], first + 2, last)]
+    return LatencyPoints(
+        ttft=(start_rel, requests.ttft_s * 1000),
+        itl_mean=itl_mean,
+        itl_gaps=(gap_end_s - origin_s, requests.itl_s * 1000),
+        e2el=e2el,
+        tpot_ms=requests.tpot_s[requests.tpot_defined] * 1000,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Throughput:
+    """Per time bin: output tokens/s (each successful request's output tokens spread evenly over its
+    token events: the body read when not streaming), successful and failed requests completed/s."""
+
+    output_tokens_per_s: np.ndarray
+    requests_per_s: np.ndarray
+    failed_per_s: np.ndarray
+
+
+def build_throughput(table: RequestTable, requests: PerRequestMetrics, bins: TimeBins, *,
+                     origin_s: float) -> Throughput:
+    points = np.asarray(table.time_points_s, dtype=np.float64)
+    offsets = np.asarray(table.offsets, dtype=np.int64)
+    rows = requests.row_index
+    first, last = offsets[rows], offsets[rows + 1] - 1
+    events = last - first  # time points after the send (>= 1)
+    token_times = points[point_ranges_mask(points.shape[0], first + 1, last)] - origin_s
+    weights = np.repeat(requests.output_tokens / np.maximum(events, 1), events)
+    failed = np.ones(len(table), dtype=bool)
+    failed[rows] = False
+    return Throughput(
+        output_tokens_per_s=binned_rate(bins, token_times, weights),
+        requests_per_s=binned_rate(bins, requests.end_s - origin_s),
+        failed_per_s=binned_rate(bins, np.asarray(table.end_s, dtype=np.float64)[failed] - origin_s),
+    )
+
+
+#: At most this many bins for the in-flight range of a binned report (the step chart of a 1M-request
+#: run has 2M steps: 30 MB in the page).
+MAX_INFLIGHT_BINS = 2000
+
+
+@dataclass(frozen=True, slots=True)
+class InFlightRange:
+    """The lowest and highest in-flight count held at any moment of each bin of ``bins``."""
+
+    bins: TimeBins
+    low: np.ndarray  # int64 (bins,)
+    high: np.ndarray  # int64 (bins,)
+
+
+def build_inflight_range(steps: InFlightSteps, bins: TimeBins) -> InFlightRange:
+    """Range per bin of a step function (``InFlightSteps``: 0 before its first step)."""
+    counts = np.concatenate([[0], steps.count]).astype(np.int64)  # counts[k + 1] holds after step k
+    # the count in effect at each bin's start: after the last step at or before it
+    low = counts[np.searchsorted(steps.time_rel_s, bins.edges_rel_s[:-1], side="right")]
+    high = low.copy()
+    inside = bins.index(steps.time_rel_s)
+    np.minimum.at(low, inside, steps.count)
+    np.maximum.at(high, inside, steps.count)
+    return InFlightRange(bins, low, high)
