@@ -176,3 +176,25 @@ def test_time_series_rows_by_hand() -> None:
     assert completed.sum() * width == pytest.approx(16) and completed.max() == pytest.approx(400.0)
     tokens = traces[f"Output tokens/s (per {width:g} s)"]["y"][:-1]
     assert tokens.sum() * width == pytest.approx(64)  # every token counted once
+
+
+def test_non_streaming_runs_draw_no_ttft_or_itl(tmp_path: Path) -> None:
+    table = _back_to_back(16)
+    data = build_report_data(table, stream=False)
+    assert list(data.distributions) == ["e2el"]  # no TTFT, TPOT or ITL without a stream
+    figure = build_figure(table, stream=False)
+    titles = [a["text"] for a in figure["layout"]["annotations"]]
+    assert not [t for t in titles if t.startswith(("TTFT", "ITL"))]
+    # every token is counted once, over the time points after each send
+    tokens = next(t for t in figure["data"] if t["name"].startswith("Output tokens/s"))
+    width = data.bins.width_s
+    assert tokens["y"][:-1].sum() * width == pytest.approx(64)
+
+
+def test_a_run_where_every_request_failed_has_no_distributions(tmp_path: Path) -> None:
+    table = RequestTable.from_columns([[1.0], [1.5]], [False, False], [5, 5], [0, 0], end_s=[2.0, 2.5])
+    data = build_report_data(table, stream=True)
+    assert data.distributions == {} and data.latency == []
+    assert data.throughput.failed_per_s.sum() * data.bins.width_s == pytest.approx(2)
+    page = write_plot(tmp_path / "failed_plot.html", table, stream=True).read_text(encoding="utf-8")
+    assert "ais-bench-distributions" not in page and "Requests failed/s" in page
