@@ -72,6 +72,8 @@ def test_distribution_histogram_to_p99_9_and_exact_cdf() -> None:
     np.testing.assert_allclose(dist.cdf_value, np.linspace(0, 100, 201))
     np.testing.assert_allclose(dist.cdf_share, np.linspace(0, 1, 201))
     assert build_distribution(np.array([np.nan])) is None
+    one_value = build_distribution(np.array([100.0, 100.0 + 1e-13, 100.0]), bars=4)  # float noise only
+    assert one_value is not None and one_value.counts.sum() == 3 and one_value.edges[-1] == pytest.approx(101.0)
 
 
 def _two_requests() -> RequestTable:
@@ -178,7 +180,7 @@ def test_time_series_rows_by_hand() -> None:
     assert tokens.sum() * width == pytest.approx(64)  # every token counted once
 
 
-def test_non_streaming_runs_draw_no_ttft_or_itl(tmp_path: Path) -> None:
+def test_non_streaming_runs_draw_no_ttft_or_itl() -> None:
     table = _back_to_back(16)
     data = build_report_data(table, stream=False)
     assert list(data.distributions) == ["e2el"]  # no TTFT, TPOT or ITL without a stream
