@@ -99,3 +99,16 @@ def test_a_failed_point_is_a_row_and_the_sweep_goes_on(tmp_path: Path) -> None:
     assert document["knee"] is None
     lines = (_sweep_dir(tmp_path) / "sweep.csv").read_text().splitlines()
     assert len(lines) == 3 and lines[1].startswith('1,failed,"All requests failed')
+
+
+def test_an_unsteady_point_is_a_row_with_its_reason(tmp_path: Path) -> None:
+    # 2 requests never make a steady stage: at concurrency 2 in flight reaches 2 on one request start
+    # at most (treated as warm-up), at concurrency 3 it never reaches 3.
+    configs = tmp_path / "configs"
+    write_sim_model_config(configs, "sim2", dict(max_num_seqs=4, seed=0), max_out_len=8, batch_size=2)
+    argv = ["--models", "sim2", "--config-dir", str(configs), "--isl", "8", "--osl", "8", "--num-prompts", "2",
+            "--summarizer", "stable_stage", "--work-dir", str(tmp_path / "out"), "--concurrency", "2,3"]
+    assert main(argv) == 3
+    document = json.loads((_sweep_dir(tmp_path) / "sweep.json").read_text())
+    assert [p["status"] for p in document["points"]] == ["unsteady", "unsteady"]
+    assert all(p["reason"].startswith("Can not find a stable stage") for p in document["points"])
