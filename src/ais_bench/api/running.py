@@ -77,8 +77,8 @@ class RunResult:
 def run(planned: PlannedRun, *, progress: bool = True, wide: bool = False) -> RunResult:
     """Warm up, send the load, then write and print the results (details, tables, csv, json, plot).
 
-    ``progress``: show the live progress line on stderr; ``wide``: print the tables in AISBench's
-    full layout (``<ds>.csv``'s) instead of the compact one that fits 120 columns. Raises an ``AisBenchError`` subclass on a
+    ``progress``: show the live view on stderr (``api/progress.py``); ``wide``: print the tables in
+    AISBench's full layout (``<ds>.csv``'s) instead of the compact one that fits 120 columns. Raises an ``AisBenchError`` subclass on a
     user-caused problem (unreachable server, failed warm-up, every request failed, no steady
     stage, records that cannot be written); records already received stay on disk.
     """
@@ -88,14 +88,20 @@ def run(planned: PlannedRun, *, progress: bool = True, wide: bool = False) -> Ru
     out_dir.mkdir(parents=True, exist_ok=True)
     printer = None
     if progress:
-        printer = ProgressPrinter(f"[{model.abbr}/{dataset.abbr}]", plan.total_requests, plan.pressure_time_s)
+        printer = ProgressPrinter(
+            f"[{model.abbr}/{dataset.abbr}]", plan.total_requests, plan.batch_size, pressure_time_s=plan.pressure_time_s
+        )
     scraping = _Scraping(planned)
     try:
         outcome = run_benchmark(plan, progress=printer, before_load=lambda warm_up: scraping.start(warm_up))
+    except BaseException:  # the error (or Ctrl-C) is reported below the view's last frame
+        if printer is not None:
+            printer.close()
+        raise
     finally:
         scrape_report = scraping.stop()
     if printer is not None:
-        printer.finish(outcome.totals, outcome.elapsed_s)
+        printer.finish(outcome.totals, outcome.elapsed_s, outcome.live)
     for warning in outcome.warnings:
         log.warning(warning)
     if outcome.output_error is not None:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from ais_bench.engine.health import LagHistogram
+from ais_bench.engine.live import LiveFigures, SparseTally
 from ais_bench.engine.warmup import WarmupResult
 
 if TYPE_CHECKING:
@@ -76,6 +77,14 @@ class OutputFailure(FromWorker):
 
 
 @dataclass(frozen=True)
+class LiveCounts(FromWorker):
+    """What the records the worker wrote since its last ``LiveCounts`` add up to (``engine/live.py``):
+    bounded in size however long the run (fixed histograms, a few end-time buckets)."""
+
+    tally: SparseTally
+
+
+@dataclass(frozen=True)
 class WorkerStarted(FromWorker):
     """The worker has started and opened its client; its warm-up comes next (``SharedState.ready``)."""
 
@@ -88,13 +97,13 @@ class WorkerReady(FromWorker):
     warm_up: WarmupResult
 
 
-WorkerMessage = WorkerWarning | WorkerCrash | LoopLagCounts | CpuUse | StampingMode | OutputFailure
+WorkerMessage = WorkerWarning | WorkerCrash | LoopLagCounts | CpuUse | StampingMode | OutputFailure | LiveCounts
 
 
 @dataclass
 class WorkerMessages:
     """What the workers reported: warnings, crash tracebacks, the merged event-loop lag histogram,
-    CPU use per worker, stamping modes and record-writing failures."""
+    CPU use per worker, stamping modes, record-writing failures and the live figures."""
 
     warnings: list[str] = field(default_factory=list)
     crashes: list[str] = field(default_factory=list)
@@ -102,6 +111,7 @@ class WorkerMessages:
     worker_cpu_s: dict[int, tuple[float, float]] = field(default_factory=dict)
     stamping: set[str] = field(default_factory=set)
     output_failures: list[OutputFailure] = field(default_factory=list)
+    live: LiveFigures = field(default_factory=lambda: LiveFigures(workers=1))
 
     def drain(self, shared: SharedState, final_from: int = 0) -> WorkerMessages:
         """Take every message queued; with ``final_from`` > 0, wait (at most ``FINAL_MESSAGES_TIMEOUT_S``)
@@ -119,7 +129,9 @@ class WorkerMessages:
             self.add(message)
 
     def add(self, message: WorkerMessage) -> None:
-        if isinstance(message, LoopLagCounts):
+        if isinstance(message, LiveCounts):
+            self.live.add(message.worker, message.tally)
+        elif isinstance(message, LoopLagCounts):
             self.loop_lag.merge(LagHistogram.from_sparse(message.counts))
         elif isinstance(message, CpuUse):
             self.worker_cpu_s[message.worker] = (message.cpu_s, message.wall_s)

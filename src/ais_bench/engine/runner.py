@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ais_bench.engine.health import LagHistogram
+from ais_bench.engine.live import LiveFigures
 from ais_bench.engine.messages import WorkerMessages, WorkerReady
 from ais_bench.engine.plan import RunPlan
 from ais_bench.engine.shared import LoadTotals, SharedState
@@ -33,7 +34,9 @@ START_DELAY_S = 0.05
 #: Seconds to wait for worker processes to load and open their client before giving up (their
 #: warm-up requests then take what they take: REQUEST_TIME_OUT bounds each).
 READY_TIMEOUT_S = 120.0
-ProgressCallback = Callable[[LoadTotals, float], None]
+#: Called about four times a second while the load runs, and once after it, with the shared counters,
+#: the seconds since the first planned send and the workers' live figures (``engine/live.py``).
+ProgressCallback = Callable[[LoadTotals, float, LiveFigures], None]
 #: Called with the workers' warm-up, all done, before the load starts; it may raise to stop the run.
 BeforeLoadCallback = Callable[[WarmupResult], None]
 
@@ -62,6 +65,8 @@ class RunOutcome:
     output_error: str | None = None
     #: Finished requests whose records could not be written (kept in memory until the end, then lost).
     records_unwritten: int = 0
+    #: The workers' live figures (``engine/live.py``), complete once the run has ended.
+    live: LiveFigures = field(default_factory=lambda: LiveFigures(workers=1))
 
 
 #: What runs one worker: a process, or a thread of this process (``--debug``).
@@ -115,7 +120,7 @@ def run_benchmark(
     start_at_s = time.perf_counter() + START_DELAY_S
     shared.start_at_s.value = start_at_s
     shared.go.set()
-    messages = WorkerMessages()
+    messages = WorkerMessages(live=LiveFigures(plan.workers, start_at_s))
     stop_signal = _watch(shared, runners, start_at_s, progress, messages)
     # a worker process flushes its messages before it exits; a --debug worker thread's last messages
     # (its loop lag and CPU use) may still be in the queue's feeder thread: wait for them
@@ -139,6 +144,7 @@ def run_benchmark(
         stamping=messages.stamping_mode,
         output_error=messages.output_failures[0].reason if messages.output_failures else None,
         records_unwritten=sum(failure.unwritten for failure in messages.output_failures),
+        live=messages.live,
     )
 
 
@@ -183,7 +189,7 @@ def _watch(
             for runner in runners:
                 runner.join(timeout=0.25)
                 if progress is not None:
-                    progress(shared.totals(), time.perf_counter() - start_at_s)
+                    progress(shared.totals(), time.perf_counter() - start_at_s, messages.live)
                 if runner.is_alive():
                     break
         except KeyboardInterrupt as exc:
@@ -193,7 +199,8 @@ def _watch(
             stop_signal = stop_signal_of(exc)
             shared.stop.set()
     if progress is not None:
-        progress(shared.totals(), time.perf_counter() - start_at_s)
+        messages.drain(shared)
+        progress(shared.totals(), time.perf_counter() - start_at_s, messages.live)
     return stop_signal
 
 

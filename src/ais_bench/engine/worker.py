@@ -31,8 +31,10 @@ from ais_bench.clients.response import ResponseState
 from ais_bench.clients.transport import kernel_stamps_enabled
 from ais_bench.engine.attempt import Attempt
 from ais_bench.engine.health import LagHistogram, monitor_loop_lag
+from ais_bench.engine.live import LiveTally
 from ais_bench.engine.messages import (
     CpuUse,
+    LiveCounts,
     LoopLagCounts,
     OutputFailure,
     StampingMode,
@@ -63,6 +65,8 @@ class WorkerContext:
     session: ConnectionPool
     writer: RecordWriter
     bodies: list[bytes]
+    #: The live figures of the records written since the last ``LiveCounts`` message.
+    tally: LiveTally
     #: The first error writing records (disk full, ...): sending stopped then.
     output_error: OSError | None = None
     #: Requests in flight: request id -> (the lane's task, the request's attempts so far).
@@ -121,13 +125,15 @@ async def _run(plan: RunPlan, shared: SharedState, worker_id: int, slots: int, t
         shared.ready.put(WorkerStarted(worker_id))
         warm_up = await _warm_up(plan, session, spec, worker_id, slots)
         redactor = Redactor(secrets_of(plan.url, plan.headers))
-        with RecordWriter(path, redactor=redactor) as writer:
-            ctx = WorkerContext(plan, shared, worker_id, slots, spec, session, writer, bodies)
+        tally = LiveTally(plan.stream)
+        with RecordWriter(path, redactor=redactor, on_written=tally.add_written) as writer:
+            ctx = WorkerContext(plan, shared, worker_id, slots, spec, session, writer, bodies, tally)
             if tune_gc:
                 _tune_gc()
             shared.ready.put(WorkerReady(worker_id, warm_up))
             if not await _wait_for_go(shared):
                 return  # stopped before the start (a failed warm-up, Ctrl-C): nothing to send
+            tally.start_at_s = shared.start_at_s.value
             session.keep_idle(False)
             flusher = asyncio.create_task(_flush_periodically(ctx))
             lag = LagHistogram()
@@ -140,8 +146,11 @@ async def _run(plan: RunPlan, shared: SharedState, worker_id: int, slots: int, t
                 flusher.cancel()
                 monitor.cancel()
                 watchdog.cancel()
+                cpu_use = CpuUse(worker_id, time.thread_time() - cpu0_s, perf_counter() - wall0_s)
+                writer.flush()
+                _send_live_counts(ctx)
                 shared.messages.put(LoopLagCounts(worker_id, lag.to_sparse()))
-                shared.messages.put(CpuUse(worker_id, time.thread_time() - cpu0_s, perf_counter() - wall0_s))
+                shared.messages.put(cpu_use)
         error = ctx.output_error or writer.error  # the writer is closed: its last flush has been tried
         if error is not None:
             lost = writer.buffered if writer.error is not None else 0
@@ -187,6 +196,15 @@ async def _flush_periodically(ctx: WorkerContext) -> None:
         if ctx.writer.flush_due():
             ctx.writer.flush()
             _check_output(ctx)
+        _send_live_counts(ctx)
+
+
+def _send_live_counts(ctx: WorkerContext) -> None:
+    """Send the live figures of the records written since the last call, with the time until
+    which every finished request is in them (now when nothing waits to be written)."""
+    writer = ctx.writer
+    complete_until_s = perf_counter() if writer.buffered == 0 else writer.written_until_s
+    ctx.shared.messages.put(LiveCounts(ctx.worker_id, ctx.tally.take(complete_until_s)))
 
 
 def _check_output(ctx: WorkerContext) -> None:

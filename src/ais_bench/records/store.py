@@ -23,7 +23,7 @@ import errno
 import os
 import struct
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
@@ -107,11 +107,22 @@ def worker_file_set(text_path: Path) -> tuple[Path, Path, Path]:
     return text_path.with_name(base + ".rows"), text_path.with_name(base + ".points"), text_path
 
 
+#: Called with each batch of records a flush wrote: their rows (``ROW_DTYPE``) and time points
+#: (float64; the first row's points start at index 0).
+WrittenCallback = Callable[[np.ndarray, np.ndarray], None]
+
+
 class RecordWriter:
-    """Append-only writer of one worker's records; flushes at least every ``flush_interval_s``."""
+    """Append-only writer of one worker's records; flushes at least every ``flush_interval_s``.
+    ``on_written`` sees every batch once it is on disk (the live view's figures, ``engine/live.py``)."""
 
     def __init__(
-        self, path: Path, flush_interval_s: float = 1.0, max_buffered: int = 256, redactor: Redactor | None = None
+        self,
+        path: Path,
+        flush_interval_s: float = 1.0,
+        max_buffered: int = 256,
+        redactor: Redactor | None = None,
+        on_written: WrittenCallback | None = None,
     ) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
@@ -135,7 +146,10 @@ class RecordWriter:
         self._flush_interval_s = flush_interval_s
         self._max_buffered = max_buffered
         self._last_flush_s = time.perf_counter()
+        self._on_written = on_written
         self.written = 0
+        #: Every record appended before this perf_counter time is on disk.
+        self.written_until_s = self._last_flush_s
 
     def append(self, record: RequestRecord) -> None:
         points = record.time_points_s
@@ -201,8 +215,8 @@ class RecordWriter:
         if not self._row_chunks or self._broken:
             return
         header = ROWS_HEADER if self._committed_sizes[2] == 0 else b""
-        pieces = (b"".join(self._point_chunks), b"\n".join(self._text_lines) + b"\n",
-                  header + b"".join(self._row_chunks))
+        rows = b"".join(self._row_chunks)
+        pieces = (b"".join(self._point_chunks), b"\n".join(self._text_lines) + b"\n", header + rows)
         try:
             for handle, data in zip(self._files, pieces, strict=True):
                 _write_all(handle, data)
@@ -211,10 +225,13 @@ class RecordWriter:
             self._roll_back()
             return
         self.error = None
+        self.written_until_s = self._last_flush_s
         self._committed_sizes = [size + len(data) for size, data in zip(self._committed_sizes, pieces, strict=True)]
         self._point_chunks.clear()
         self._text_lines.clear()
         self._row_chunks.clear()
+        if self._on_written is not None:
+            self._on_written(np.frombuffer(rows, dtype=ROW_DTYPE), np.frombuffer(pieces[0], dtype="<f8"))
 
     def _roll_back(self) -> None:
         """Cut every file back to what the last successful flush left (frees the space it took)."""

@@ -5,11 +5,14 @@ from __future__ import annotations
 import multiprocessing
 import pickle
 
+import numpy as np
 import pytest
 
 from ais_bench.engine.health import LagHistogram
+from ais_bench.engine.live import LiveFigures, LiveTally
 from ais_bench.engine.messages import (
     CpuUse,
+    LiveCounts,
     LoopLagCounts,
     OutputFailure,
     StampingMode,
@@ -40,6 +43,18 @@ def test_every_message_kind_lands_in_its_field():
     assert messages.worker_cpu_s == {1: (0.5, 2.0), 0: (0.25, 2.0)}
     assert messages.warnings == ["stalled"] and messages.crashes == ["Traceback ..."]
     assert [failure.unwritten for failure in messages.output_failures] == [3, 2]
+
+
+def test_live_counts_of_every_worker_are_merged_into_the_live_figures():
+    messages = WorkerMessages(live=LiveFigures(workers=2, start_at_s=0.0))
+    for worker, ttft_s in ((0, 0.04), (1, 0.06)):
+        tally = LiveTally(stream=True)
+        tally.ttft.add(np.array([ttft_s]))
+        tally.requests_by_bucket[0] = 1
+        messages.add(pickle.loads(pickle.dumps(LiveCounts(worker, tally.take(complete_until_s=0.6)))))
+    assert messages.live.ttft.total == 2 and (messages.live.ttft.min_s, messages.live.ttft.max_s) == (0.04, 0.06)
+    rates = messages.live.rates()
+    assert rates is not None and rates.requests_per_s == 4.0  # 2 requests in the first 0.5 s
 
 
 def test_stamping_mode_is_mixed_when_workers_differ_and_loop_when_none_said():

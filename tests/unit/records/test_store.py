@@ -134,3 +134,17 @@ def test_a_full_disk_keeps_the_files_consistent_and_the_records_buffered(tmp_pat
         records = read_records(disk, "ds")
         assert [r.request_id for r in records] == list(range(2000))
         assert records[1999] == _record(1999, 0, output_text="x" * 1000)
+
+
+def test_each_batch_written_is_seen_once_with_its_rows_and_points(tmp_path: Path) -> None:
+    seen: list[tuple[list[int], list[float]]] = []
+
+    def on_written(rows: np.ndarray, points: np.ndarray) -> None:
+        seen.append((rows["request_id"].tolist(), points.tolist()))
+
+    with RecordWriter(worker_record_path(tmp_path, "ds", 0), max_buffered=2, on_written=on_written) as writer:
+        for request_id in range(3):
+            writer.append(_record(request_id, 0))
+        assert writer.buffered == 1  # the first two went out together (max_buffered)
+    # the batch's own points, from index 0, in row order
+    assert seen == [([0, 1], [1.0, 1.5, 2.0, 2.0, 1.5, 3.0]), ([2], [3.0, 1.5, 4.0])]
