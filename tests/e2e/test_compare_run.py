@@ -140,6 +140,8 @@ def test_compare_html_renders_without_errors(runs: dict[str, Path], tmp_path: Pa
     assert report.errors == []
     assert report.network == []
     names = {trace["name"] for trace in report.traces}
-    assert names == {runs["fast"].name, runs["slow"].name}
+    # Each run's label (its folder name; "#2" is added when both runs started in the same second).
+    labels = [run["label"] for run in json.loads((tmp_path / "cmp" / "compare.json").read_text())["runs"]]
+    assert len(set(labels)) == 2 and names == set(labels)
     assert len(report.traces) == 2 * 3  # TTFT, ITL and E2EL CDFs per run
     assert all(trace["points"] > 100 for trace in report.traces)
