@@ -142,6 +142,31 @@ def derive(series: ServerSeries, window: StageWindow) -> ServerStageSummary:
     return ServerStageSummary(window, inside, servers)
 
 
+@dataclass(frozen=True)
+class GaugeSeries:
+    """A known server's gauges over the run, for plotting: (scrape times in perf_counter s, values)
+    of ``running`` and ``waiting`` requests and ``kv_usage`` (0..1); None where not exposed."""
+
+    server: str
+    running: tuple[np.ndarray, np.ndarray] | None
+    waiting: tuple[np.ndarray, np.ndarray] | None
+    kv_usage: tuple[np.ndarray, np.ndarray] | None
+
+
+def gauge_series(series: ServerSeries) -> list[GaugeSeries]:
+    """The gauges of every known server in ``series`` over time."""
+    view = SeriesView(series)
+    return [
+        GaugeSeries(
+            names.server,
+            view.gauge_points(names.running, average=False),
+            view.gauge_points(names.waiting, average=False),
+            view.gauge_points(names.kv_usage, average=True),
+        )
+        for names in servers_present(series.names())
+    ]
+
+
 def _derive_server(view: SeriesView, names: ServerNames, window: StageWindow) -> ServerDerived:
     counters = {
         field: view.counter(getattr(names, field), window)
@@ -214,18 +239,25 @@ class SeriesView:
         return None
 
     def gauge(self, selectors: tuple[Selector, ...], window: StageWindow, *, average: bool) -> GaugeStats | None:
+        points = self.gauge_points(selectors, average=average)
+        if points is None:
+            return None
+        times, values = points
+        values = values[(times >= window.start_s) & (times <= window.end_s)]
+        if not len(values):
+            return None
+        return GaugeStats(float(values.mean()), float(values.max()), len(values))
+
+    def gauge_points(self, selectors: tuple[Selector, ...], *, average: bool) -> tuple[np.ndarray, np.ndarray] | None:
+        """(scrape times, value at each) of a gauge: its label sets added up (``average``: averaged)."""
         rows = self.rows(selectors)
         if rows is None:
-            return None
-        t_s = self.series.t_s[rows]
-        rows = rows[(t_s >= window.start_s) & (t_s <= window.end_s)]
-        if not len(rows):
             return None
         times, at_time = np.unique(self.series.t_s[rows], return_inverse=True)
         totals: np.ndarray = np.bincount(at_time, weights=self.series.value[rows], minlength=len(times))
         if average:
             totals = totals / np.bincount(at_time, minlength=len(times))
-        return GaugeStats(float(totals.mean()), float(totals.max()), len(times))
+        return times, totals
 
     def counter(self, selectors: tuple[Selector, ...], window: StageWindow) -> CounterIncrease | None:
         rows = self.rows(selectors)

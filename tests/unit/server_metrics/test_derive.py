@@ -124,3 +124,13 @@ def test_bucket_quantile_in_the_inf_bucket_is_the_largest_bound() -> None:
     bounds = np.array([0.1, 0.2, np.inf])
     assert bucket_quantile(0.99, bounds, np.array([0.0, 1.0, 10.0])) == 0.2
     assert bucket_quantile(0.5, bounds, np.array([0.0, 0.0, 0.0])) is None
+
+
+def test_gauge_series_over_the_whole_run() -> None:
+    from ais_bench.server_metrics.derive import gauge_series
+
+    (gauges,) = gauge_series(recorded_series("llamacpp"))
+    assert gauges.server == "llamacpp" and gauges.kv_usage is None
+    assert gauges.running is not None and gauges.waiting is not None
+    assert gauges.running[0].tolist() == [500.0, 505.0, 510.0] and gauges.running[1].tolist() == [4.0, 2.0, 3.0]
+    assert gauges.waiting[1].tolist() == [0.0, 1.0, 2.0]
