@@ -63,6 +63,9 @@ def test_scraped_counters_equal_what_the_client_received(tmp_path: Path) -> None
     assert server["samples"] == len(rows) - 1
     with h5py.File(perf / "tiny_details.h5") as f:
         assert f["server_metrics/t_s"].shape == (len(rows) - 1,)
+    page = (perf / "tiny_plot.html").read_text(encoding="utf-8")
+    assert "Server: requests running and waiting" in page and "Server: KV-cache usage" in page
+    assert "Server: vllm running" in page and "Server: vllm kv usage" in page
     summary = json.loads((perf / "tiny_summary.json").read_text(encoding="utf-8"))
     jsonschema.Draft202012Validator(summary_schema()).validate(summary)
     assert summary["server_metrics"] == server

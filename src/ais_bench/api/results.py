@@ -162,11 +162,11 @@ def _summarise(job: ResultJob) -> PerfSummary:
             slo=job.summarizer.slo,
         )
     except AllRequestsFailed as exc:
-        _write_plot(job, table, columns, None)  # failures are drawn too
+        _write_plot(job, table, columns, None, series)  # failures are drawn too
         first = reasons[0][0] if reasons else "no request was sent"
         raise AllRequestsFailed(f"{exc.message}; most frequent reason: {first}", hint=exc.hint) from None
     except NoSteadyStage:
-        _write_plot(job, table, columns, None)  # the timeline still helps to see why
+        _write_plot(job, table, columns, None, series)  # the timeline still helps to see why
         raise
     _drop_placeholder_output_metrics(summary, counts, table.success)
     _drop_placeholder_input_metrics(summary, counts, table.success)
@@ -196,7 +196,7 @@ def _summarise(job: ResultJob) -> PerfSummary:
     write_json(summary, job.out_dir / f"{dataset.abbr}.json", extra=extra)
     context = SummaryContext(model.abbr, dataset.abbr, _config_text(job.out_dir), extra)
     write_summary_json(summary, context, summary_json_path(job.out_dir, dataset.abbr))
-    _write_plot(job, table, columns, summary)
+    _write_plot(job, table, columns, summary, series)
     print(f"Performance Result files located in {display(job.out_dir)}.")
     return summary
 
@@ -300,15 +300,20 @@ def _config_text(out_dir: Path) -> str:
     return dumps[-1].read_text(encoding="utf-8") if dumps else ""
 
 
-def _write_plot(job: ResultJob, table: RequestTable, columns: RecordColumns, summary: PerfSummary | None) -> None:
+def _write_plot(
+    job: ResultJob, table: RequestTable, columns: RecordColumns, summary: PerfSummary | None,
+    series: ServerSeries | None,
+) -> None:
     """``<ds>_plot.html`` through ``reports/html_report.write_plot``: the only call site, for live
-    runs and recalculation alike (imported here: plotly is slow to import and only needed now)."""
+    runs and recalculation alike (imported here: plotly is slow to import and only needed now);
+    with the scraped server gauges when the run has them."""
     from ais_bench.reports.html_report import write_plot
+    from ais_bench.server_metrics.derive import gauge_series
 
     path = job.out_dir / f"{job.dataset.abbr}_plot.html"
     write_plot(
         path, table, stream=job.model.stream, summary=summary, scheduled_s=columns.rows["scheduled_s"].copy(),
-        title=f"{job.model.abbr}/{job.dataset.abbr}",
+        title=f"{job.model.abbr}/{job.dataset.abbr}", server=gauge_series(series) if series is not None else None,
     )
     log.info("Plot written to %s", display(path))
 

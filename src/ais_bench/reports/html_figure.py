@@ -12,6 +12,7 @@ from ais_bench.metrics.per_request import compute_per_request
 from ais_bench.metrics.stage import StableWindow
 from ais_bench.records.record import RequestTable
 from ais_bench.reports.html_series import LatencySeries, add_latency_row, add_throughput_rows
+from ais_bench.reports.html_server import KV_ROW, REQUESTS_ROW, add_server_rows, has_kv_usage, has_requests
 from ais_bench.reports.plot_data import (
     SEGMENT_FAMILIES,
     InFlightSteps,
@@ -43,6 +44,7 @@ from ais_bench.reports.plotly_figure import (
     stacked_axes,
     time_coords,
 )
+from ais_bench.server_metrics.derive import GaugeSeries
 
 #: Trace colours (also checked in the browser test's screenshot).
 COLOURS = {
@@ -87,6 +89,7 @@ class ReportData:
     distributions: dict[str, Distribution]
     rate: SendRate | None
     stream: bool
+    origin_s: float = 0.0  # the first send (perf_counter s): time 0 of the x axis
 
 
 def build_report_data(table: RequestTable, *, stream: bool, scheduled_s: np.ndarray | None = None) -> ReportData:
@@ -114,13 +117,14 @@ def build_report_data(table: RequestTable, *, stream: bool, scheduled_s: np.ndar
         timeline=timeline, span_s=span_s, bins=bins, binned=len(timeline.start_rel_s) > PER_REQUEST_LIMIT,
         latency=latency, throughput=build_throughput(table, requests, bins, origin_s=origin_s),
         distributions=distributions, rate=build_send_rate(scheduled_s, table.start_s, origin_s=origin_s),
-        stream=stream,
+        stream=stream, origin_s=origin_s,
     )
 
 
-def _rows(data: ReportData) -> list[_Row]:
+def _rows(data: ReportData, server: list[GaugeSeries]) -> list[_Row]:
     """The rows of the time figure, top to bottom: the request timeline (or, binned, E2EL over
-    time), TTFT and ITL over time (streaming), output tokens/s, requests/s, in flight, send rate."""
+    time), TTFT and ITL over time (streaming), output tokens/s, requests/s, in flight, the server's
+    requests and KV-cache usage (``--server-metrics``), send rate."""
     width = f"{data.bins.width_s:g} s"
     rows = [_Row("timeline", "Requests by start time", "Request (rank by start time)", 480)]
     latency_keys = {series.metric for series in data.latency}
@@ -136,6 +140,10 @@ def _rows(data: ReportData) -> list[_Row]:
         _Row("requests", f"Requests completed per second (per {width})", "req/s", 190),
         _Row("inflight", "Requests in flight", "In flight", 240),
     ]
+    if has_requests(server):
+        rows.append(_Row("server_requests", *REQUESTS_ROW, 190))
+    if has_kv_usage(server):
+        rows.append(_Row("server_kv", *KV_ROW, 190))
     if data.rate is not None:
         rows.append(_Row("rate", "Send rate", "Requests/s", 190))
     return rows
@@ -153,8 +161,12 @@ def build_figure(
     return build_time_figure(build_report_data(table, stream=stream, scheduled_s=scheduled_s), window)
 
 
-def build_time_figure(data: ReportData, window: StableWindow | None = None) -> Figure:
-    rows = _rows(data)
+def build_time_figure(
+    data: ReportData, window: StableWindow | None = None, server: list[GaugeSeries] | None = None
+) -> Figure:
+    """``server``: the scraped gauges of the known servers (``--server-metrics``), drawn under in flight."""
+    server = server or []
+    rows = _rows(data, server)
     height = sum(row.height_px for row in rows) + _ROW_GAP_PX * (len(rows) - 1) + _MARGINS_PX
     figure = new_figure(height, stacked_axes(
         [row.height_px for row in rows], [row.title for row in rows], [row.y_title for row in rows],
@@ -169,6 +181,9 @@ def build_time_figure(data: ReportData, window: StableWindow | None = None) -> F
             add_latency_row(figure, cell[series.metric], series, data.bins, binned=data.binned, span_s=span_s)
     add_throughput_rows(figure, cell["tokens"], cell["requests"], data.throughput, data.bins)
     _add_inflight(figure, data, cell["inflight"])
+    if server:
+        add_server_rows(figure, server, origin_s=data.origin_s, span_s=span_s,
+                        requests_row=cell.get("server_requests"), kv_row=cell.get("server_kv"))
     if data.rate is not None:
         _add_send_rate(figure, data.rate, row=cell["rate"])
     if window is not None:

@@ -15,7 +15,9 @@ The time figure, rows sharing one x axis in seconds after the first send:
 3. output tokens/s and requests completed (and failed) per second, per time bin;
 4. in-flight successful requests over time (step chart; the count the steady stage is found from),
    plus every request including failed ones as a dashed line when some failed;
-5. when the load was paced: planned vs actual sends per second.
+5. with ``--server-metrics``: the server's running and waiting requests, and its KV-cache usage, per
+   scrape (``reports/html_server.py``);
+6. when the load was paced: planned vs actual sends per second.
 
 The steady window (stable_stage) is shaded across all rows. The distribution figure: a histogram
 and a CDF of TTFT, TPOT, ITL and E2EL (those the run has). Time bins, percentiles and histograms are
@@ -49,6 +51,7 @@ from ais_bench.reports.html_page import render_page, render_summary
 from ais_bench.reports.html_series import build_distribution_figure
 from ais_bench.reports.plot_series import PER_REQUEST_LIMIT
 from ais_bench.reports.plotly_figure import Figure
+from ais_bench.server_metrics.derive import GaugeSeries
 
 #: The ids of the figures' <div>s (the browser test looks them up).
 PLOT_DIV_ID = "ais-bench-plot"
@@ -63,6 +66,7 @@ def write_plot(
     summary: PerfSummary | None = None,
     scheduled_s: np.ndarray | None = None,
     title: str = "",
+    server: list[GaugeSeries] | None = None,
 ) -> Path:
     """Write the report to ``path`` and return it.
 
@@ -70,11 +74,12 @@ def write_plot(
     ``scheduled_s``: planned send time per row (perf_counter s, NaN = not paced), or None.
     ``summary``: the run's ``PerfSummary`` when the metrics were computed (adds the summary panel
     and, for stable_stage, the shaded steady window); None still writes the timeline.
+    ``server``: the scraped server gauges (``--server-metrics``): rows under the in-flight chart.
     Raises ``OutputError`` when the file cannot be written.
     """
     window = summary.window if summary is not None else None
     data = build_report_data(table, stream=stream, scheduled_s=scheduled_s)
-    figures = [(PLOT_DIV_ID, build_time_figure(data, window))]
+    figures = [(PLOT_DIV_ID, build_time_figure(data, window, server))]
     if data.distributions:
         figures.append((DIST_DIV_ID, build_distribution_figure(data.distributions)))
     target = Path(path)
