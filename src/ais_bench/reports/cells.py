@@ -7,7 +7,10 @@ confidence bounds the same way); ``<ds>.json`` keeps the metrics' full precision
 
 from __future__ import annotations
 
+import json
+import math
 from pathlib import Path
+from typing import Any
 
 from ais_bench.errors import OutputError
 
@@ -60,3 +63,19 @@ def write_text(path: str | Path, text: str) -> None:
             f"cannot write {target}: {exc.strerror or exc}",
             hint="check that the output folder is writable and the disk is not full",
         ) from exc
+
+
+def write_json_document(path: str | Path, document: Any) -> None:
+    """Write ``document`` as indented JSON with every NaN or infinity as null (JSON has no such
+    numbers); an OS error becomes ``OutputError``."""
+    write_text(path, json.dumps(_finite(document), indent=2, ensure_ascii=False, allow_nan=False) + "\n")
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_finite(item) for item in value]
+    return value

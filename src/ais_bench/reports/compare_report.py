@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Sequence
 from pathlib import Path
@@ -10,7 +9,7 @@ from typing import Any
 
 from ais_bench import __version__
 from ais_bench.metrics.comparison import ComparisonRow, DatasetComparison, Violation
-from ais_bench.reports.cells import MISSING, write_text
+from ais_bench.reports.cells import MISSING, write_json_document
 
 SCHEMA_NAME = "ais_bench.compare"
 SCHEMA_VERSION = 1
@@ -112,14 +111,4 @@ def _row_entry(pair: DatasetComparison, row: ComparisonRow) -> dict[str, Any]:
 
 
 def write_comparison_json(document: dict[str, Any], path: Path) -> None:
-    write_text(path, json.dumps(_finite(document), indent=2, ensure_ascii=False, allow_nan=False) + "\n")
-
-
-def _finite(value: Any) -> Any:
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {key: _finite(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_finite(item) for item in value]
-    return value
+    write_json_document(path, document)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -20,7 +19,7 @@ from ais_bench import __version__
 from ais_bench.metrics.goodput import Goodput
 from ais_bench.metrics.stage import Interval, StableWindow
 from ais_bench.metrics.summary import PerfSummary
-from ais_bench.reports.cells import write_text
+from ais_bench.reports.cells import write_json_document
 
 SCHEMA_NAME = "ais_bench.summary"
 SCHEMA_VERSION = 1
@@ -157,19 +156,7 @@ def _interval(interval: Interval | None) -> dict[str, Any] | None:
 
 def write_summary_json(summary: PerfSummary, context: SummaryContext, path: str | Path) -> None:
     """Write ``<ds>_summary.json``; raises ``OutputError`` when the file cannot be written."""
-    document = _finite(summary_document(summary, context))
-    write_text(path, json.dumps(document, indent=2, ensure_ascii=False, allow_nan=False) + "\n")
-
-
-def _finite(value: Any) -> Any:
-    """``value`` with every NaN or infinity replaced by None (JSON has no such numbers)."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {key: _finite(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_finite(item) for item in value]
-    return value
+    write_json_document(path, summary_document(summary, context))
 
 
 def summary_schema() -> dict[str, Any]:
