@@ -67,7 +67,7 @@ SERVED_NAME = "smollm2-135m-instruct"
 PARALLEL = 4
 START_TIMEOUT_S = 180
 REQUESTS = 24
-MAX_TOKENS = 32
+MAX_TOKENS = 16
 PROMPTS = [
     "Write a long story about a dragon who learns to bake bread.",
     "Explain in detail how a bicycle works, part by part.",
@@ -165,7 +165,6 @@ def test_streaming_at_concurrency_4_with_the_servers_usage(tmp_path: Path, llama
     assert np.all(requests.ttft_s > 0) and np.all(requests.ttft_s < requests.e2el_s)
     summary = _summary(perf)
     assert summary["_ais_bench"]["stage"] == "stable"
-    assert summary["Max Concurrency"]["total"] == PARALLEL
     assert 0 < summary["Total Generated Tokens"]["stable"] <= REQUESTS * MAX_TOKENS
 
 
