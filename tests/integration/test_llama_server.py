@@ -27,6 +27,7 @@ from ais_bench.metrics.per_request import compute_per_request
 from ais_bench.records.details_h5 import read_details_h5
 from ais_bench.records.table import resolve_token_counts, table_from_columns
 from tests.support.configs import only_run_dir, write_model_config
+from tests.support.processes import stop_process
 
 
 def _cached_binary() -> Path | None:
@@ -112,11 +113,7 @@ def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
             time.sleep(0.5)
         yield port
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_process(proc)
 
 
 def _write_prompts(path: Path) -> Path:

