@@ -108,35 +108,40 @@ def _relative(server: float, client: float) -> float | None:
     return (server - client) / client
 
 
+#: The likely cause of a difference: (when the server counts more than the client, when it counts fewer).
+_TOKEN_CAUSES = (
+    "another client is using the server, or the server counts tokens the client does not receive "
+    "(cancelled or timed-out requests)",
+    "the scraped server is one of several behind a proxy or router, or the client's token counts "
+    "come from a tokenizer or from events instead of the server's usage",
+)
+_REQUEST_CAUSES = (
+    "another client's requests are on the server",
+    "requests wait in a proxy or router before reaching the server, or the scraped server is one of "
+    "several behind it",
+)
+
+
 def _token_warning(server: str, stage: str, server_rate: float, client_rate: float) -> list[str]:
-    difference = _relative(server_rate, client_rate)
-    if difference is None or abs(difference) <= TOLERANCE:
-        return []
-    cause = (
-        "another client is using the server, or the server counts tokens the client does not receive "
-        "(cancelled or timed-out requests)"
-        if difference > 0 else
-        "the scraped server is one of several behind a proxy or router, or the client's token counts "
-        "come from a tokenizer or from events instead of the server's usage"
-    )
-    return [
-        f"server metrics ({server}, {stage} stage): the server generated {server_rate:.1f} tokens/s, the "
-        f"client received {client_rate:.1f} tokens/s ({difference:+.1%}); likely cause: {cause}"
-    ]
+    found = f"the server generated {server_rate:.1f} tokens/s, the client received {client_rate:.1f} tokens/s"
+    return _difference_warning(f"{server}, {stage} stage", server_rate, client_rate, found, _TOKEN_CAUSES)
 
 
 def _requests_warning(server: str, stage: str, server_requests: float, client_in_flight: float) -> list[str]:
-    difference = _relative(server_requests, client_in_flight)
+    found = (
+        f"{server_requests:.2f} requests on the server on average (running + waiting) while the client had "
+        f"{client_in_flight:.2f} in flight"
+    )
+    return _difference_warning(f"{server}, {stage} stage", server_requests, client_in_flight, found, _REQUEST_CAUSES)
+
+
+def _difference_warning(
+    where: str, server_value: float, client_value: float, found: str, causes: tuple[str, str]
+) -> list[str]:
+    """One warning when the server's value differs from the client's by more than ``TOLERANCE``:
+    what was ``found``, the relative difference and the likely cause; none otherwise."""
+    difference = _relative(server_value, client_value)
     if difference is None or abs(difference) <= TOLERANCE:
         return []
-    cause = (
-        "another client's requests are on the server"
-        if difference > 0 else
-        "requests wait in a proxy or router before reaching the server, or the scraped server is one of "
-        "several behind it"
-    )
-    return [
-        f"server metrics ({server}, {stage} stage): {server_requests:.2f} requests on the server on average "
-        f"(running + waiting) while the client had {client_in_flight:.2f} in flight ({difference:+.1%}); "
-        f"likely cause: {cause}"
-    ]
+    cause = causes[0] if difference > 0 else causes[1]
+    return [f"server metrics ({where}): {found} ({difference:+.1%}); likely cause: {cause}"]

@@ -15,6 +15,7 @@ series is used, so a newer name listed first wins over an older one.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -59,46 +60,70 @@ class ServerNames:
     itl: tuple[str, ...] = ()
 
 
-VLLM = ServerNames(
-    "vllm", "vllm:",
-    running=_s("vllm:num_requests_running"),
-    waiting=_s("vllm:num_requests_waiting"),
-    kv_usage=_s("vllm:kv_cache_usage_perc", "vllm:gpu_cache_usage_perc"),
-    prompt_tokens=_s("vllm:prompt_tokens_total"),
-    generation_tokens=_s("vllm:generation_tokens_total"),
-    prefix_hits=_s("vllm:prefix_cache_hits_total"),
-    prefix_queries=_s("vllm:prefix_cache_queries_total"),
-    prefix_hit_rate=_s("vllm:gpu_prefix_cache_hit_rate"),
-    spec_drafts=_s("vllm:spec_decode_num_drafts_total"),
-    spec_draft_tokens=_s("vllm:spec_decode_num_draft_tokens_total"),
-    spec_accepted_tokens=_s("vllm:spec_decode_num_accepted_tokens_total"),
-    ttft=("vllm:time_to_first_token_seconds",),
-    itl=("vllm:inter_token_latency_seconds", "vllm:time_per_output_token_seconds"),
+#: What each server calls each quantity (a ``ServerNames`` field), grouped by quantity: (quantity,
+#: server, name). A quantity with two rows for one server was renamed: the newer name stands first.
+#: Triton's gauges carry labels: ``TRITON`` below.
+_NAMES: tuple[tuple[str, str, str], ...] = (
+    ("running", "vllm", "vllm:num_requests_running"),
+    ("running", "sglang", "sglang:num_running_reqs"),
+    ("running", "tgi", "tgi_batch_current_size"),
+    ("running", "llamacpp", "llamacpp:requests_processing"),
+    ("waiting", "vllm", "vllm:num_requests_waiting"),
+    ("waiting", "sglang", "sglang:num_queue_reqs"),
+    ("waiting", "tgi", "tgi_queue_size"),
+    ("waiting", "llamacpp", "llamacpp:requests_deferred"),
+    ("kv_usage", "vllm", "vllm:kv_cache_usage_perc"),
+    ("kv_usage", "vllm", "vllm:gpu_cache_usage_perc"),
+    ("kv_usage", "sglang", "sglang:token_usage"),
+    ("kv_usage", "llamacpp", "llamacpp:kv_cache_usage_ratio"),
+    # TGI's token counts: the sums of its per-request histograms grow by each finished request's tokens
+    ("prompt_tokens", "vllm", "vllm:prompt_tokens_total"),
+    ("prompt_tokens", "sglang", "sglang:prompt_tokens_total"),
+    ("prompt_tokens", "tgi", "tgi_request_input_length_sum"),
+    ("prompt_tokens", "llamacpp", "llamacpp:prompt_tokens_total"),
+    ("generation_tokens", "vllm", "vllm:generation_tokens_total"),
+    ("generation_tokens", "sglang", "sglang:generation_tokens_total"),
+    ("generation_tokens", "tgi", "tgi_request_generated_tokens_sum"),
+    ("generation_tokens", "llamacpp", "llamacpp:tokens_predicted_total"),
+    ("prefix_hits", "vllm", "vllm:prefix_cache_hits_total"),
+    ("prefix_hits", "sglang", "sglang:cached_tokens_total"),
+    ("prefix_queries", "vllm", "vllm:prefix_cache_queries_total"),
+    ("prefix_queries", "sglang", "sglang:prompt_tokens_total"),
+    ("prefix_hit_rate", "vllm", "vllm:gpu_prefix_cache_hit_rate"),
+    ("prefix_hit_rate", "sglang", "sglang:cache_hit_rate"),
+    ("spec_drafts", "vllm", "vllm:spec_decode_num_drafts_total"),
+    ("spec_draft_tokens", "vllm", "vllm:spec_decode_num_draft_tokens_total"),
+    ("spec_accepted_tokens", "vllm", "vllm:spec_decode_num_accepted_tokens_total"),
+    ("spec_accept_rate", "sglang", "sglang:spec_accept_rate"),
+    ("spec_accept_length", "sglang", "sglang:spec_accept_length"),
+    ("ttft", "vllm", "vllm:time_to_first_token_seconds"),
+    ("ttft", "sglang", "sglang:time_to_first_token_seconds"),
+    ("itl", "vllm", "vllm:inter_token_latency_seconds"),
+    ("itl", "vllm", "vllm:time_per_output_token_seconds"),
+    ("itl", "sglang", "sglang:inter_token_latency_seconds"),
+    ("itl", "sglang", "sglang:time_per_output_token_seconds"),
+    ("itl", "tgi", "tgi_request_mean_time_per_token_duration"),
 )
-SGLANG = ServerNames(
-    "sglang", "sglang:",
-    running=_s("sglang:num_running_reqs"),
-    waiting=_s("sglang:num_queue_reqs"),
-    kv_usage=_s("sglang:token_usage"),
-    prompt_tokens=_s("sglang:prompt_tokens_total"),
-    generation_tokens=_s("sglang:generation_tokens_total"),
-    prefix_hits=_s("sglang:cached_tokens_total"),
-    prefix_queries=_s("sglang:prompt_tokens_total"),
-    prefix_hit_rate=_s("sglang:cache_hit_rate"),
-    spec_accept_rate=_s("sglang:spec_accept_rate"),
-    spec_accept_length=_s("sglang:spec_accept_length"),
-    ttft=("sglang:time_to_first_token_seconds",),
-    itl=("sglang:inter_token_latency_seconds", "sglang:time_per_output_token_seconds"),
-)
-TGI = ServerNames(
-    "tgi", "tgi_",
-    running=_s("tgi_batch_current_size"),
-    waiting=_s("tgi_queue_size"),
-    # the sums of the per-request histograms grow by each finished request's tokens
-    prompt_tokens=_s("tgi_request_input_length_sum"),
-    generation_tokens=_s("tgi_request_generated_tokens_sum"),
-    itl=("tgi_request_mean_time_per_token_duration",),
-)
+#: The quantities that are histograms: their names are base names (without ``_bucket``), not selectors.
+_HISTOGRAMS = ("ttft", "itl")
+
+
+def _from_table(server: str, prefix: str) -> ServerNames:
+    """``server``'s rows of ``_NAMES`` as its ``ServerNames``."""
+    names: dict[str, list[str]] = {}
+    for quantity, row_server, name in _NAMES:
+        if row_server == server:
+            names.setdefault(quantity, []).append(name)
+    quantities: dict[str, Any] = {
+        quantity: tuple(found) if quantity in _HISTOGRAMS else _s(*found) for quantity, found in names.items()
+    }
+    return ServerNames(server, prefix, **quantities)
+
+
+VLLM = _from_table("vllm", "vllm:")
+SGLANG = _from_table("sglang", "sglang:")
+TGI = _from_table("tgi", "tgi_")
+LLAMACPP = _from_table("llamacpp", "llamacpp:")
 TRITON = ServerNames(
     "triton", "nv_",
     running=(Selector("nv_trt_llm_request_metrics", ("request_type", "scheduled")),),
@@ -107,14 +132,6 @@ TRITON = ServerNames(
         Selector("nv_inference_pending_request_count"),
     ),
     kv_usage=(Selector("nv_trt_llm_kv_cache_block_metrics", ("kv_cache_block_type", "fraction")),),
-)
-LLAMACPP = ServerNames(
-    "llamacpp", "llamacpp:",
-    running=_s("llamacpp:requests_processing"),
-    waiting=_s("llamacpp:requests_deferred"),
-    kv_usage=_s("llamacpp:kv_cache_usage_ratio"),
-    prompt_tokens=_s("llamacpp:prompt_tokens_total"),
-    generation_tokens=_s("llamacpp:tokens_predicted_total"),
 )
 
 #: Every known server, in the order a mixed scrape (e.g. Triton serving vLLM) reports them.

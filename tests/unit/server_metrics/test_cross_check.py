@@ -69,3 +69,15 @@ def test_server_quieter_than_the_client_names_a_proxy() -> None:
 def test_no_known_server_no_check() -> None:
     series = ServerSeries.of([(0.0, "process_cpu_seconds_total", "", 1.0), (1.0, "process_cpu_seconds_total", "", 2.0)])
     assert check(series) is None
+
+
+def test_warnings_are_whole_sentences_naming_stage_server_and_cause() -> None:
+    result = check(scraped(20.0, (4.0, 2.0)))
+    assert result is not None
+    assert result.warnings == (
+        "server metrics (vllm, total stage): the server generated 2.0 tokens/s, the client received 1.2 tokens/s "
+        "(+66.7%); likely cause: another client is using the server, or the server counts tokens the client does "
+        "not receive (cancelled or timed-out requests)",
+        "server metrics (vllm, total stage): 3.00 requests on the server on average (running + waiting) while the "
+        "client had 1.50 in flight (+100.0%); likely cause: another client's requests are on the server",
+    )
