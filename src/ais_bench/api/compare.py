@@ -62,12 +62,15 @@ class Comparison:
 
 
 def compare_runs(
-    folders: Sequence[str | Path], *, stage: str | None = None, slo: Sequence[SloBound] | None = None
+    folders: Sequence[str | Path], *, stage: str | None = None, slo: Sequence[SloBound] | None = None,
+    labels: Sequence[str] | None = None,
 ) -> Comparison:
     """Compare every folder after the first with the first. ``stage``: ``total`` or ``stable``;
     None takes, per dataset, the stage of the baseline's ``<ds>_summary.json`` (``total`` without one).
     ``slo``: the bounds both runs' goodput is judged under; None takes, per dataset, the bounds of the
     baseline's summary (its ``--goodput``), no goodput rows without them; ``()``: no goodput rows.
+    ``labels``: the runs' labels (unique, one per folder) instead of their run folders' names (a sweep
+    comparison labels each point's runs with their sweeps' names).
 
     Raises ``ConfigError`` (one line) for a folder that holds no results, fewer than two folders,
     or runs with no dataset in common with the baseline.
@@ -76,7 +79,9 @@ def compare_runs(
         raise ConfigError("compare needs at least two run folders", hint="ais_bench compare RUN_A RUN_B")
     if stage is not None and stage not in STAGES:
         raise ConfigError(f"unknown stage {stage!r}", hint=f"use one of {', '.join(STAGES)}")
-    runs = _labelled([find_run_results(Path(folder)) for folder in folders])
+    runs = [find_run_results(Path(folder)) for folder in folders]
+    names = unique_labels([run.label for run in runs]) if labels is None else list(labels)
+    runs = [RunResults(name, run.path, run.datasets) for name, run in zip(names, runs, strict=True)]
     comparison = Comparison(runs=runs)
     baseline = runs[0]
     for run in runs[1:]:
@@ -98,8 +103,9 @@ def find_run_results(folder: Path) -> RunResults:
         raise ConfigError(f"{display(folder)} is not a folder", hint=_FOLDER_HINT)
     if (folder / "sweep.json").is_file():
         raise ConfigError(
-            f"{display(folder)} is a sweep folder: comparing whole sweeps is not supported yet",
-            hint=f"compare its points' run folders, e.g. {display(folder / 'concurrency_4')}",
+            f"{display(folder)} is a sweep folder, not a run folder",
+            hint="compare it with other sweep folders (ais_bench compare SWEEP_A SWEEP_B), or pass its points' "
+            f"run folders, e.g. {display(folder / 'concurrency_4')}",
         )
     run_dir = folder
     if not (folder / "performances").is_dir() and not _details_files(folder):
@@ -137,15 +143,14 @@ def _missing_reason(model_dirs: list[Path]) -> str:
     return f"no performances/<model_abbr>/<ds>{_DETAILS_SUFFIX}"
 
 
-def _labelled(runs: list[RunResults]) -> list[RunResults]:
-    """The runs with unique labels (a folder given twice: ``name``, ``name#2``)."""
+def unique_labels(names: Sequence[str]) -> list[str]:
+    """``names`` made unique in order (a folder given twice: ``name``, ``name#2``)."""
     seen: dict[str, int] = {}
-    labelled = []
-    for run in runs:
-        seen[run.label] = seen.get(run.label, 0) + 1
-        label = run.label if seen[run.label] == 1 else f"{run.label}#{seen[run.label]}"
-        labelled.append(RunResults(label, run.path, run.datasets))
-    return labelled
+    labels = []
+    for name in names:
+        seen[name] = seen.get(name, 0) + 1
+        labels.append(name if seen[name] == 1 else f"{name}#{seen[name]}")
+    return labels
 
 
 def pair_datasets(baseline: RunResults, run: RunResults) -> list[tuple[str, str]]:
@@ -228,10 +233,15 @@ def load_stage_sample(h5_path: Path, stage: str, label: str, slo: Sequence[SloBo
 
 def find_violations(comparison: Comparison, rules: Sequence[FailIf]) -> list[Violation]:
     """Every (rule, dataset, run) where a compared run breaks a ``--fail-if`` rule."""
+    return pair_violations(comparison.pairs, rules)
+
+
+def pair_violations(pairs: Sequence[DatasetComparison], rules: Sequence[FailIf]) -> list[Violation]:
+    """Every (rule, dataset, run) of ``pairs`` whose row breaks a ``--fail-if`` rule."""
     return [
         Violation(rule.text, pair.dataset, pair.run, row)
         for rule in rules
-        for pair in comparison.pairs
+        for pair in pairs
         for row in pair.rows
         if row.key == rule.key and rule.violated(row.a, row.b)
     ]

@@ -1,7 +1,7 @@
 """``ais_bench compare RUN_A RUN_B [...]``: is B faster than A, or is it noise? (docs/config.md)
 
-Prints one table per compared dataset, writes ``compare.json`` and ``compare.html`` to ``--output``
-(default: the current folder). Exit 0, or ``EXIT_THRESHOLD`` when a ``--fail-if`` rule is broken.
+Prints one table per compared dataset (sweep folders: one table per metric family, a line per paired
+point), writes ``compare.json`` and ``compare.html`` to ``--output`` (default: the current folder). Exit 0, or ``EXIT_THRESHOLD`` when a ``--fail-if`` rule is broken.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from ais_bench.config.slo import parse_goodput_flag
 
 if TYPE_CHECKING:
     from ais_bench.api.compare import Comparison
+    from ais_bench.metrics.goodput import SloBound
 
 log = logging.getLogger("ais_bench")
 
@@ -26,12 +27,14 @@ EXIT_THRESHOLD = 4
 DESCRIPTION = """\
 Compare runs: per dataset and metric, the baseline (the first folder) and each other run, the change
 in percent and whether it is beyond noise at 95 % (Mann-Whitney U for means, intervals of the
-difference for percentiles and throughputs). Writes compare.json and compare.html.
+difference for percentiles and throughputs). Sweep folders are compared point by point (the same
+swept value), with their knees and highest passing loads. Writes compare.json and compare.html.
 
 Examples:
   ais_bench compare outputs/default/20261130_101500 outputs/default/latest
   ais_bench compare build_a/performances/vllm-api-stream-chat build_b/performances/vllm-api-stream-chat \\
             --fail-if 'ttft.p99>+10%' --fail-if 'output_token_throughput<-5%' --output compare_out
+  ais_bench compare build_a/20261130_101500_sweep build_b/20261130_113000_sweep --fail-if 'tpot.p50>+10%'
 """
 
 
@@ -42,7 +45,7 @@ def build_compare_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "runs", nargs="+", metavar="RUN",
         help="run folders (<work_dir>/<timestamp> or a latest link) or their performances/<model_abbr> "
-        "folders; the first is the baseline",
+        "folders, or sweep folders (with sweep.json: compared point by point); the first is the baseline",
     )
     parser.add_argument(
         "--fail-if", action="append", default=[], metavar="RULE",
@@ -67,8 +70,18 @@ def build_compare_parser() -> argparse.ArgumentParser:
 
 def run_compare(argv: list[str]) -> int:
     """The ``compare`` subcommand; ``argv`` without the word ``compare``."""
+    from ais_bench.api.compare_sweeps import folders_are_sweeps
+
+    args = build_compare_parser().parse_args(argv)
+    rules = [parse_fail_if(text) for text in args.fail_if]
+    slo = parse_goodput_flag(args.goodput) if args.goodput else None
+    if folders_are_sweeps(args.runs):
+        return _compare_sweeps(args, rules, slo)
+    return _compare_runs(args, rules, slo)
+
+
+def _compare_runs(args: argparse.Namespace, rules: list[FailIf], slo: tuple[SloBound, ...] | None) -> int:
     from ais_bench.api.compare import compare_runs, find_violations, unmatched_rules
-    from ais_bench.api.workdir import display
     from ais_bench.reports.compare_report import (
         comparison_document,
         format_pair,
@@ -76,9 +89,6 @@ def run_compare(argv: list[str]) -> int:
         write_comparison_json,
     )
 
-    args = build_compare_parser().parse_args(argv)
-    rules = [parse_fail_if(text) for text in args.fail_if]
-    slo = parse_goodput_flag(args.goodput) if args.goodput else None
     comparison = compare_runs(args.runs, stage=args.stage, slo=slo)
     baseline = comparison.baseline.label
     for pair in comparison.pairs:
@@ -92,10 +102,42 @@ def run_compare(argv: list[str]) -> int:
     document = comparison_document(runs, comparison.pairs, comparison.notes, violations, args.fail_if)
     write_comparison_json(document, out_dir / "compare.json")
     _write_html(comparison, out_dir / "compare.html")
-    print(f"Comparison written to {display(out_dir / 'compare.json')} and compare.html")
+    _written(out_dir)
     for violation in violations:
         log.error(format_violation(violation))
     return EXIT_THRESHOLD if violations else 0
+
+
+def _compare_sweeps(args: argparse.Namespace, rules: list[FailIf], slo: tuple[SloBound, ...] | None) -> int:
+    from ais_bench.api.compare_sweeps import compare_sweeps, find_point_violations, unmatched_sweep_rules
+    from ais_bench.reports.compare_report import write_comparison_json
+    from ais_bench.reports.compare_sweep_html import write_sweep_compare_html
+    from ais_bench.reports.compare_sweep_report import (
+        format_point_violation,
+        format_sweep_comparison,
+        sweep_comparison_document,
+    )
+
+    comparison = compare_sweeps(args.runs, stage=args.stage, slo=slo)
+    for block in format_sweep_comparison(comparison):
+        print(block + "\n")
+    for note in comparison.notes:
+        log.warning(note)
+    _warn_unmatched(unmatched_sweep_rules(comparison, rules))
+    violations = find_point_violations(comparison, rules)
+    out_dir = Path(args.output)
+    write_comparison_json(sweep_comparison_document(comparison, violations, args.fail_if), out_dir / "compare.json")
+    write_sweep_compare_html(out_dir / "compare.html", comparison)
+    _written(out_dir)
+    for violation in violations:
+        log.error(format_point_violation(violation))
+    return EXIT_THRESHOLD if violations else 0
+
+
+def _written(out_dir: Path) -> None:
+    from ais_bench.api.workdir import display
+
+    print(f"Comparison written to {display(out_dir / 'compare.json')} and compare.html")
 
 
 def _warn_unmatched(rules: list[FailIf]) -> None:

@@ -94,20 +94,24 @@ def write_compare_html(
 ) -> Path:
     """Write the page: title, the comparison tables, the figure."""
     title = f"ais_bench compare: baseline {baseline}"
-    tables = "".join(_pair_table(pair, baseline) for pair in pairs)
+    tables = "".join(pair_table(pair, baseline) for pair in pairs)
+    write_text(path, compare_page(title, _HELP, figure, tables))
+    return path
+
+
+def compare_page(title: str, help_text: str, figure: dict[str, Any], tables: str) -> str:
+    """One self-contained page: ``title``, ``help_text``, the figure (plotly.js inline), then ``tables`` (HTML)."""
     script = orjson.dumps(figure).decode().replace("</", "<\\/")
     config = orjson.dumps({"displaylogo": False, "responsive": True}).decode()
-    page = (
+    return (
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
         f"<title>{html.escape(title)}</title>\n<style>{_STYLE}</style>\n</head>\n<body>\n"
-        f"<h1>{html.escape(title)}</h1>\n<p class=\"help\">{html.escape(_HELP)}</p>\n"
+        f"<h1>{html.escape(title)}</h1>\n<p class=\"help\">{html.escape(help_text)}</p>\n"
         f'<div id="{PLOT_DIV_ID}" style="height:{figure["layout"]["height"]}px; width:100%;"></div>\n'
         f"{tables}\n<script>{plotly_js()}</script>\n"
         f'<script>var figure = {script};\nPlotly.newPlot("{PLOT_DIV_ID}", figure.data, figure.layout, {config});</script>\n'
         "</body>\n</html>\n"
     )
-    write_text(path, page)
-    return path
 
 
 _HELP = (
@@ -127,8 +131,10 @@ td:first-child, th:first-child, td.verdict { text-align: left; }
 """
 
 
-def _pair_table(pair: DatasetComparison, baseline: str) -> str:
-    caption = f"{pair.dataset} ({pair.stage} stage): {pair.run} (B) against {baseline} (A)"
+def pair_table(pair: DatasetComparison, baseline: str, where: str = "") -> str:
+    """The HTML table of one pair; ``where``: the sweep point it belongs to (``concurrency 4``)."""
+    at = f"{where}: " if where else ""
+    caption = f"{at}{pair.dataset} ({pair.stage} stage): {pair.run} (B) against {baseline} (A)"
     rows = "".join(
         f"<tr><td>{html.escape(row.key)}</td><td>{_value(row.a, row.unit)}</td><td>{_value(row.b, row.unit)}</td>"
         f"<td>{'N/A' if row.change_pct is None else f'{row.change_pct:+.1f}%'}</td>"

@@ -24,8 +24,8 @@ def format_pair(pair: DatasetComparison, baseline: str) -> str:
 
     title = f"{pair.dataset} ({pair.stage} stage): {pair.run} (B) against the baseline {baseline} (A)"
     body = [
-        [row.key, row.unit, _number(row.a, row.unit), _number(row.b, row.unit), _change(row.change_pct), row.verdict,
-         _evidence(row)]
+        [row.key, row.unit, format_number(row.a, row.unit), format_number(row.b, row.unit),
+         format_change(row.change_pct), row.verdict, _evidence(row)]
         for row in pair.rows
     ]
     headers = ["Metric", "Unit", "A", "B", "Change", f"Verdict ({CONFIDENCE:.0%})", "p / 95% CI of B-A"]
@@ -36,14 +36,14 @@ def format_pair(pair: DatasetComparison, baseline: str) -> str:
 _ALIGN = ("left", "left", "right", "right", "right", "left", "left")
 
 
-def _number(value: float, unit: str) -> str:
+def format_number(value: float, unit: str) -> str:
     """Two decimals; a share (0..1) four."""
     if not math.isfinite(value):
         return MISSING
     return f"{value:.4f}" if unit == "share" else f"{value:,.2f}"
 
 
-def _change(change_pct: float | None) -> str:
+def format_change(change_pct: float | None) -> str:
     return MISSING if change_pct is None else f"{change_pct:+.1f}%"
 
 
@@ -56,12 +56,14 @@ def _evidence(row: ComparisonRow) -> str:
     return "too few values" if row.test != "batch means" else "run too short"
 
 
-def format_violation(violation: Violation) -> str:
+def format_violation(violation: Violation, where: str = "") -> str:
+    """The error line of a broken rule; ``where``: the sweep point it was broken at (``concurrency 4``)."""
     row = violation.row
+    at = f"{where}, " if where else ""
     return (
-        f"--fail-if {violation.rule} violated: {violation.dataset} of {violation.run}: "
-        f"{_number(row.b, row.unit)} {row.unit} against {_number(row.a, row.unit)} {row.unit} "
-        f"({_change(row.change_pct)})"
+        f"--fail-if {violation.rule} violated: {at}{violation.dataset} of {violation.run}: "
+        f"{format_number(row.b, row.unit)} {row.unit} against {format_number(row.a, row.unit)} {row.unit} "
+        f"({format_change(row.change_pct)})"
     )
 
 
@@ -76,9 +78,10 @@ def comparison_document(
         "tool": "ais_bench",
         "tool_version": __version__,
         "confidence": CONFIDENCE,
+        "kind": "runs",
         "baseline": runs[0][0],
         "runs": [{"label": label, "path": path} for label, path in runs],
-        "rows": [_row_entry(pair, row) for pair in pairs for row in pair.rows],
+        "rows": [row_entry(pair, row) for pair in pairs for row in pair.rows],
         "notes": list(notes),
         "fail_if": list(rules),
         "violations": [
@@ -87,7 +90,7 @@ def comparison_document(
     }
 
 
-def _row_entry(pair: DatasetComparison, row: ComparisonRow) -> dict[str, Any]:
+def row_entry(pair: DatasetComparison, row: ComparisonRow) -> dict[str, Any]:
     metric, _, stat = row.key.partition(".")
     return {
         "dataset": pair.dataset,

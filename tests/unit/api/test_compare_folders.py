@@ -34,7 +34,8 @@ def test_a_run_stopped_before_its_results(tmp_path: Path) -> None:
 
 def test_a_sweep_folder_is_named_as_such(tmp_path: Path) -> None:
     (tmp_path / "sweep.json").write_text("{}")
-    assert "is a sweep folder: comparing whole sweeps is not supported yet" in _message(tmp_path)
+    assert "is a sweep folder, not a run folder" in _message(tmp_path)
+    assert "ais_bench compare SWEEP_A SWEEP_B" in _message(tmp_path)
 
 
 def test_two_folders_at_least_and_a_known_stage(tmp_path: Path) -> None:
