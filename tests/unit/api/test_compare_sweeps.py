@@ -107,7 +107,7 @@ def test_a_sweep_json_that_is_not_one(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="cannot read"):
         load_sweep_results(tmp_path / "x")
     (tmp_path / "x" / "sweep.json").write_text('{"schema": "other"}')
-    with pytest.raises(ConfigError, match="is not an ais_bench sweep.json"):
+    with pytest.raises(ConfigError, match=r"is not an ais_bench sweep\.json"):
         load_sweep_results(tmp_path / "x")
     with pytest.raises(ConfigError, match="at least two sweep folders"):
         compare_sweeps([tmp_path / "x"])
