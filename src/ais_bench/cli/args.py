@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+from collections.abc import Callable
 from typing import NoReturn
 
 from ais_bench import __version__
@@ -86,12 +87,12 @@ def _add_target_flags(group: argparse._ArgumentGroup) -> None:
 
 def _add_load_flags(group: argparse._ArgumentGroup) -> None:
     group.add_argument(
-        "--concurrency", type=_concurrency_values, metavar="N",
+        "--concurrency", type=_sweep_values(integer=True), metavar="N",
         help="maximum requests in flight (batch_size of every model); a list 1,2,4,8 or a range START:END:xFACTOR "
         "(1:64:x2) runs a sweep, one run per value",
     )
     group.add_argument(
-        "--request-rate", type=_rate_values, metavar="R",
+        "--request-rate", type=_sweep_values(integer=False), metavar="R",
         help="requests per second across all workers, 0 = as fast as --concurrency allows "
         "(request_rate; with --pressure: clients added per second); a list or START:END:xFACTOR runs a sweep",
     )
@@ -304,22 +305,18 @@ def _pressure_time(text: str) -> int:
     return value
 
 
-def _concurrency_values(text: str) -> list[float]:
-    from ais_bench.sweep.values import parse_sweep_values
+def _sweep_values(*, integer: bool) -> Callable[[str], list[float]]:
+    """The type of ``--concurrency`` (``integer``) and ``--request-rate``: one value, a list or a range."""
 
-    try:
-        return parse_sweep_values(text, integer=True)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
+    def parse(text: str) -> list[float]:
+        from ais_bench.sweep.values import parse_sweep_values
 
+        try:
+            return parse_sweep_values(text, integer=integer)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
 
-def _rate_values(text: str) -> list[float]:
-    from ais_bench.sweep.values import parse_sweep_values
-
-    try:
-        return parse_sweep_values(text, integer=False)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
+    return parse
 
 
 def _share(text: str) -> float:

@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from itertools import pairwise
 
 import numpy as np
@@ -31,6 +32,7 @@ BOOTSTRAP_MAX_REQUESTS = 10_000
 #: Student's t 0.975 quantiles by degrees of freedom (batches - 1).
 _T_975 = {1: 12.7062, 2: 4.3027, 3: 3.1824, 4: 2.7764, 5: 2.5706, 6: 2.4469, 7: 2.3646, 8: 2.306, 9: 2.2622}
 _Z_975 = 1.959964
+#: Resampled values generated per step of the bootstrap (bounds its memory to ~32 MB).
 _BOOTSTRAP_CHUNK_VALUES = 4_000_000
 
 
@@ -104,7 +106,7 @@ def median_interval(values_s: np.ndarray, *, max_bootstrap: int = BOOTSTRAP_MAX_
         low, high = _bootstrap_median(values)
         method = "bootstrap"
     else:
-        low, high = _order_statistic_median(values)
+        low, high = order_statistic_bounds(values, 50)
         method = "order statistics"
     return Interval(
         estimate=_ms(float(np.median(values))), low=_ms(low), high=_ms(high), unit="ms", method=method, n=n
@@ -113,23 +115,34 @@ def median_interval(values_s: np.ndarray, *, max_bootstrap: int = BOOTSTRAP_MAX_
 
 def _bootstrap_median(values: np.ndarray) -> tuple[float, float]:
     """2.5th and 97.5th percentiles of the medians of ``BOOTSTRAP_RESAMPLES`` seeded resamples."""
-    n = values.shape[0]
-    rng = np.random.default_rng(BOOTSTRAP_SEED)
-    rows = max(1, _BOOTSTRAP_CHUNK_VALUES // n)
-    medians = []
-    for done in range(0, BOOTSTRAP_RESAMPLES, rows):
-        count = min(rows, BOOTSTRAP_RESAMPLES - done)
-        medians.append(np.median(values[rng.integers(0, n, size=(count, n))], axis=1))
-    low, high = np.percentile(np.concatenate(medians), [2.5, 97.5])
+    medians = bootstrap(values, lambda resamples: np.median(resamples, axis=1))
+    low, high = np.percentile(medians, [2.5, 97.5])
     return float(low), float(high)
 
 
-def _order_statistic_median(values: np.ndarray) -> tuple[float, float]:
-    """Sorted values at ranks ``n/2 ± 1.96 sqrt(n)/2`` (0-based, clipped to the array)."""
+def bootstrap(values: np.ndarray, statistic: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+    """``statistic`` of ``BOOTSTRAP_RESAMPLES`` resamples (with replacement, from ``BOOTSTRAP_SEED``) of
+    ``values``, joined along the last axis: ``statistic`` reduces axis 1 of a (resamples, n) array. The
+    resamples are drawn ``_BOOTSTRAP_CHUNK_VALUES`` values at a time, which bounds the memory."""
     n = values.shape[0]
-    spread = _Z_975 * math.sqrt(n) / 2
-    lo_rank = max(math.floor(n / 2 - spread), 0)
-    hi_rank = min(math.ceil(n / 2 + spread), n - 1)
+    rng = np.random.default_rng(BOOTSTRAP_SEED)
+    rows = max(1, _BOOTSTRAP_CHUNK_VALUES // n)
+    found = []
+    for done in range(0, BOOTSTRAP_RESAMPLES, rows):
+        count = min(rows, BOOTSTRAP_RESAMPLES - done)
+        found.append(statistic(values[rng.integers(0, n, size=(count, n))]))
+    return np.concatenate(found, axis=-1)
+
+
+def order_statistic_bounds(values: np.ndarray, q: float) -> tuple[float, float]:
+    """95 % interval of percentile ``q`` (0..100): the sorted values at ranks ``n p ± 1.96 sqrt(n p (1 - p))``
+    with p = q / 100 (0-based, clipped to the array); for the median ``n/2 ± 1.96 sqrt(n)/2``."""
+    n = values.shape[0]
+    p = q / 100
+    centre = n * p
+    spread = _Z_975 * math.sqrt(n * p * (1 - p))
+    lo_rank = min(max(math.floor(centre - spread), 0), n - 1)
+    hi_rank = min(max(math.ceil(centre + spread), 0), n - 1)
     part = np.partition(values, [lo_rank, hi_rank])
     return float(part[lo_rank]), float(part[hi_rank])
 

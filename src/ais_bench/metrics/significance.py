@@ -23,16 +23,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ais_bench.metrics.confidence import BOOTSTRAP_MAX_REQUESTS, BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED
+from ais_bench.metrics.confidence import BOOTSTRAP_MAX_REQUESTS, bootstrap, order_statistic_bounds
 from ais_bench.metrics.stage import Interval
 
 #: Fewer values than this: no percentile interval (as for the steady stage's medians).
 MIN_VALUES = 6
 #: Two-sided level of every test and interval here.
 ALPHA = 0.05
-_Z_975 = 1.959964
-#: Resampled values generated per step of the bootstrap (bounds its memory to ~32 MB).
-_BOOTSTRAP_CHUNK_VALUES = 4_000_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,7 +99,7 @@ def percentile_intervals(values: np.ndarray, qs: tuple[float, ...], unit: str = 
         bounds = _bootstrap_percentiles(values, qs)
         method = "bootstrap"
     else:
-        bounds = [_order_statistic_bounds(values, q) for q in qs]
+        bounds = [order_statistic_bounds(values, q) for q in qs]
         method = "order statistics"
     return {
         q: Interval(estimate=float(est), low=min(lo, float(est)), high=max(hi, float(est)), unit=unit,
@@ -113,28 +110,9 @@ def percentile_intervals(values: np.ndarray, qs: tuple[float, ...], unit: str = 
 
 def _bootstrap_percentiles(values: np.ndarray, qs: tuple[float, ...]) -> list[tuple[float, float]]:
     """2.5th and 97.5th percentiles, over ``BOOTSTRAP_RESAMPLES`` seeded resamples, of each percentile q."""
-    n = values.shape[0]
-    rng = np.random.default_rng(BOOTSTRAP_SEED)
-    rows = max(1, _BOOTSTRAP_CHUNK_VALUES // n)
-    found = []
-    for done in range(0, BOOTSTRAP_RESAMPLES, rows):
-        count = min(rows, BOOTSTRAP_RESAMPLES - done)
-        found.append(np.percentile(values[rng.integers(0, n, size=(count, n))], qs, axis=1))
-    resampled = np.concatenate(found, axis=1)  # (len(qs), resamples)
+    resampled = bootstrap(values, lambda resamples: np.percentile(resamples, qs, axis=1))  # (len(qs), resamples)
     low, high = np.percentile(resampled, [2.5, 97.5], axis=1)
     return [(float(lo), float(hi)) for lo, hi in zip(low, high, strict=True)]
-
-
-def _order_statistic_bounds(values: np.ndarray, q: float) -> tuple[float, float]:
-    """Sorted values at ranks ``n p ± 1.96 sqrt(n p (1 - p))`` with p = q / 100 (0-based, clipped)."""
-    n = values.shape[0]
-    p = q / 100
-    centre = n * p
-    spread = _Z_975 * math.sqrt(n * p * (1 - p))
-    lo_rank = min(max(math.floor(centre - spread), 0), n - 1)
-    hi_rank = min(max(math.ceil(centre + spread), 0), n - 1)
-    part = np.partition(values, [lo_rank, hi_rank])
-    return float(part[lo_rank]), float(part[hi_rank])
 
 
 def difference_interval(a: Interval, b: Interval) -> tuple[float, float]:

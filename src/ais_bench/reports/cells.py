@@ -12,6 +12,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+from ais_bench import __version__
 from ais_bench.errors import OutputError
 
 MISSING = "N/A"
@@ -63,6 +64,11 @@ def write_text(path: str | Path, text: str) -> None:
             f"cannot write {target}: {exc.strerror or exc}",
             hint="check that the output folder is writable and the disk is not full",
         ) from exc
+
+
+def document_identity(schema: str, schema_version: int) -> dict[str, Any]:
+    """The first keys of every json document written for scripts: the schema it follows, the tool that wrote it."""
+    return {"schema": schema, "schema_version": schema_version, "tool": "ais_bench", "tool_version": __version__}
 
 
 def write_json_document(path: str | Path, document: Any) -> None:

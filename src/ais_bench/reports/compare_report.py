@@ -7,9 +7,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ais_bench import __version__
 from ais_bench.metrics.comparison import ComparisonRow, DatasetComparison, Violation
-from ais_bench.reports.cells import MISSING, write_json_document
+from ais_bench.reports.cells import MISSING, document_identity, write_json_document
 
 SCHEMA_NAME = "ais_bench.compare"
 SCHEMA_VERSION = 1
@@ -73,10 +72,7 @@ def comparison_document(
 ) -> dict[str, Any]:
     """``compare.json``: ``runs`` are (label, path) with the baseline first."""
     return {
-        "schema": SCHEMA_NAME,
-        "schema_version": SCHEMA_VERSION,
-        "tool": "ais_bench",
-        "tool_version": __version__,
+        **document_identity(SCHEMA_NAME, SCHEMA_VERSION),
         "confidence": CONFIDENCE,
         "kind": "runs",
         "baseline": runs[0][0],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from typing import Any
 
 from ais_bench.metrics.goodput import Goodput
@@ -54,18 +55,27 @@ def goodput_lines(goodput: Goodput) -> list[str]:
 
 def goodput_json(goodput: Goodput) -> dict[str, Any]:
     """``<ds>.json``'s ``_ais_bench.goodput``: full precision numbers (req/s, shares 0..1, ms, s)."""
+    return goodput_mapping(goodput, _interval_json, duration=("duration_s", goodput.duration_s))
+
+
+def goodput_mapping(
+    goodput: Goodput, interval: Callable[[Interval | None], dict[str, Any] | None], *, duration: tuple[str, float]
+) -> dict[str, Any]:
+    """The goodput entry of both json files, which differ only in how ``interval`` writes the 95 %
+    intervals and in the (key, value) of the stage's ``duration``."""
     worst = goodput.most_missed
+    duration_key, duration_value = duration
     return {
         "stage": goodput.stage,
         "slo_ms": {b.metric: b.limit_ms for b in goodput.bounds},
         "goodput_req_s": goodput.goodput,
-        "goodput_ci": _interval_json(goodput.goodput_interval),
-        "duration_s": goodput.duration_s,
+        "goodput_ci": interval(goodput.goodput_interval),
+        duration_key: duration_value,
         "requests": goodput.requests,
         "good_requests": goodput.good_requests,
         "failed_requests": goodput.failed_requests,
         "attainment": goodput.attainment,
-        "attainment_ci": _interval_json(goodput.attainment_interval),
+        "attainment_ci": interval(goodput.attainment_interval),
         "missed": {m.metric: m.missed for m in goodput.misses},
         "most_missed": worst.metric if worst is not None else None,
     }

@@ -15,11 +15,11 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from ais_bench import __version__
 from ais_bench.metrics.goodput import Goodput
 from ais_bench.metrics.stage import Interval, StableWindow
 from ais_bench.metrics.summary import PerfSummary
-from ais_bench.reports.cells import write_json_document
+from ais_bench.reports.cells import document_identity, write_json_document
+from ais_bench.reports.goodput_text import goodput_mapping
 
 SCHEMA_NAME = "ais_bench.summary"
 SCHEMA_VERSION = 1
@@ -60,10 +60,7 @@ def summary_document(summary: PerfSummary, context: SummaryContext) -> dict[str,
     """The mapping written to ``<ds>_summary.json``."""
     facts = context.facts
     document: dict[str, Any] = {
-        "schema": SCHEMA_NAME,
-        "schema_version": SCHEMA_VERSION,
-        "tool": "ais_bench",
-        "tool_version": __version__,
+        **document_identity(SCHEMA_NAME, SCHEMA_VERSION),
         "model_abbr": context.model_abbr,
         "data_abbr": context.data_abbr,
         "config_digest": config_digest(context.config_text),
@@ -127,21 +124,7 @@ def window_entry(window: StableWindow) -> dict[str, Any]:
 def goodput_entry(goodput: Goodput) -> dict[str, Any]:
     """Goodput under the SLO bounds: req/s, the share of good requests (0..1) and its interval,
     the requests that missed each bound (docs/metrics.md)."""
-    worst = goodput.most_missed
-    return {
-        "stage": goodput.stage,
-        "slo_ms": {bound.metric: bound.limit_ms for bound in goodput.bounds},
-        "goodput_req_s": goodput.goodput,
-        "goodput_ci": _interval(goodput.goodput_interval),
-        "duration_ms": goodput.duration_s * 1000,
-        "requests": goodput.requests,
-        "good_requests": goodput.good_requests,
-        "failed_requests": goodput.failed_requests,
-        "attainment": goodput.attainment,
-        "attainment_ci": _interval(goodput.attainment_interval),
-        "missed": {m.metric: m.missed for m in goodput.misses},
-        "most_missed": worst.metric if worst is not None else None,
-    }
+    return goodput_mapping(goodput, _interval, duration=("duration_ms", goodput.duration_s * 1000))
 
 
 def _interval(interval: Interval | None) -> dict[str, Any] | None:

@@ -14,9 +14,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from ais_bench import __version__
 from ais_bench.metrics.goodput import SloBound
-from ais_bench.reports.cells import write_text
+from ais_bench.reports.cells import document_identity, write_text
 from ais_bench.reports.html_report import plotly_js
 from ais_bench.sweep.rows import KNEE_ELASTICITY, SweepRow
 from ais_bench.sweep.search import SearchOutcome, confidence_statement
@@ -62,10 +61,7 @@ def sweep_document(report: SweepReport) -> dict[str, Any]:
     """The mapping written to ``sweep.json``."""
     axis = report.axis
     document: dict[str, Any] = {
-        "schema": SWEEP_SCHEMA,
-        "schema_version": SWEEP_SCHEMA_VERSION,
-        "tool": "ais_bench",
-        "tool_version": __version__,
+        **document_identity(SWEEP_SCHEMA, SWEEP_SCHEMA_VERSION),
         "kind": "slo_search" if report.search is not None else report.kind,
         "axis": axis.name,
         "axis_unit": axis.unit,
