@@ -105,20 +105,26 @@ class SparseHistogram:
     max_s: float
 
 
-@dataclass
-class LiveTally:
-    """What one worker's records written since the last message add up to (see the module doc).
+@dataclass(kw_only=True)
+class LiveAccumulator:
+    """What a worker's tally and the main process's merge both hold: TTFT and ITL histograms and, per end-time bucket (``BUCKET_S`` wide,
+    bucket 0 starting at ``start_at_s``, the first planned send), the successful requests and their
+    output tokens."""
 
-    ``stream``: streaming requests (TTFT and ITL exist); ``start_at_s``: the first planned send,
-    where bucket 0 of the end times starts."""
-
-    stream: bool
     start_at_s: float = 0.0
     ttft: LogHistogram = field(default_factory=LogHistogram)
     itl: LogHistogram = field(default_factory=LogHistogram)
-    #: End-time bucket -> successful requests / their output tokens.
     requests_by_bucket: dict[int, int] = field(default_factory=dict)
     tokens_by_bucket: dict[int, int] = field(default_factory=dict)
+
+
+@dataclass
+class LiveTally(LiveAccumulator):
+    """What one worker's records written since the last message add up to (see the module doc).
+
+    ``stream``: streaming requests (TTFT and ITL exist)."""
+
+    stream: bool
 
     def add_written(self, rows: np.ndarray, points_s: np.ndarray) -> None:
         """Add a batch of written records: ``rows`` of ``records.store.ROW_DTYPE`` whose time points
@@ -162,20 +168,14 @@ def _add_by_key(totals: dict[int, int], keys: np.ndarray, values: np.ndarray) ->
 
 
 @dataclass
-class LiveFigures:
+class LiveFigures(LiveAccumulator):
     """The main process's merge of every worker's tallies (bounded: fixed histograms, and end-time
     buckets only for the last ``RATE_WINDOW_S``).
 
     ``complete_until_s`` (per worker): every request the worker finished before that time has been
-    counted here, so the throughputs are taken over complete buckets up to the earliest of them.
-    ``start_at_s``: the first planned send, where end-time bucket 0 starts."""
+    counted here, so the throughputs are taken over complete buckets up to the earliest of them."""
 
     workers: int
-    start_at_s: float = 0.0
-    ttft: LogHistogram = field(default_factory=LogHistogram)
-    itl: LogHistogram = field(default_factory=LogHistogram)
-    requests_by_bucket: dict[int, int] = field(default_factory=dict)
-    tokens_by_bucket: dict[int, int] = field(default_factory=dict)
     complete_until_s: dict[int, float] = field(default_factory=dict)
 
     def add(self, worker: int, tally: SparseTally) -> None:

@@ -120,7 +120,7 @@ def run_benchmark(
     start_at_s = time.perf_counter() + START_DELAY_S
     shared.start_at_s.value = start_at_s
     shared.go.set()
-    messages = WorkerMessages(live=LiveFigures(plan.workers, start_at_s))
+    messages = WorkerMessages(live=LiveFigures(plan.workers, start_at_s=start_at_s))
     stop_signal = _watch(shared, runners, start_at_s, progress, messages)
     # a worker process flushes its messages before it exits; a --debug worker thread's last messages
     # (its loop lag and CPU use) may still be in the queue's feeder thread: wait for them

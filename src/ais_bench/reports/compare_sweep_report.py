@@ -12,9 +12,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from ais_bench import __version__
 from ais_bench.metrics.comparison import FASTER, NO_CHANGE, SLOWER, ComparisonRow, DatasetComparison
-from ais_bench.reports.cells import MISSING
+from ais_bench.reports.cells import MISSING, document_identity
 from ais_bench.reports.compare_report import (
     CONFIDENCE,
     SCHEMA_NAME,
@@ -111,10 +110,7 @@ def sweep_comparison_document(
     """``compare.json`` of sweeps: the run comparison's keys (``rows`` with the ``point`` each belongs
     to), plus the sweeps' curves, the paired points and the sweep-level answers."""
     return {
-        "schema": SCHEMA_NAME,
-        "schema_version": SCHEMA_VERSION,
-        "tool": "ais_bench",
-        "tool_version": __version__,
+        **document_identity(SCHEMA_NAME, SCHEMA_VERSION),
         "confidence": CONFIDENCE,
         "kind": "sweeps",
         "axis": comparison.axis,
