@@ -35,6 +35,7 @@ from ais_bench.reports.plot_series import (
     build_latency_points,
     build_throughput,
     build_time_bins,
+    rolling_window_s,
 )
 from ais_bench.reports.plotly_figure import (
     Figure,
@@ -126,12 +127,13 @@ def _rows(data: ReportData, server: list[GaugeSeries]) -> list[_Row]:
     time), TTFT and ITL over time (streaming), output tokens/s, requests/s, in flight, the server's
     requests and KV-cache usage (``--server-metrics``), send rate."""
     width = f"{data.bins.width_s:g} s"
+    rolling = f"rolling p50/p99 over {rolling_window_s(data.bins):g} s"
     rows = [_Row("timeline", "Requests by start time", "Request (rank by start time)", 480)]
     latency_keys = {series.metric for series in data.latency}
     if data.binned:
-        rows = [_Row("e2el", f"E2EL over time (density and p50/p99 per {width})", "E2EL (ms)", 240)]
+        rows = [_Row("e2el", f"E2EL over time (density per {width}, {rolling})", "E2EL (ms)", 240)]
     rows += [
-        _Row(key, f"{name} over time ({'density' if data.binned else 'per request'} and p50/p99 per {width})",
+        _Row(key, f"{name} over time ({f'density per {width}' if data.binned else 'per request'}, {rolling})",
              f"{name} (ms)", 240)
         for key, name in (("ttft", "TTFT"), ("itl", "ITL")) if key in latency_keys
     ]

@@ -11,7 +11,8 @@ The time figure, rows sharing one x axis in seconds after the first send:
    hovering a request's start shows TTFT, decode time, E2EL and token counts. Runs of more than
    ``PER_REQUEST_LIMIT`` requests draw E2EL over time instead (density per time bin, p50/p99);
 2. TTFT and ITL over time (streaming): a point per request (the request's mean ITL for ITL) or,
-   past ``PER_REQUEST_LIMIT``, the density per time bin; the p50 and p99 of each time bin as lines;
+   past ``PER_REQUEST_LIMIT``, the density per time bin; the rolling p50 and p99 as lines (at each
+   bin, over the ``2 * ROLLING_HALF_BINS + 1`` bins centred on it; said above the figure);
 3. output tokens/s and requests completed (and failed) per second, per time bin;
 4. in-flight successful requests over time (step chart; the count the steady stage is found from),
    plus every request including failed ones as a dashed line when some failed;
@@ -49,7 +50,12 @@ from ais_bench.reports.cells import write_text
 from ais_bench.reports.html_figure import ReportData, build_report_data, build_time_figure
 from ais_bench.reports.html_page import render_page, render_summary
 from ais_bench.reports.html_series import build_distribution_figure
-from ais_bench.reports.plot_series import PER_REQUEST_LIMIT
+from ais_bench.reports.plot_series import (
+    PER_REQUEST_LIMIT,
+    ROLLING_HALF_BINS,
+    SKETCH_RELATIVE_ERROR,
+    rolling_window_s,
+)
 from ais_bench.reports.plotly_figure import Figure
 from ais_bench.server_metrics.derive import GaugeSeries
 
@@ -83,7 +89,7 @@ def write_plot(
     if data.distributions:
         figures.append((DIST_DIV_ID, build_distribution_figure(data.distributions)))
     target = Path(path)
-    body = _binned_note(data) + figures_html(figures)
+    body = _binned_note(data) + _rolling_note(data) + figures_html(figures)
     write_text(target, render_page(title or target.stem, render_summary(summary), body))
     return target
 
@@ -95,9 +101,25 @@ def _binned_note(data: ReportData) -> str:
     text = (
         f"This run has {len(data.timeline.start_rel_s):,} requests, more than {PER_REQUEST_LIMIT:,}: the request "
         f"timeline and the per-request latency points are not drawn; latencies over time are shown as density "
-        f"(colour = number of values) and p50/p99 per {data.bins.width_s:g} s bin."
+        f"(colour = number of values) per {data.bins.width_s:g} s bin with the rolling p50/p99."
     )
     return f'<p class="note" id="binned-note">{html.escape(text)}</p>\n'
+
+
+def _rolling_note(data: ReportData) -> str:
+    """How the p50/p99 lines over time are computed ("" when the page draws none)."""
+    if not data.latency:
+        return ""
+    width = data.bins.width_s
+    how = (
+        f"estimated from counts per time bin on log-spaced value bins (within {SKETCH_RELATIVE_ERROR:.1%} of the "
+        "exact value)" if data.binned else "exact (numpy's linear percentiles of the window's values)"
+    )
+    text = (
+        f"p50/p99 over time are rolling: at each {width:g} s time bin, over the {rolling_window_s(data.bins):g} s "
+        f"window of the {2 * ROLLING_HALF_BINS + 1} bins centred on it (fewer at the run's ends); {how}."
+    )
+    return f'<p class="note" id="rolling-note">{html.escape(text)}</p>\n'
 
 
 def figures_html(figures: list[tuple[str, Figure]]) -> str:

@@ -3,7 +3,8 @@ distributions (histogram and CDF per metric), built from ``plot_series``.
 
 A latency row shows each request as a point (runs of at most ``PER_REQUEST_LIMIT`` requests) or, for
 larger runs, the density of the values per time bin (a heatmap: colour = count), and in both cases
-the p50 and p99 of each time bin as lines.
+the rolling p50 and p99 as lines: at each bin, over the window of ``2 * ROLLING_HALF_BINS + 1`` bins
+centred on it (exact up to ``PER_REQUEST_LIMIT`` requests, from a ``ValueSketch`` beyond).
 """
 
 from __future__ import annotations
@@ -19,8 +20,9 @@ from ais_bench.reports.plot_series import (
     Distribution,
     Throughput,
     TimeBins,
-    binned_percentiles,
     build_density,
+    rolling_percentiles,
+    rolling_window_s,
 )
 from ais_bench.reports.plotly_figure import Figure, add_trace, grid_axes, new_figure, time_coords
 
@@ -66,9 +68,9 @@ def add_latency_row(figure: Figure, cell: int, series: LatencySeries, bins: Time
             "name": series.point_label, "marker": {"size": 3, "color": colour, "opacity": 0.5},
             "hovertemplate": f"%{{x:.3f}} s: %{{y:.2f}} ms<extra>{series.point_label}</extra>",
         }, cell)
-    levels = binned_percentiles(bins, series.time_rel_s, series.values_ms)
+    levels = rolling_percentiles(bins, series.time_rel_s, series.values_ms, exact=not binned)
     for column, (q, line_colour) in enumerate(zip(SERIES_PERCENTILES, PERCENTILE_COLOURS, strict=True)):
-        label = f"{name} p{q:g} per {bins.width_s:g} s"
+        label = f"{name} p{q:g} over a rolling {rolling_window_s(bins):g} s"
         add_trace(figure, {
             "type": "scatter", "x": bins.centres_rel_s, "y": levels[:, column], "mode": "lines+markers",
             "name": label, "line": {"color": line_colour, "width": 2}, "marker": {"size": 4},

@@ -25,8 +25,10 @@ MAX_TIME_BINS = 120
 #: Runs with more requests than this draw no per-request trace (request timeline, latency scatters):
 #: density per time bin and binned percentiles instead, which keeps a 1M-request page a few MB.
 PER_REQUEST_LIMIT = 20_000
-#: Percentiles drawn over time.
+#: Percentiles drawn over time, each over a rolling window of 2 * ROLLING_HALF_BINS + 1 time bins
+#: centred on a bin (cut at the run's ends), one value per bin.
 SERIES_PERCENTILES = (50.0, 99.0)
+ROLLING_HALF_BINS = 2
 #: Bars of a histogram; rows of a density map.
 HISTOGRAM_BINS = 60
 DENSITY_ROWS = 40
@@ -88,25 +90,118 @@ def _bin_totals(bins: TimeBins, times: np.ndarray, weights: np.ndarray | None) -
     return totals
 
 
-def binned_percentiles(
-    bins: TimeBins, time_rel_s: np.ndarray, values: np.ndarray, qs: Sequence[float] = SERIES_PERCENTILES
+def rolling_percentiles(
+    bins: TimeBins, time_rel_s: np.ndarray, values: np.ndarray, qs: Sequence[float] = SERIES_PERCENTILES, *,
+    half_width: int = ROLLING_HALF_BINS, exact: bool = True,
 ) -> np.ndarray:
-    """``np.percentile`` (linear) of the values whose time falls in each bin: shape (bins, len(qs));
-    NaN rows for bins without values."""
+    """For each bin j, the percentiles ``qs`` of the values whose time falls in bins ``j - half_width``
+    .. ``j + half_width`` (the window, cut at the run's ends): shape (bins, len(qs)); NaN rows for
+    windows without values. ``exact``: ``np.percentile`` (linear) of the window's values; else
+    estimated from ``ValueSketch`` counts per bin (within ``SKETCH_RELATIVE_ERROR`` of the exact value)."""
     times, vals = np.asarray(time_rel_s), np.asarray(values)  # float32 stays float32 (100M ITL gaps)
     keep = np.isfinite(times) & np.isfinite(vals)
     if not keep.all():
         times, vals = times[keep], vals[keep]
-    index = np.empty(len(vals), dtype=np.uint8 if bins.count <= 256 else np.int32)  # uint8 sorts by radix: O(n)
-    for lo in range(0, len(vals), _CHUNK):
-        index[lo : lo + _CHUNK] = bins.index(times[lo : lo + _CHUNK])
+    if not exact:
+        return ValueSketch.of(bins, times, vals).rolling_percentiles(qs, half_width)
+    index = _bin_index(bins, times)
     grouped = vals[np.argsort(index, kind="stable")]
-    counts = np.bincount(index, minlength=bins.count)
-    bounds = np.concatenate([[0], np.cumsum(counts)])
+    bounds = np.concatenate([[0], np.cumsum(np.bincount(index, minlength=bins.count))])
     out = np.full((bins.count, len(qs)), np.nan)
-    for j in np.flatnonzero(counts):
-        out[j] = np.percentile(grouped[bounds[j] : bounds[j + 1]], qs)
+    for j in range(bins.count):
+        lo, hi = bounds[max(0, j - half_width)], bounds[min(bins.count, j + half_width + 1)]
+        if hi > lo:
+            out[j] = np.percentile(grouped[lo:hi], qs)
     return out
+
+
+def rolling_window_s(bins: TimeBins, half_width: int = ROLLING_HALF_BINS) -> float:
+    """The width (s) of a rolling window away from the run's ends."""
+    return (2 * half_width + 1) * bins.width_s
+
+
+def _bin_index(bins: TimeBins, times: np.ndarray) -> np.ndarray:
+    """The bin of each time, as uint8 when it fits (numpy sorts those by radix: O(n))."""
+    index = np.empty(len(times), dtype=np.uint8 if bins.count <= 256 else np.int32)
+    for lo in range(0, len(times), _CHUNK):
+        index[lo : lo + _CHUNK] = bins.index(times[lo : lo + _CHUNK])
+    return index
+
+
+#: ``ValueSketch``: a value's bin is its float32 exponent and the top ``_SKETCH_MANTISSA_BITS`` bits of
+#: its mantissa (128 bins per doubling: each bin at most 1/128 of its lower edge wide), from
+#: ``SKETCH_LOW_MS`` (smaller values share one bin from 0) to ``SKETCH_HIGH_MS`` (larger ones count in
+#: the top bin).
+_SKETCH_MANTISSA_BITS = 7
+_SKETCH_SHIFT = 23 - _SKETCH_MANTISSA_BITS
+SKETCH_LOW_MS = 2.0**-10
+SKETCH_HIGH_MS = 2.0**24
+SKETCH_RELATIVE_ERROR = 2.0**-_SKETCH_MANTISSA_BITS
+_SKETCH_FIRST = int(np.array(SKETCH_LOW_MS, dtype=np.float32).view(np.int32)) >> _SKETCH_SHIFT
+_SKETCH_LAST = int(np.array(SKETCH_HIGH_MS, dtype=np.float32).view(np.int32)) >> _SKETCH_SHIFT
+SKETCH_BINS = _SKETCH_LAST - _SKETCH_FIRST + 2  # + the bin of [0, SKETCH_LOW_MS)
+
+
+@dataclass(frozen=True, slots=True)
+class ValueSketch:
+    """Counts of values (ms, >= 0) per (time bin, value bin) on log-spaced value bins whose edges are
+    float32 numbers: ``counts[j, k]`` values of time bin j in ``[edges[k], edges[k + 1])``. A
+    percentile is the order statistic's bin, linearly interpolated inside it (the values of a bin are
+    taken as evenly spread), so it is off by less than one bin: ``SKETCH_RELATIVE_ERROR`` (0.8 %) of
+    the value (1 µs below ``SKETCH_LOW_MS``). Its cost is one pass over the values, no sort."""
+
+    counts: np.ndarray  # int64 (time bins, SKETCH_BINS)
+
+    @staticmethod
+    def edges() -> np.ndarray:
+        """The SKETCH_BINS + 1 value edges (ms): 0, SKETCH_LOW_MS, ..., past SKETCH_HIGH_MS."""
+        bits = (np.arange(_SKETCH_FIRST, _SKETCH_LAST + 2, dtype=np.int64) << _SKETCH_SHIFT).astype(np.int32)
+        return np.concatenate([[0.0], bits.view(np.float32).astype(np.float64)])
+
+    @classmethod
+    def of(cls, bins: TimeBins, time_rel_s: np.ndarray, values_ms: np.ndarray) -> ValueSketch:
+        """The sketch of ``values_ms`` (finite) at ``time_rel_s``, ``_CHUNK`` values at a time."""
+        flat = np.zeros(bins.count * SKETCH_BINS, dtype=np.int64)
+        for lo in range(0, len(values_ms), _CHUNK):
+            chunk = np.array(values_ms[lo : lo + _CHUNK], dtype=np.float32)  # a copy: clipped in place
+            np.maximum(chunk, 0, out=chunk)
+            value_bin = (chunk.view(np.int32) >> _SKETCH_SHIFT) - (_SKETCH_FIRST - 1)
+            np.clip(value_bin, 0, SKETCH_BINS - 1, out=value_bin)
+            cell = bins.index(time_rel_s[lo : lo + _CHUNK]) * SKETCH_BINS + value_bin
+            flat += np.bincount(cell, minlength=bins.count * SKETCH_BINS)
+        return cls(flat.reshape(bins.count, SKETCH_BINS))
+
+    def rolling_percentiles(self, qs: Sequence[float], half_width: int) -> np.ndarray:
+        """``rolling_percentiles`` from the counts: shape (time bins, len(qs))."""
+        count = self.counts.shape[0]
+        running = np.concatenate([np.zeros((1, SKETCH_BINS), dtype=np.int64), np.cumsum(self.counts, axis=0)])
+        edges = self.edges()
+        out = np.full((count, len(qs)), np.nan)
+        for j in range(count):
+            window = running[min(count, j + half_width + 1)] - running[max(0, j - half_width)]
+            if window.any():
+                out[j] = _sketch_percentiles(window, edges, qs)
+        return out
+
+
+def _sketch_percentiles(counts: np.ndarray, edges: np.ndarray, qs: Sequence[float]) -> np.ndarray:
+    """numpy's linear percentiles of the values counted in ``counts``, each order statistic placed
+    evenly inside its bin: the k-th of a bin's c values (from 0) at ``lo + (k + 0.5) / c * (hi - lo)``."""
+    cumulative = np.cumsum(counts)
+    n = int(cumulative[-1])
+    ranks = np.asarray(qs, dtype=np.float64) / 100 * (n - 1)
+    below = np.floor(ranks).astype(np.int64)
+    above = np.minimum(below + 1, n - 1)
+
+    def order_statistic(k: np.ndarray) -> np.ndarray:
+        b = np.searchsorted(cumulative, k, side="right")
+        before = cumulative[b] - counts[b]
+        value: np.ndarray = edges[b] + (k - before + 0.5) / counts[b] * (edges[b + 1] - edges[b])
+        return value
+
+    low, high = order_statistic(below), order_statistic(above)
+    result: np.ndarray = low + (ranks - below) * (high - low)
+    return result
 
 
 @dataclass(frozen=True, slots=True)

@@ -163,8 +163,8 @@ def test_figure_traces_and_window_shading() -> None:
     # rows: timeline, TTFT, ITL, output tokens/s, requests/s, in flight (the in-flight trace is on row 6)
     texts = [a.text for a in fig.layout.annotations]
     assert [t for t in texts if not t.startswith(("steady", "batch"))] == [
-        "Requests by start time", "TTFT over time (per request and p50/p99 per 0.1 s)",
-        "ITL over time (per request and p50/p99 per 0.1 s)", "Output tokens per second (per 0.1 s)",
+        "Requests by start time", "TTFT over time (per request, rolling p50/p99 over 0.5 s)",
+        "ITL over time (per request, rolling p50/p99 over 0.5 s)", "Output tokens per second (per 0.1 s)",
         "Requests completed per second (per 0.1 s)", "Requests in flight",
     ]
     assert inflight.xaxis == "x6" and inflight.yaxis == "y6"

@@ -15,8 +15,10 @@ from ais_bench.reports.html_report import write_plot
 from ais_bench.reports.plot_data import build_inflight_steps
 from ais_bench.reports.plot_series import (
     PER_REQUEST_LIMIT,
+    ROLLING_HALF_BINS,
+    SKETCH_LOW_MS,
+    SKETCH_RELATIVE_ERROR,
     TimeBins,
-    binned_percentiles,
     binned_rate,
     build_density,
     build_distribution,
@@ -24,6 +26,8 @@ from ais_bench.reports.plot_series import (
     build_latency_points,
     build_throughput,
     build_time_bins,
+    rolling_percentiles,
+    rolling_window_s,
 )
 
 
@@ -44,15 +48,55 @@ def test_binned_rate_counts_and_weights_per_second() -> None:
     assert binned_rate(TimeBins(0.5, 6), times).tolist() == [2.0, 2.0, 2.0, 0.0, 0.0, 4.0]
 
 
-def test_binned_percentiles_by_hand() -> None:
+def test_percentiles_of_each_bin_alone_by_hand() -> None:
     times = np.array([2.6, 0.1, 1.5, 0.3, 0.2, 2.5, 0.4, 3.5])
     values = np.array([7.0, 1.0, 10.0, 3.0, 2.0, 5.0, 4.0, np.nan])  # a NaN value is left out
-    levels = binned_percentiles(TimeBins(1.0, 4), times, values, qs=(50, 99))
+    levels = rolling_percentiles(TimeBins(1.0, 4), times, values, qs=(50, 99), half_width=0)
     # bin 0: 1, 2, 3, 4 -> p50 2.5, p99 at rank 0.99 * 3 = 2.97: 3 + 0.97 * (4 - 3)
     np.testing.assert_allclose(levels[0], [2.5, 3.97])
     np.testing.assert_allclose(levels[1], [10.0, 10.0])
     np.testing.assert_allclose(levels[2], [6.0, 5 + 0.99 * 2])  # 5, 7
     assert np.isnan(levels[3]).all()  # no value in bin 3
+
+
+def test_rolling_percentiles_by_hand() -> None:
+    # values sent at known times; bins of 1 s: bin 0 holds 1, 2; bin 1: 10; bin 2: 4, 6; bin 3: none; bin 4: 20
+    times = np.array([0.1, 0.2, 1.5, 2.5, 2.6, 4.2])
+    values = np.array([1.0, 2.0, 10.0, 4.0, 6.0, 20.0])
+    levels = rolling_percentiles(TimeBins(1.0, 5), times, values, qs=(50, 99), half_width=1)
+    # window of bin j: bins j-1 .. j+1 (cut at the ends); p99 at rank 0.99 * (n - 1), linear
+    np.testing.assert_allclose(levels[0], [2.0, 2 + 0.98 * 8])  # 1, 2, 10
+    np.testing.assert_allclose(levels[1], [4.0, 6 + 0.96 * 4])  # 1, 2, 4, 6, 10
+    np.testing.assert_allclose(levels[2], [6.0, 6 + 0.98 * 4])  # 4, 6, 10
+    np.testing.assert_allclose(levels[3], [6.0, 6 + 0.98 * 14])  # 4, 6, 20
+    np.testing.assert_allclose(levels[4], [20.0, 20.0])  # 20 (bin 3 is empty)
+    # a window with no value is a gap; the default window is 5 bins
+    sparse = rolling_percentiles(TimeBins(1.0, 7), np.array([0.5, 6.5]), np.array([1.0, 3.0]), qs=(50,), half_width=1)
+    assert np.isnan(sparse[2:5]).all() and sparse[:2, 0].tolist() == [1.0, 1.0] and sparse[5:, 0].tolist() == [3.0, 3.0]
+    assert rolling_window_s(TimeBins(0.5, 10)) == 2.5 == (2 * ROLLING_HALF_BINS + 1) * 0.5
+
+
+def test_sketch_percentiles_by_hand() -> None:
+    # one value of 1 ms: its bin is [1, 1 + 2**-7) ms and the value is placed in the middle of it
+    one = rolling_percentiles(TimeBins(1.0, 1), np.array([0.5]), np.array([1.0]), qs=(50,), exact=False)
+    assert one[0, 0] == 1 + 0.5 * 2**-7
+    # 0 and 3 ms: p50 halfway between the two order statistics, each in the middle of its bin
+    # (3 ms is in [3, 3 + 2 * 2**-7): a bin is 2**-7 of the power of two below the value wide)
+    two = rolling_percentiles(TimeBins(1.0, 1), np.array([0.1, 0.2]), np.array([0.0, 3.0]), qs=(50,), exact=False)
+    assert two[0, 0] == pytest.approx(((0 + 0.5 * SKETCH_LOW_MS) + (3 + 0.5 * 2 * 2**-7)) / 2)
+
+
+def test_sketch_is_within_its_stated_error_of_the_exact_values() -> None:
+    rng = np.random.default_rng(7)
+    times = rng.uniform(0, 100, 200_000)
+    values = rng.lognormal(np.log(20.0), 1.0, times.size).astype(np.float32)  # ms: 1 to 1000s
+    kept = values.copy()
+    bins = TimeBins(1.0, 100)
+    exact = rolling_percentiles(bins, times, values, qs=(1, 50, 99, 99.9))
+    sketched = rolling_percentiles(bins, times, values, qs=(1, 50, 99, 99.9), exact=False)
+    np.testing.assert_allclose(sketched, exact, rtol=SKETCH_RELATIVE_ERROR)
+    np.testing.assert_array_equal(values, kept)  # the caller's values are not changed
+    assert SKETCH_RELATIVE_ERROR < 0.01
 
 
 def test_density_counts_values_per_row_and_bin() -> None:
@@ -150,7 +194,7 @@ def test_per_request_traces_up_to_the_limit_then_bins(tmp_path: Path) -> None:
                                                                              "ITL density"]
     assert not [t for t in figure["data"] if t["type"] == "scattergl"]  # no per-request or per-step trace
     width = build_time_bins(2501.0).width_s  # 20,001 requests 8 at a time: 2,501 s
-    assert f"TTFT p99 per {width:g} s" in names
+    assert f"TTFT p99 over a rolling {5 * width:g} s" in names
     inflight = [t for t in figure["data"] if t["name"].startswith("In flight")]
     assert [t["name"] for t in inflight] == [
         "In flight (successful requests), lowest per 2 s", "In flight (successful requests), highest per 2 s"
@@ -162,6 +206,8 @@ def test_per_request_traces_up_to_the_limit_then_bins(tmp_path: Path) -> None:
     small = write_plot(tmp_path / "small_plot.html", _back_to_back(100), stream=True).read_text(encoding="utf-8")
     assert "binned-note" not in small and "ais-bench-distributions" in small
     assert "binned-note" in page
+    assert "rolling-note" in page and "rolling-note" in small
+    assert f"within {SKETCH_RELATIVE_ERROR:.1%} of the exact value" in page and "exact (numpy" in small
 
 
 def test_time_series_rows_by_hand() -> None:
@@ -170,9 +216,11 @@ def test_time_series_rows_by_hand() -> None:
     traces = {trace["name"]: trace for trace in figure["data"]}
     width = build_time_bins(2.0).width_s
     assert width == pytest.approx(0.02)
-    ttft_p50 = traces[f"TTFT p50 per {width:g} s"]
-    assert np.nansum(np.isfinite(ttft_p50["y"])) == 2  # the two send moments, 100 ms each
-    np.testing.assert_allclose(ttft_p50["y"][np.isfinite(ttft_p50["y"])], [100.0, 100.0])
+    ttft_p50 = traces[f"TTFT p50 over a rolling {5 * width:g} s"]
+    # the two send moments, 100 ms each, at 0 s (bin 0) and 1 s (bin 50): every window reaching bin 0
+    # (bins 0-2: cut at the start) or bin 50 (bins 48-52) has the value
+    assert np.flatnonzero(np.isfinite(ttft_p50["y"])).tolist() == [0, 1, 2, 48, 49, 50, 51, 52]
+    np.testing.assert_allclose(ttft_p50["y"][np.isfinite(ttft_p50["y"])], [100.0] * 8)
     completed = traces[f"Requests completed/s (per {width:g} s)"]["y"][:-1]
     # 8 requests end at 1.0 s and 8 at 2.0 s (the last bin's closed end): 8 / 0.02 s each
     assert completed.sum() * width == pytest.approx(16) and completed.max() == pytest.approx(400.0)
