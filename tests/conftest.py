@@ -15,6 +15,7 @@ TESTS = Path(__file__).resolve().parent
 PROCESS_MODULES = frozenset({
     "test_backends_datasets.py",
     "test_backends_native.py",
+    "test_clock_ping.py",
     "test_engine_timing.py",
     "test_kernel_stamps.py",
     "test_misbehaving_servers.py",

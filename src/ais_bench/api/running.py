@@ -258,6 +258,9 @@ def _client_self_check(outcome: RunOutcome, columns: RecordColumns) -> dict[str,
             f", {slot.waited} of {slot.lag.samples} paced requests waited for a free batch_size slot "
             f"(mean {_ms(slot.mean_s):.1f} ms, p99 {_ms(slot.lag.p99_s):.1f} ms, max {_ms(slot.lag.max_s):.1f} ms)"
         )
+    if check.clocks:
+        worst_ms = max(_ms(clock.offset.uncertainty_s) for clock in check.clocks)
+        text += f", clocks of {len(check.clocks)} load node(s) known to ±{worst_ms:.3f} ms or better"
     log.info(text + (" -- see the warnings below" if check.warnings else ": the client kept up"))
     return {
         **live_run_state(outcome.stop_signal), "client_self_check": check.to_json_dict(), "warnings": list(check.warnings),

@@ -12,11 +12,16 @@ same memory as a 10-second one. The main process merges the workers' histograms.
 Schedule lag: for paced runs, each record's actual send (``start_s``) minus its planned send
 (``scheduled_s``). ``build_self_check`` turns both (and the workers' CPU use) into the report the
 summary shows, with warnings when the client may have delayed its own stamps or sends.
+
+Clocks: a run whose workers ran on other machines (Ray) passes each load node's clock offset to the
+driver (``RunOutcome.clock_offsets``, estimated by ``distributed/clock.py``); the self-check reports
+them and warns when a node's offset is known less well than 1 % of the run's median E2EL.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from dataclasses import dataclass
 from time import perf_counter
 from typing import TYPE_CHECKING, Any, Protocol
@@ -34,6 +39,9 @@ LOOP_LAG_P99_WARN_S = 1e-3
 SCHEDULE_LAG_P99_WARN_S = 10e-3
 #: Share of one core (CPU seconds / wall seconds) above which a worker process counts as saturated.
 CPU_BUSY_WARN_SHARE = 0.9
+#: Share of the run's median E2EL above which a node's clock-offset uncertainty is warned about: its
+#: requests' places on the timeline may then be off by a visible part of a request.
+CLOCK_UNCERTAINTY_WARN_SHARE = 0.01
 #: Shortest load (wall seconds of a worker) whose CPU share is warned about: over a few milliseconds
 #: the share says little (start-up work and clock granularity dominate).
 CPU_WARN_MIN_WALL_S = 1.0
@@ -141,12 +149,30 @@ class LagSummary:
         }
 
 
+class NodeClockOffset(Protocol):
+    """A load node's clock relative to the driver's (``distributed.clock.ClockOffset``): ``driver
+    time = node time - offset_s``, true within ``± uncertainty_s``; ``drift_s``: the offset after
+    the run minus before it; ``samples``: pings; ``round_trip_min_s``: the fastest ping."""
+
+    @property
+    def offset_s(self) -> float: ...
+    @property
+    def uncertainty_s(self) -> float: ...
+    @property
+    def drift_s(self) -> float: ...
+    @property
+    def samples(self) -> int: ...
+    @property
+    def round_trip_min_s(self) -> float: ...
+
+
 class _OutcomeLike(Protocol):
     """What the self-check needs of ``engine.runner.RunOutcome``."""
 
     loop_lag: LagHistogram
     worker_cpu_s: dict[int, tuple[float, float]]
     stamping: str
+    clock_offsets: Sequence[tuple[str, NodeClockOffset]]
 
 
 @dataclass(frozen=True)
@@ -212,6 +238,24 @@ class SlotWaitSummary:
 
 
 @dataclass(frozen=True)
+class NodeClock:
+    """One load node's clock in the self-check: its id and its offset to the driver's clock."""
+
+    node: str
+    offset: NodeClockOffset
+
+    def as_ms_dict(self) -> dict[str, float | int]:
+        offset = self.offset
+        return {
+            "offset_ms": round(offset.offset_s * 1000, 4),
+            "uncertainty_ms": round(offset.uncertainty_s * 1000, 4),
+            "drift_ms": round(offset.drift_s * 1000, 4),
+            "samples": offset.samples,
+            "round_trip_min_ms": round(offset.round_trip_min_s * 1000, 4),
+        }
+
+
+@dataclass(frozen=True)
 class SelfCheck:
     """The client self-check of one run.
 
@@ -219,8 +263,9 @@ class SelfCheck:
     the worker's event loop read the bytes; ``mixed``). ``loop_lag`` / ``schedule_lag``: percentiles
     (schedule lag has 0 samples when the load was not paced); ``slot_wait``: see ``SlotWaitSummary``;
     ``client_cpu``: per worker, CPU seconds of its event loop's thread divided by the wall seconds of
-    its load (1.0 = one core fully busy). ``warnings``: one sentence each, saying what may be wrong
-    and what to change.
+    its load (1.0 = one core fully busy). ``clocks``: per load node of a run across machines, its
+    clock offset to the driver's (empty for a run on this host). ``warnings``: one sentence each,
+    saying what may be wrong and what to change.
     """
 
     stamping: str
@@ -229,18 +274,23 @@ class SelfCheck:
     slot_wait: SlotWaitSummary
     client_cpu: dict[int, float]
     warnings: tuple[str, ...] = ()
+    clocks: tuple[NodeClock, ...] = ()
 
     def to_json_dict(self) -> dict[str, Any]:
         """The json's ``client_self_check`` (without the warnings, which join the summary's):
         ``{stamping, loop_lag, schedule_lag, slot_wait, client_cpu}``, lags as ``{samples, p50_ms,
-        p99_ms, max_ms}`` rounded to 0.1 µs, CPU shares to 3 decimals."""
-        return {
+        p99_ms, max_ms}`` rounded to 0.1 µs, CPU shares to 3 decimals; a run with clock offsets adds
+        ``clocks``: by node id, ``{offset_ms, uncertainty_ms, drift_ms, samples, round_trip_min_ms}``."""
+        facts: dict[str, Any] = {
             "stamping": self.stamping,
             "loop_lag": self.loop_lag.as_ms_dict(),
             "schedule_lag": self.schedule_lag.as_ms_dict(),
             "slot_wait": self.slot_wait.as_ms_dict(),
             "client_cpu": {str(w): round(share, 3) for w, share in self.client_cpu.items()},
         }
+        if self.clocks:
+            facts["clocks"] = {clock.node: clock.as_ms_dict() for clock in self.clocks}
+        return facts
 
 
 def build_self_check(outcome: _OutcomeLike, records: Any) -> SelfCheck:
@@ -291,7 +341,40 @@ def build_self_check(outcome: _OutcomeLike, records: Any) -> SelfCheck:
     slot_wait = SlotWaitSummary(
         LagSummary.of_values(waits), int((waits > 0).sum()), float(waits.mean()) if len(waits) else 0.0
     )
-    return SelfCheck(stamping, loop, schedule, slot_wait, busy, tuple(warnings))
+    clocks = tuple(NodeClock(node, offset) for node, offset in outcome.clock_offsets)
+    if clocks:
+        warnings += clock_warnings(clocks, median_e2el_s(records))
+    return SelfCheck(stamping, loop, schedule, slot_wait, busy, tuple(warnings), clocks)
+
+
+def median_e2el_s(records: Any) -> float | None:
+    """The median of ``end_s - start_s`` over the successful requests (s); None when none succeeded.
+
+    ``records``: a list of ``RequestRecord`` or columns with ``.column(name)`` (``RecordColumns``)."""
+    if hasattr(records, "column"):
+        ok = np.asarray(records.column("success"), dtype=bool)
+        e2el = (np.asarray(records.column("end_s"), dtype=np.float64) - np.asarray(records.column("start_s")))[ok]
+    else:
+        e2el = np.array([r.end_s - r.start_s for r in records if r.success], dtype=np.float64)
+    return float(np.median(e2el)) if len(e2el) else None
+
+
+def clock_warnings(clocks: Sequence[NodeClock], median_e2el: float | None) -> list[str]:
+    """One warning per node whose clock offset is known less well than
+    ``CLOCK_UNCERTAINTY_WARN_SHARE`` of the median E2EL (none when no request succeeded)."""
+    if median_e2el is None:
+        return []
+    limit_s = CLOCK_UNCERTAINTY_WARN_SHARE * median_e2el
+    return [
+        f"the clock of load node {clock.node} is known only to ±{clock.offset.uncertainty_s * 1000:.3f} ms "
+        f"(fastest ping {clock.offset.round_trip_min_s * 1000:.3f} ms, drift {clock.offset.drift_s * 1000:.3f} ms "
+        f"over the run), over {CLOCK_UNCERTAINTY_WARN_SHARE:.0%} of the median E2EL ({median_e2el * 1000:.1f} ms): "
+        "its requests may sit that far from their true place on the run's timeline (steady window, concurrency, "
+        "throughput over time); their TTFT, ITL and E2EL are local differences and not affected; "
+        "see docs/metrics.md#clocks-across-machines"
+        for clock in clocks
+        if clock.offset.uncertainty_s > limit_s
+    ]
 
 
 def _schedule_lag_causes(times: SendTimes, client_busy: bool, workers: int) -> str:

@@ -15,11 +15,11 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ais_bench.engine.health import LagHistogram
+from ais_bench.engine.health import LagHistogram, NodeClockOffset
 from ais_bench.engine.live import LiveFigures
 from ais_bench.engine.messages import WorkerMessages, WorkerReady
 from ais_bench.engine.plan import RunPlan
@@ -67,6 +67,9 @@ class RunOutcome:
     records_unwritten: int = 0
     #: The workers' live figures (``engine/live.py``), complete once the run has ended.
     live: LiveFigures = field(default_factory=lambda: LiveFigures(workers=1))
+    #: A run across machines: each load node's id and its clock offset to this process's clock
+    #: (``distributed.clock.ClockOffset``), reported by the self-check; empty for a run on this host.
+    clock_offsets: Sequence[tuple[str, NodeClockOffset]] = ()
 
 
 #: What runs one worker: a process, or a thread of this process (``--debug``).

@@ -24,6 +24,7 @@ class FakeOutcome:
     loop_lag: LagHistogram = field(default_factory=LagHistogram)
     worker_cpu_s: dict[int, tuple[float, float]] = field(default_factory=dict)
     stamping: str = "loop"
+    clock_offsets: tuple = ()
 
 
 def _record(
