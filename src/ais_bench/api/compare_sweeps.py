@@ -17,7 +17,7 @@ from typing import Any
 from ais_bench.api.compare import compare_runs, pair_violations, unique_labels
 from ais_bench.api.workdir import display
 from ais_bench.config.fail_if import FailIf
-from ais_bench.errors import ConfigError
+from ais_bench.errors import ConfigError, NoSteadyStage
 from ais_bench.metrics.goodput import SloBound
 from ais_bench.sweep.comparison import (
     PointComparison,
@@ -74,14 +74,34 @@ def compare_sweeps(
                 f"{_values_text(baseline.points)}, {sweep.label} has {_values_text(sweep.points)}",
                 hint="compare sweeps over the same values",
             )
-        for value in values:
-            point = compare_runs([baseline.points[value], sweep.points[value]], stage=stage, slo=slo,
-                                 labels=[baseline.label, sweep.label])
-            comparison.points.append(PointComparison(value, sweep.label, point.pairs))
-            comparison.notes += [f"{baseline.axis} {value:g}: {note}" for note in point.notes]
+        compared = [point for value in values if (point := _compare_point(comparison, sweep, value, stage, slo))]
+        if not compared:
+            raise NoSteadyStage(
+                f"no point of {sweep.label} could be compared with {baseline.label} on the stable stage",
+                hint="compare the whole runs with --stage total",
+            )
         comparison.notes += unpaired_point_notes(baseline, sweep)
         comparison.levels.append(sweep_level(baseline, sweep))
     return comparison
+
+
+def _compare_point(
+    comparison: SweepComparison, sweep: SweepResults, value: float, stage: str | None,
+    slo: Sequence[SloBound] | None,
+) -> PointComparison | None:
+    """The point ``value`` of ``sweep`` against the baseline's, added to ``comparison``; None (and a
+    note) when one of the two point runs has no steady stage to compare."""
+    baseline = comparison.baseline
+    try:
+        point = compare_runs([baseline.points[value], sweep.points[value]], stage=stage, slo=slo,
+                             labels=[baseline.label, sweep.label])
+    except NoSteadyStage as exc:
+        comparison.notes.append(f"{baseline.axis} {value:g}: not compared: {exc.message}")
+        return None
+    compared = PointComparison(value, sweep.label, point.pairs)
+    comparison.points.append(compared)
+    comparison.notes += [f"{baseline.axis} {value:g}: {note}" for note in point.notes]
+    return compared
 
 
 def load_sweep_results(folder: Path) -> SweepResults:
@@ -144,8 +164,10 @@ def sweep_level(baseline: SweepResults, sweep: SweepResults) -> SweepLevel:
                           number_or_none(b.get("max_passing")), "slo_search",
                           number_or_none(a.get("slo_attainment_target")))
     if a.get("slo_ms") and b.get("slo_ms"):
-        return SweepLevel(level.run, level.knee_a, level.knee_b, highest_passing(a, DEFAULT_TARGET),
-                          highest_passing(b, DEFAULT_TARGET), "points", DEFAULT_TARGET)
+        passing_a, passing_b = highest_passing(a, DEFAULT_TARGET), highest_passing(b, DEFAULT_TARGET)
+        return SweepLevel(level.run, level.knee_a, level.knee_b, passing_a, passing_b, "points", DEFAULT_TARGET,
+                          passing_a is not None and passing_a == max(baseline.points, default=None),
+                          passing_b is not None and passing_b == max(sweep.points, default=None))
     return level
 
 

@@ -92,12 +92,19 @@ def format_level(level: SweepLevel, axis: str, baseline: str) -> str:
     if level.max_passing_source is not None:
         how = "SLO search" if level.max_passing_source == "slo_search" else "highest measured point"
         lines.append(f"  highest {axis} meeting SLO attainment {level.target:g} ({how}): "
-                     f"A {_value(level.max_passing_a)}, B {_value(level.max_passing_b)}")
+                     f"A {_passing(level.max_passing_a, level.passed_all_a)}, "
+                     f"B {_passing(level.max_passing_b, level.passed_all_b)}")
+        if level.passed_all_a or level.passed_all_b:
+            lines.append("  (+: every point of that sweep passed, so its limit is higher)")
     return "\n".join(lines)
 
 
 def _value(value: float | None) -> str:
     return "none" if value is None else f"{value:g}"
+
+
+def _passing(value: float | None, passed_all: bool) -> str:
+    return f"{_value(value)}+" if passed_all else _value(value)
 
 
 def format_point_violation(violation: PointViolation) -> str:
@@ -144,4 +151,6 @@ def _sweep_level_entry(level: SweepLevel) -> dict[str, Any]:
         "max_passing_b": level.max_passing_b,
         "max_passing_source": level.max_passing_source,
         "slo_attainment_target": level.target,
+        "passed_all_a": level.passed_all_a,
+        "passed_all_b": level.passed_all_b,
     }

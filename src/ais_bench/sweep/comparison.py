@@ -60,7 +60,9 @@ class SweepLevel:
     """The sweep-level answers of sweep ``run`` against the baseline: ``knee_a``/``knee_b`` (None: no
     knee found), ``max_passing_a``/``_b`` (None: no point passed) with ``max_passing_source``
     ``slo_search`` (both sweeps searched: their ``max_passing``), ``points`` (both have goodput: the
-    highest measured point whose SLO attainment reached ``target``) or None (no SLO on one side)."""
+    highest measured point whose SLO attainment reached ``target``) or None (no SLO on one side);
+    ``passed_all_a``/``_b`` (source ``points``): every measured point passed, so the highest load
+    meeting the SLO lies beyond the sweep."""
 
     run: str
     knee_a: float | None
@@ -69,6 +71,8 @@ class SweepLevel:
     max_passing_b: float | None = None
     max_passing_source: str | None = None
     target: float | None = None
+    passed_all_a: bool = False
+    passed_all_b: bool = False
 
 
 @dataclass(frozen=True)

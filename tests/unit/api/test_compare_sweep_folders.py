@@ -10,6 +10,8 @@ from typing import Any
 
 import pytest
 
+from ais_bench.api import compare_sweeps as compare_sweeps_module
+from ais_bench.api.compare import Comparison
 from ais_bench.api.compare_sweeps import (
     compare_sweeps,
     folders_are_sweeps,
@@ -19,7 +21,8 @@ from ais_bench.api.compare_sweeps import (
     sweep_level,
     unpaired_point_notes,
 )
-from ais_bench.errors import ConfigError
+from ais_bench.errors import ConfigError, NoSteadyStage
+from ais_bench.reports.compare_sweep_report import format_level
 
 
 def _point(value: float, status: str = "ok", attainment: float | None = None) -> dict[str, Any]:
@@ -111,3 +114,32 @@ def test_a_sweep_json_that_is_not_one(tmp_path: Path) -> None:
         load_sweep_results(tmp_path / "x")
     with pytest.raises(ConfigError, match="at least two sweep folders"):
         compare_sweeps([tmp_path / "x"])
+
+
+def test_a_sweep_whose_every_point_passed_is_marked(tmp_path: Path) -> None:
+    slo = {"slo_ms": {"ttft": 200}}
+    a = load_sweep_results(_sweep(tmp_path / "a", [_point(1, attainment=1.0), _point(2, attainment=1.0)], **slo))
+    b = load_sweep_results(_sweep(tmp_path / "b", [_point(1, attainment=1.0), _point(2, attainment=0.5)], **slo))
+    level = sweep_level(a, b)
+    assert (level.max_passing_a, level.passed_all_a, level.max_passing_b, level.passed_all_b) == (2, True, 1, False)
+    text = format_level(level, "concurrency", "a")
+    assert "highest concurrency meeting SLO attainment 0.99 (highest measured point): A 2+, B 1" in text
+    assert "(+: every point of that sweep passed, so its limit is higher)" in text
+
+
+def test_a_point_without_a_steady_stage_is_a_note(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # the point runs themselves are not read here: compare_runs stands in, as a point at 2 has no steady stage
+    def compare_point(folders: list[Path], **_: object) -> Comparison:
+        if folders[0].name == "concurrency_2":
+            raise NoSteadyStage("b: syn_details.h5 has no steady stage (peak concurrency 1 < 2)")
+        return Comparison(runs=[])
+
+    monkeypatch.setattr(compare_sweeps_module, "compare_runs", compare_point)
+    a = _sweep(tmp_path / "a", [_point(1), _point(2)])
+    b = _sweep(tmp_path / "b", [_point(1), _point(2)])
+    comparison = compare_sweeps([a, b], stage="stable")
+    assert [point.value for point in comparison.points] == [1.0]
+    assert comparison.notes == ["concurrency 2: not compared: b: syn_details.h5 has no steady stage (peak concurrency 1 < 2)"]
+    only_unsteady = _sweep(tmp_path / "c", [_point(2)])
+    with pytest.raises(NoSteadyStage, match="no point of c could be compared with a on the stable stage"):
+        compare_sweeps([a, only_unsteady], stage="stable")
