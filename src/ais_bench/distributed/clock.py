@@ -94,19 +94,28 @@ def estimate_offset(samples: Sequence[PingSample]) -> ClockOffset:
     return ClockOffset(offset_s, uncertainty_s, len(samples), min(trips), max(trips))
 
 
-def combine(before: ClockOffset, after: ClockOffset) -> ClockOffset:
+def combine(before: ClockOffset, after: ClockOffset, applied_s: float | None = None) -> ClockOffset:
     """One offset for the whole run from estimates taken before and after it.
 
     A clock that drifts steadily has, during the run, an offset between its offsets before and
     after, so the true offset lies in the union of the two intervals: the result is that union's
     middle, its uncertainty half its width (at least each estimate's own, more by up to half the
     drift). ``drift_s`` is ``after.offset_s - before.offset_s``.
+
+    ``applied_s``: the offset the run's stamps were already shifted by (records streamed during the
+    run can only use the estimate taken before it); the result then keeps that offset and its
+    uncertainty is the farthest end of the union from it, the error the shifted stamps may carry.
     """
     low_s = min(before.low_s, after.low_s)
     high_s = max(before.high_s, after.high_s)
-    middle_s = (low_s + high_s) / 2
-    offset_s = _on_grid(middle_s)
-    uncertainty_s = (high_s - low_s) / 2 + abs(offset_s - middle_s) + _rounding_allowance_s(low_s, high_s)
+    rounding_s = _rounding_allowance_s(low_s, high_s)
+    if applied_s is None:
+        middle_s = (low_s + high_s) / 2
+        offset_s = _on_grid(middle_s)
+        uncertainty_s = (high_s - low_s) / 2 + abs(offset_s - middle_s) + rounding_s
+    else:
+        offset_s = applied_s
+        uncertainty_s = max(high_s - applied_s, applied_s - low_s, 0.0) + rounding_s
     return ClockOffset(
         offset_s,
         uncertainty_s,

@@ -69,6 +69,17 @@ def test_combine_without_drift_keeps_the_wider_uncertainty():
     assert run.uncertainty_s == pytest.approx(0.001, abs=1e-9)
 
 
+def test_combine_keeps_an_offset_already_applied_and_bounds_its_error():
+    before = ClockOffset(offset_s=5.000, uncertainty_s=0.001, samples=20, round_trip_min_s=0.002, round_trip_max_s=0.01)
+    after = ClockOffset(offset_s=5.004, uncertainty_s=0.002, samples=10, round_trip_min_s=0.004, round_trip_max_s=0.03)
+    run = combine(before, after, applied_s=before.offset_s)
+    # stamps shifted by 5.000 while the truth may be anywhere in [4.999, 5.006]: off by up to 6 ms
+    assert run.offset_s == 5.0
+    assert run.uncertainty_s == pytest.approx(0.006, abs=1e-9)
+    assert run.drift_s == pytest.approx(0.004) and run.samples == 30
+    assert combine(before, after).uncertainty_s < run.uncertainty_s  # the middle is known better
+
+
 def test_estimate_refuses_no_samples_and_backwards_round_trips():
     with pytest.raises(ValueError, match="at least one"):
         estimate_offset([])
@@ -136,6 +147,11 @@ def test_combined_uncertainty_covers_every_offset_between_before_and_after(
         during = Fraction(truth_before) + Fraction(share) * (Fraction(truth_after) - Fraction(truth_before))
         assert abs(Fraction(run.offset_s) - during) <= Fraction(run.uncertainty_s) + 2 * rounding
     assert run.uncertainty_s >= max(before.uncertainty_s, after.uncertainty_s)
+    applied = combine(before, after, applied_s=before.offset_s)
+    assert applied.offset_s == before.offset_s
+    for share in (0.0, 0.5, 1.0):
+        during = Fraction(truth_before) + Fraction(share) * (Fraction(truth_after) - Fraction(truth_before))
+        assert abs(Fraction(applied.offset_s) - during) <= Fraction(applied.uncertainty_s) + 2 * rounding
 
 
 # ---------------------------------------------------------------- ping_samples
