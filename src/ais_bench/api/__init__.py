@@ -18,14 +18,33 @@ A model config with ``simulator=dict(...)`` needs its simulator running while pl
 (``cli/main.py``) is a caller of these functions; so are sweeps and distributed runs.
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
 from ais_bench.api.configs import dataset_config, model_config, summarizer_config
 from ais_bench.api.planning import PlannedRun, plan_run
 from ais_bench.api.running import ResultPaths, RunResult, run
 from ais_bench.api.simulator import serve_simulator
-from ais_bench.api.sweep import PointSettings, SweepResult, new_sweep_dir, run_slo_search, run_sweep
 from ais_bench.api.workdir import create_run_dir as new_run_dir
 from ais_bench.config import RunOverrides
 from ais_bench.engine.plan import RunPlan
+
+if TYPE_CHECKING:
+    from ais_bench.api.sweep import PointSettings, SweepResult, new_sweep_dir, run_slo_search, run_sweep
+
+#: Names of ``api/sweep.py``, imported on first use: a single run does not pay for the sweep and its
+#: report modules.
+_SWEEP_NAMES = frozenset({"PointSettings", "SweepResult", "new_sweep_dir", "run_slo_search", "run_sweep"})
+
+
+def __getattr__(name: str) -> Any:
+    if name in _SWEEP_NAMES:
+        from ais_bench.api import sweep
+
+        return getattr(sweep, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "PlannedRun",
