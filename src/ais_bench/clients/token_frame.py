@@ -23,7 +23,7 @@ def is_plain(text: str) -> bool:
 class TokenFrame:
     """``head`` + content + ``tail``: one stream's plain token chunk (see the module docstring)."""
 
-    __slots__ = ("_end", "_separator", "_start", "head", "tail")
+    __slots__ = ("_end", "_end_bytes", "_separator", "_shortest_read", "_start", "_start_bytes", "head", "tail")
 
     def __init__(self, head: str, tail: str) -> None:
         self.head = head
@@ -32,6 +32,10 @@ class TokenFrame:
         self._start = ("data: " + head).encode()
         self._end = (tail + "\n\n").encode()
         self._separator = tail + "\n\ndata: " + head
+        self._start_bytes = len(self._start)
+        self._end_bytes = len(self._end)
+        #: A read shorter than this cannot hold one event of this frame (start and end must not overlap).
+        self._shortest_read = self._start_bytes + self._end_bytes
 
     def content(self, data: str) -> str | None:
         """The content of one event's ``data`` in this frame with a plain content, else None."""
@@ -50,18 +54,18 @@ class TokenFrame:
         holds no quote while the separator does, so the split cannot cut inside a content, and any
         other text in the read (another event, a comment, ``[DONE]``, a line break) would leave a
         quote or an unprintable character in some piece."""
-        start, end = self._start, self._end
-        if len(body) < len(start) + len(end) or not (body.startswith(start) and body.endswith(end)):
+        if len(body) < self._shortest_read or not (body.startswith(self._start) and body.endswith(self._end)):
             return None
         try:
-            middle = body[len(start) : len(body) - len(end)].decode()
+            middle = body[self._start_bytes : -self._end_bytes].decode()
         except UnicodeDecodeError:
             return None
         contents = middle.split(self._separator)
-        if not is_plain("".join(contents)):
+        text = contents[0] if len(contents) == 1 else "".join(contents)
+        if '"' in text or "\\" in text or not text.isprintable():  # is_plain, inlined: once per read
             return None
         # A chunk with an empty content is an event, not a token.
-        tokens = [text for text in contents if text] if "" in contents else contents
+        tokens = [piece for piece in contents if piece] if "" in contents else contents
         state.text_parts.extend(tokens)
         state.content_events += len(tokens)
         return len(contents)
