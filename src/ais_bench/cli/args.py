@@ -108,6 +108,15 @@ def _add_load_flags(group: argparse._ArgumentGroup) -> None:
         "--num-warmups", type=_non_negative_int, default=1, metavar="N",
         help="warm-up requests sent before measuring, excluded from results (default 1; 0 disables)",
     )
+    group.add_argument(
+        "--ray", nargs="?", const=True, default=None, metavar="ADDRESS",
+        help="run the workers as actors of a Ray cluster, spread over its nodes (ADDRESS: HOST:PORT, "
+        "ray://HOST:PORT or auto; default: RAY_ADDRESS, else auto); needs pip install 'ais_bench[distributed]'",
+    )
+    group.add_argument(
+        "--ray-workers-per-node", type=_positive_int, metavar="N",
+        help="with --ray: N workers on each node (default: WORKERS_NUM spread over the nodes, one per node when 0)",
+    )
     _add_sweep_flags(group)
 
 

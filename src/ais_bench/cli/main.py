@@ -207,6 +207,7 @@ def _run_models(run_dir: Path, configs: RunConfigs, args: argparse.Namespace) ->
                     num_prompts=args.num_prompts, num_warmups=args.num_warmups, pressure_time_s=pressure_time_s,
                     debug=args.debug, dump_text=args.dump_text, server_metrics=args.server_metrics,
                     server_metrics_interval_s=args.server_metrics_interval,
+                    ray=args.ray, ray_workers_per_node=args.ray_workers_per_node,
                 )
                 result = api.run(planned, wide=args.wide or args.debug)
                 if result.interrupted:

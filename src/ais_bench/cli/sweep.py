@@ -30,7 +30,8 @@ def run_sweep_command(
         num_warmups=args.num_warmups, pressure_time_s=_pressure_time(args, configs), debug=args.debug,
         dump_text=args.dump_text, wide=args.wide or args.debug, cool_down_s=args.cool_down or 0.0, cli_args=cli_args,
         server_metrics=None if args.server_metrics is None else tuple(args.server_metrics),
-        server_metrics_interval_s=args.server_metrics_interval,
+        server_metrics_interval_s=args.server_metrics_interval, ray=args.ray,
+        ray_workers_per_node=args.ray_workers_per_node,
     )
     sweep_dir = api_sweep.new_sweep_dir(args.work_dir)
     log_to(sweep_dir / "logs" / "ais_bench.log")

@@ -19,7 +19,7 @@ import signal
 import sys
 import time
 import traceback
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from time import perf_counter
 
@@ -100,10 +100,18 @@ def worker_main(plan: RunPlan, shared: SharedState, worker_id: int, slots: int) 
         raise SystemExit(1) from None
 
 
-def run_in_process(plan: RunPlan, shared: SharedState, worker_id: int, slots: int) -> None:
-    """``--debug``: the single worker runs in a thread of the main process, in its own event loop."""
+#: Called with the worker's context once its load is about to start (a Ray actor watches the
+#: requests in flight through it, ``distributed/node.py``).
+ContextWatch = Callable[["WorkerContext"], None]
+
+
+def run_in_process(
+    plan: RunPlan, shared: SharedState, worker_id: int, slots: int, watch: ContextWatch | None = None
+) -> None:
+    """The worker in a thread of this process, in its own event loop: ``--debug``'s single worker,
+    and each Ray actor's worker (``distributed/node.py``)."""
     try:
-        run_worker_loop(_run(plan, shared, worker_id, slots))
+        run_worker_loop(_run(plan, shared, worker_id, slots, watch=watch))
     except BaseException:
         shared.messages.put(WorkerCrash(worker_id, traceback.format_exc()))
 
@@ -117,7 +125,10 @@ def _tune_gc() -> None:
     gc.freeze()
 
 
-async def _run(plan: RunPlan, shared: SharedState, worker_id: int, slots: int, tune_gc: bool = False) -> None:
+async def _run(
+    plan: RunPlan, shared: SharedState, worker_id: int, slots: int, tune_gc: bool = False,
+    watch: ContextWatch | None = None,
+) -> None:
     spec = BACKENDS[plan.backend]
     bodies = plan.bodies
     path = worker_record_path(plan.record_dir, plan.data_abbr, worker_id)
@@ -128,6 +139,8 @@ async def _run(plan: RunPlan, shared: SharedState, worker_id: int, slots: int, t
         tally = LiveTally(plan.stream)
         with RecordWriter(path, redactor=redactor, on_written=tally.add_written) as writer:
             ctx = WorkerContext(plan, shared, worker_id, slots, spec, session, writer, bodies, tally)
+            if watch is not None:
+                watch(ctx)
             if tune_gc:
                 _tune_gc()
             shared.ready.put(WorkerReady(worker_id, warm_up))
