@@ -12,10 +12,13 @@ from __future__ import annotations
 
 import importlib
 import logging
+import os
+import socket
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -47,6 +50,8 @@ RAY_START_DELAY_S = 0.5
 POLL_INTERVAL_S = 0.25
 #: Seconds a poll may take before it is tried again at the next round (a node Ray cannot reach).
 POLL_TIMEOUT_S = 10.0
+#: Seconds to wait for the head's port to accept a connection before calling Ray.
+CONNECT_TIMEOUT_S = 5.0
 #: Clock pings per worker before and after the load (the one with the shortest round trip counts).
 PINGS = 16
 
@@ -95,6 +100,7 @@ def _connect(ray: ModuleType, target: RayTarget) -> bool:
     if ray.is_initialized():
         return False
     address = target.resolved_address
+    _check_listening(address)
     try:
         ray.init(address=address, logging_level=logging.WARNING, log_to_driver=False)
     except (ConnectionError, ValueError, RuntimeError) as exc:
@@ -105,6 +111,36 @@ def _connect(ray: ModuleType, target: RayTarget) -> bool:
             "or pass --ray HOST:PORT",
         ) from None
     return True
+
+
+def _check_listening(address: str) -> None:
+    """Refuse at once a ``HOST:PORT`` (or ``auto``'s recorded head) that nothing listens on: Ray would
+    retry connecting to it for minutes."""
+    head = _head_address(address)
+    if head is None:
+        return
+    host, _, port = head.rpartition(":")
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=CONNECT_TIMEOUT_S).close()
+    except (OSError, ValueError) as exc:
+        raise ConfigError(
+            f"cannot connect to the Ray cluster at {address!r}: nothing answers at {head} ({exc})",
+            hint="start one (`ray start --head`, then `ray start --address HEAD:6379` on the other machines) "
+            "or pass --ray HOST:PORT",
+        ) from None
+
+
+def _head_address(address: str) -> str | None:
+    """The head's ``HOST:PORT`` that ``address`` means, when it can be told without Ray: the address
+    itself, or for ``auto`` the one Ray recorded for the cluster started on this machine (None for
+    ``ray://`` and when ``auto`` finds no record: Ray then fails fast by itself)."""
+    if address == "auto":
+        recorded = Path(os.environ.get("RAY_TMPDIR", "/tmp")) / "ray" / "ray_current_cluster"
+        text = recorded.read_text().strip() if recorded.is_file() else ""
+        return text or None
+    if "://" in address or ":" not in address:
+        return None
+    return address
 
 
 def load_nodes(ray: ModuleType) -> list[tuple[str, str]]:
@@ -212,7 +248,7 @@ class _Driver:
     def _go(self) -> float:
         """Release every worker at one start time, each on its node's clock."""
         start_at_s = time.perf_counter() + RAY_START_DELAY_S
-        self.messages.live = LiveFigures(self.plan.workers, start_at_s)
+        self.messages.live = LiveFigures(self.plan.workers, start_at_s=start_at_s)
         self.ray.get([worker.actor.go.remote(start_at_s + worker.offset.offset_s) for worker in self.workers])
         return start_at_s
 

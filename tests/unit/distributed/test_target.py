@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import sys
 from pathlib import Path
 
@@ -51,3 +52,15 @@ def test_ray_without_ray_installed_is_one_line_exit_2(
     )
     assert "Traceback" not in err
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+def test_a_ray_address_nothing_listens_on_is_one_line_at_once(tmp_path: Path) -> None:
+    """Ray itself would retry for minutes; the driver looks at the port first."""
+    from ais_bench.distributed.driver import _check_listening
+
+    with socket.socket() as sock:  # a port that was free a moment ago: nothing listens on it
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    with pytest.raises(ConfigError, match=rf"cannot connect to the Ray cluster at '127.0.0.1:{port}': nothing answers"):
+        _check_listening(f"127.0.0.1:{port}")
+    _check_listening("ray://127.0.0.1:1")  # Ray's client: left to Ray
