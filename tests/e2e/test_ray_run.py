@@ -162,6 +162,37 @@ def test_ray_pressure_run_holds_the_deadline_and_batch_size(tmp_path: Path, ray_
     assert summary["Total Requests"]["total"] == len(records)
 
 
+def test_ray_request_rate_is_global_across_the_nodes(tmp_path: Path, ray_cluster: RayCluster) -> None:
+    # 20 requests at 20 req/s, evenly spaced (burstiness 0): request r is planned 50 ms x r after the
+    # start, whichever of the two workers (on two nodes) sends it; each worker's planned times are on
+    # its node's clock, moved onto the driver's with the node's offset, so the planned times of all
+    # records line up on one grid, and no request went out before its planned time.
+    cfg = tmp_path / "cfg"
+    write_sim_model_config(cfg, "sim", {"output_len_dist": "max"}, abbr="sim", batch_size=6, max_out_len=4,
+                           request_rate=20, traffic_cfg={"burstiness": 0})
+    write_synthetic_dataset(cfg, "tiny", 20, input_len=8, output_len=4)
+    done = _ais_bench([
+        "--models", "sim", "--datasets", "tiny", "--mode", "perf", "--config-dir", str(cfg), "--num-warmups", "0",
+        "--work-dir", str(tmp_path / "ray"), "--ray", ray_cluster.address, "--ray-workers-per-node", "1",
+    ], tmp_path)
+    assert done.returncode == 0, done.stderr
+    perf = only_run_dir(tmp_path / "ray") / "performances" / "sim"
+    records = sorted(read_records(perf, "tiny"), key=lambda r: r.request_id)
+    assert [r.request_id for r in records] == list(range(20))
+    assert [r.worker_id for r in records] == [(i % 6) % 2 for i in range(20)]  # dealt by the batch_size split
+    # Both nodes run on this machine, whose clock they share: each node's true offset is 0, and the
+    # estimate must hold it within the uncertainty it reports (the self-check's clocks, by node).
+    clocks = json.loads((perf / "tiny.json").read_text())["_ais_bench"]["client_self_check"]["clocks"]
+    assert len(clocks) == 2
+    for clock in clocks.values():
+        assert abs(clock["offset_ms"]) <= clock["uncertainty_ms"] + 1e-4  # the json rounds to 0.1 µs
+    # so the two nodes' planned times lie on one grid to within their two uncertainties
+    tolerance_s = sum(clock["uncertainty_ms"] + 1e-4 for clock in clocks.values()) / 1000
+    planned = np.array([r.scheduled_s for r in records])
+    np.testing.assert_allclose(planned - planned[0], 0.05 * np.arange(20), rtol=0, atol=tolerance_s + 1e-9)
+    assert all(r.start_s >= r.scheduled_s for r in records)
+
+
 class HoldingServer(FixedServer):
     """Answers requests ``r0``..``r<fast - 1>`` (``X-Request-Id``) at once; any later one sends its
     first token and then holds until ``release`` is set."""
@@ -217,6 +248,7 @@ def _wait_for(condition: Any, what: str) -> None:
 
 
 def test_losing_a_node_fails_only_its_requests_in_flight(tmp_path: Path, ray_cluster: RayCluster) -> None:
+    # The module's last test: it kills the cluster's second node.
     # 12 requests, batch_size 4, one worker on each node with 2 slots: worker w owns the ids with
     # (id % 4) % 2 == w. Requests 0-3 are answered at once; 4-7 (each worker's next two) are held by
     # the server until the test has killed the second node: the worker there loses exactly its two
@@ -262,28 +294,3 @@ def test_losing_a_node_fails_only_its_requests_in_flight(tmp_path: Path, ray_clu
     }
     assert "load node 127.0.0.1 (worker" in err and "was lost" in err
     assert (perf / "synthetic.json").exists()
-
-
-def test_ray_request_rate_is_global_across_the_nodes(tmp_path: Path, ray_cluster: RayCluster) -> None:
-    # 20 requests at 20 req/s, evenly spaced (burstiness 0): request r is planned 50 ms x r after the
-    # start, whichever of the two workers (on two nodes) sends it; each worker's planned times are on
-    # its node's clock, moved onto the driver's with the node's offset, so the planned times of all
-    # records line up on one grid, and no request went out before its planned time.
-    cfg = tmp_path / "cfg"
-    write_sim_model_config(cfg, "sim", {"output_len_dist": "max"}, abbr="sim", batch_size=6, max_out_len=4,
-                           request_rate=20, traffic_cfg={"burstiness": 0})
-    write_synthetic_dataset(cfg, "tiny", 20, input_len=8, output_len=4)
-    done = _ais_bench([
-        "--models", "sim", "--datasets", "tiny", "--mode", "perf", "--config-dir", str(cfg), "--num-warmups", "0",
-        "--work-dir", str(tmp_path / "ray"), "--ray", ray_cluster.address, "--ray-workers-per-node", "1",
-    ], tmp_path)
-    assert done.returncode == 0, done.stderr
-    records = sorted(read_records(only_run_dir(tmp_path / "ray") / "performances" / "sim", "tiny"),
-                     key=lambda r: r.request_id)
-    assert [r.request_id for r in records] == list(range(20))
-    assert [r.worker_id for r in records] == [(i % 6) % 2 for i in range(20)]  # dealt by the batch_size split
-    planned = np.array([r.scheduled_s for r in records])
-    # two nodes' planned times differ from the grid by their offsets' estimation error (half a ping's
-    # round trip, well under 10 ms even on a busy machine), far less than the 50 ms spacing
-    np.testing.assert_allclose(planned - planned[0], 0.05 * np.arange(20), atol=0.01)
-    assert all(r.start_s >= r.scheduled_s for r in records)

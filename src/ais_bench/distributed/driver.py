@@ -396,7 +396,20 @@ class _Driver:
             output_error=self.output_error or (messages.output_failures[0].reason if messages.output_failures else None),
             records_unwritten=self.records_unwritten + sum(failure.unwritten for failure in messages.output_failures),
             live=messages.live,
+            clock_offsets=node_clock_offsets(self.placements, clocks),
         )
+
+
+def node_clock_offsets(placements: list[Placement], clocks: dict[int, ClockOffset]) -> list[tuple[str, ClockOffset]]:
+    """One clock offset per node for the self-check (``engine/health.py``), named ``<address>
+    <node id prefix>``: the best known of its workers' (they share the node's clock)."""
+    best: dict[str, ClockOffset] = {}
+    for placement in placements:
+        node = f"{placement.node_ip} {placement.node_id[:8]}"
+        offset = clocks[placement.worker]
+        if node not in best or offset.uncertainty_s < best[node].uncertainty_s:
+            best[node] = offset
+    return sorted(best.items())
 
 
 def _on_driver_clock(message: Any, offset_s: float) -> Any:
