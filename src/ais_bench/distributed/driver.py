@@ -361,7 +361,7 @@ class _Driver:
             except self.ray.exceptions.RayError:  # its node went away after its last records
                 clocks[worker.placement.worker] = worker.offset
                 continue
-            clocks[worker.placement.worker] = combine(worker.offset, after)
+            clocks[worker.placement.worker] = combine(worker.offset, after, applied_s=worker.offset.offset_s)
         return clocks
 
     def _kill_actors(self) -> None:
