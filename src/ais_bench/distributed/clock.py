@@ -81,17 +81,26 @@ class ClockOffset:
 
 
 def estimate_offset(samples: Sequence[PingSample]) -> ClockOffset:
-    """The offset of the sample with the smallest round trip, known to half that round trip."""
+    """The offset of the sample with the smallest round trip, known to half that round trip.
+
+    Strictly, the sample with the smallest bound (half its round trip plus its float rounding and
+    the rounding to the grid): the same sample but for ties within a few ulps, and what makes a
+    further sample never widen the result, bit for bit."""
     if not samples:
         raise ValueError("estimate_offset needs at least one ping sample")
     trips = [sample.round_trip_s for sample in samples]
     if min(trips) < 0:
         raise ValueError("a ping sample's driver_recv_s is before its driver_send_s")
-    best = samples[trips.index(min(trips))]
-    offset_s = _on_grid(best.offset_s)
-    rounding_s = _rounding_allowance_s(best.driver_send_s, best.node_s, best.driver_recv_s, best.offset_s)
-    uncertainty_s = best.round_trip_s / 2 + abs(offset_s - best.offset_s) + rounding_s
+    offset_s, uncertainty_s = min((_bounded_offset(sample) for sample in samples), key=lambda pair: pair[1])
     return ClockOffset(offset_s, uncertainty_s, len(samples), min(trips), max(trips))
+
+
+def _bounded_offset(sample: PingSample) -> tuple[float, float]:
+    """One sample's offset on the grid and the bound of its error (s)."""
+    raw_s = sample.offset_s
+    offset_s = _on_grid(raw_s)
+    rounding_s = _rounding_allowance_s(sample.driver_send_s, sample.node_s, sample.driver_recv_s, raw_s)
+    return offset_s, sample.round_trip_s / 2 + abs(offset_s - raw_s) + rounding_s
 
 
 def combine(before: ClockOffset, after: ClockOffset, applied_s: float | None = None) -> ClockOffset:

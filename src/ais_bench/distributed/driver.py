@@ -402,14 +402,15 @@ class _Driver:
 
 def node_clock_offsets(placements: list[Placement], clocks: dict[int, ClockOffset]) -> list[tuple[str, ClockOffset]]:
     """One clock offset per node for the self-check (``engine/health.py``), named ``<address>
-    <node id prefix>``: the best known of its workers' (they share the node's clock)."""
-    best: dict[str, ClockOffset] = {}
+    <node id prefix>``: the least well known of its workers'. Each worker's records were shifted by
+    its own estimate, so only the widest uncertainty bounds the error of every record of the node."""
+    worst: dict[str, ClockOffset] = {}
     for placement in placements:
         node = f"{placement.node_ip} {placement.node_id[:8]}"
         offset = clocks[placement.worker]
-        if node not in best or offset.uncertainty_s < best[node].uncertainty_s:
-            best[node] = offset
-    return sorted(best.items())
+        if node not in worst or offset.uncertainty_s > worst[node].uncertainty_s:
+            worst[node] = offset
+    return sorted(worst.items())
 
 
 def _on_driver_clock(message: Any, offset_s: float) -> Any:
