@@ -73,19 +73,24 @@ def server_metrics_result(
     for window in stage_windows(table, summary, batch_size):
         derived = derive(series, window)
         stages[window.stage] = derived.to_json_dict()
-        result.lines += [summary_line(window.stage, server) for server in derived.servers]
         check = cross_check(series, derived, table)
+        share = None if check is None else check.prompt_cache_share
+        result.lines += [summary_line(window.stage, server, share) for server in derived.servers]
         if check is not None:
             checks[window.stage] = check.to_json_dict()
             result.warnings += check.warnings
+            result.lines += check.lines()
     result.entry = {**(scrape or {}), "stages": stages, "cross_check": checks}
     if not any(stage["servers"] for stage in stages.values()) and len(series):
         result.lines.append("Server metrics: no known server names among the scraped samples (kept raw in the csv)")
     return result
 
 
-def summary_line(stage: str, derived: ServerDerived) -> str:
-    """One line of what the server said in a stage, e.g. ``running 3.9 (max 4), waiting 0.2, ...``."""
+def summary_line(stage: str, derived: ServerDerived, client_cache_share: float | None = None) -> str:
+    """One line of what the server said in a stage, e.g. ``running 3.9 (max 4), waiting 0.2, ...``;
+    ``client_cache_share``: the prompt-cache share derived from the client's input tokens, shown when
+    the server does not count its cached prompt tokens."""
+    share = derived.prompt_cache_share if derived.prompt_cache_share is not None else client_cache_share
     parts = [
         _gauge_text("running", derived.running),
         _gauge_text("waiting", derived.waiting),
@@ -94,6 +99,9 @@ def summary_line(stage: str, derived: ServerDerived) -> str:
         None if derived.spec_acceptance_rate is None else f"draft acceptance {derived.spec_acceptance_rate:.1%}",
         None if derived.spec_mean_accepted_length is None else f"accepted length {derived.spec_mean_accepted_length:.2f}",
         None if derived.prompt_tokens is None else f"prompt {derived.prompt_tokens.per_s:.1f} tok/s",
+        None if derived.prompt_tokens_computed is None
+        else f"prompt computed {derived.prompt_tokens_computed.per_s:.1f} tok/s",
+        None if share is None else f"prompt-cache share {share:.1%}",
         None if derived.generation_tokens is None else f"generation {derived.generation_tokens.per_s:.1f} tok/s",
         _median_text("server TTFT", derived.ttft),
         _median_text("server ITL", derived.itl),

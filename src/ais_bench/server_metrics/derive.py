@@ -86,6 +86,9 @@ class ServerDerived:
     spec_acceptance_rate: float | None = None
     spec_mean_accepted_length: float | None = None
     prompt_tokens: CounterIncrease | None = None
+    prompt_tokens_computed: CounterIncrease | None = None
+    prompt_tokens_cached: CounterIncrease | None = None
+    prompt_cache_share: float | None = None
     generation_tokens: CounterIncrease | None = None
     ttft: HistogramStats | None = None
     itl: HistogramStats | None = None
@@ -97,7 +100,13 @@ class ServerDerived:
         def histogram(stats: HistogramStats | None) -> dict[str, Any] | None:
             return None if stats is None else stats.to_json_dict()
 
-        span = self.generation_tokens or self.prompt_tokens
+        def increase(counter: CounterIncrease | None) -> float | None:
+            return None if counter is None else counter.increase
+
+        def per_s(counter: CounterIncrease | None) -> float | None:
+            return None if counter is None else counter.per_s
+
+        span = self.generation_tokens or self.prompt_tokens or self.prompt_tokens_computed
         return {
             "running_requests": gauge(self.running),
             "waiting_requests": gauge(self.waiting),
@@ -105,10 +114,14 @@ class ServerDerived:
             "prefix_cache_hit_rate": self.prefix_cache_hit_rate,
             "spec_decode_acceptance_rate": self.spec_acceptance_rate,
             "spec_decode_mean_accepted_length": self.spec_mean_accepted_length,
-            "prompt_tokens": None if self.prompt_tokens is None else self.prompt_tokens.increase,
-            "generation_tokens": None if self.generation_tokens is None else self.generation_tokens.increase,
-            "prompt_tokens_per_s": None if self.prompt_tokens is None else self.prompt_tokens.per_s,
-            "generation_tokens_per_s": None if self.generation_tokens is None else self.generation_tokens.per_s,
+            "prompt_tokens": increase(self.prompt_tokens),
+            "generation_tokens": increase(self.generation_tokens),
+            "prompt_tokens_per_s": per_s(self.prompt_tokens),
+            "generation_tokens_per_s": per_s(self.generation_tokens),
+            "prompt_tokens_computed": increase(self.prompt_tokens_computed),
+            "prompt_tokens_computed_per_s": per_s(self.prompt_tokens_computed),
+            "prompt_tokens_cached": increase(self.prompt_tokens_cached),
+            "prompt_cache_share": self.prompt_cache_share,
             "counter_span_s": None if span is None else [span.from_s, span.to_s],
             "ttft": histogram(self.ttft),
             "itl": histogram(self.itl),
@@ -170,7 +183,7 @@ def gauge_series(series: ServerSeries) -> list[GaugeSeries]:
 def _derive_server(view: SeriesView, names: ServerNames, window: StageWindow) -> ServerDerived:
     counters = {
         field: view.counter(getattr(names, field), window)
-        for field in ("prompt_tokens", "generation_tokens", "prefix_hits", "prefix_queries", "spec_drafts",
+        for field in ("prompt_tokens", "prompt_tokens_computed", "prompt_tokens_cached", "generation_tokens", "prefix_hits", "prefix_queries", "spec_drafts",
                       "spec_draft_tokens", "spec_accepted_tokens")
     }
     gauges = {
@@ -190,10 +203,30 @@ def _derive_server(view: SeriesView, names: ServerNames, window: StageWindow) ->
         spec_mean_accepted_length=_accepted_length(accepted, counters["spec_drafts"])
         if counters["spec_drafts"] is not None else _mean(gauges["spec_accept_length"]),
         prompt_tokens=counters["prompt_tokens"],
+        prompt_tokens_computed=counters["prompt_tokens_computed"],
+        prompt_tokens_cached=counters["prompt_tokens_cached"],
+        prompt_cache_share=_cache_share(
+            counters["prompt_tokens_cached"], counters["prompt_tokens"], counters["prompt_tokens_computed"]
+        ),
         generation_tokens=counters["generation_tokens"],
         ttft=view.histogram(names.ttft, window),
         itl=view.histogram(names.itl, window),
     )
+
+
+def _cache_share(
+    cached: CounterIncrease | None, every: CounterIncrease | None, computed: CounterIncrease | None
+) -> float | None:
+    """The share of prompt tokens served from a cache: cached / all prompt tokens, where ``all`` is the
+    server's count of every prompt token, else its computed tokens plus the cached ones."""
+    if cached is None:
+        return None
+    if every is not None:
+        return _ratio(cached, every)
+    if computed is None:
+        return None
+    whole = computed.increase + cached.increase
+    return cached.increase / whole if whole > 0 else None
 
 
 def _ratio(part: CounterIncrease | None, whole: CounterIncrease | None) -> float | None:

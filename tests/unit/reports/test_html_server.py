@@ -4,9 +4,19 @@ from __future__ import annotations
 
 import numpy as np
 
+from ais_bench.records.record import RequestTable
 from ais_bench.reports.html_figure import build_figure, build_report_data, build_time_figure
 from ais_bench.server_metrics.derive import GaugeSeries
-from tests.unit.server_metrics.test_cross_check import two_requests
+
+
+def two_requests() -> RequestTable:
+    """r0: sent at 0, token events at 1, 2, 3, 4 (8 tokens); r1: sent at 0, events at 5, 6 (4 tokens)."""
+    points = np.array([0.0, 1.0, 2.0, 3.0, 4.0, 0.0, 5.0, 6.0])
+    return RequestTable(
+        start_s=np.array([0.0, 0.0]), end_s=np.array([4.0, 6.0]), success=np.array([True, True]),
+        input_tokens=np.array([10, 10]), output_tokens=np.array([8, 4]), offsets=np.array([0, 5, 8]),
+        time_points_s=points,
+    )
 
 
 def _titles(figure: dict) -> list[str]:

@@ -92,7 +92,10 @@ def test_triton_gauges_picked_by_label() -> None:
 
 def test_llamacpp_counter_reset_counts_from_zero() -> None:
     got = only_server(recorded_series("llamacpp"), 500.0, 510.0)
-    assert got["prompt_tokens"] == 400 + 100
+    # llama.cpp's prompt_tokens_total counts only the prompt tokens it evaluated
+    assert got["prompt_tokens"] is None and got["prompt_tokens_computed"] == 400 + 100
+    assert got["prompt_tokens_cached"] == 300 + 50
+    assert got["prompt_cache_share"] == pytest.approx(350 / (500 + 350))
     assert got["generation_tokens"] == 300 + 200
     assert got["generation_tokens_per_s"] == 50.0
     assert got["running_requests"] == {"mean": 3.0, "max": 4.0, "samples": 3}
