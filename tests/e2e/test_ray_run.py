@@ -11,6 +11,7 @@ import asyncio
 import importlib.util
 import json
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -30,6 +31,7 @@ from ais_bench.records.store import read_records
 from tests.support.configs import (
     only_run_dir,
     write_global_consts,
+    write_model_config,
     write_sim_model_config,
     write_synthetic_dataset,
 )
@@ -42,6 +44,9 @@ HAVE_RAY = importlib.util.find_spec("ray") is not None
 pytestmark = pytest.mark.skipif(
     not HAVE_RAY and os.environ.get("CI") != "true", reason="Ray is not installed (make distributed)"
 )
+#: The environment of the processes that talk to the cluster (a crash in Ray's native code prints
+#: the Python stack).
+RAY_ENV = {**os.environ, **LOOPBACK_ENV, "PYTHONFAULTHANDLER": "1"}
 #: A bound on anything the tests wait for; only a hang comes near it.
 PATIENCE_S = 180.0
 
@@ -49,7 +54,7 @@ PATIENCE_S = 180.0
 class RayCluster:
     def __init__(self) -> None:
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "tests.support.ray_cluster"], cwd=REPO, env={**os.environ, **LOOPBACK_ENV},
+            [sys.executable, "-m", "tests.support.ray_cluster"], cwd=REPO, env=RAY_ENV,
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
         )
         assert self.proc.stdout is not None
@@ -87,7 +92,7 @@ def _ais_bench(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
     """The CLI in a process of its own (a Ray driver leaves threads behind in its process)."""
     script = Path(sys.executable).with_name("ais_bench")
     return subprocess.run(
-        [str(script), *args], cwd=cwd, env={**os.environ, **LOOPBACK_ENV}, capture_output=True, text=True,
+        [str(script), *args], cwd=cwd, env=RAY_ENV, capture_output=True, text=True,
         timeout=PATIENCE_S,
     )
 
@@ -194,17 +199,19 @@ def test_ray_request_rate_is_global_across_the_nodes(tmp_path: Path, ray_cluster
 
 
 class HoldingServer(FixedServer):
-    """Answers requests ``r0``..``r<fast - 1>`` (``X-Request-Id``) at once; any later one sends its
-    first token and then holds until ``release`` is set."""
+    """Answers requests ``r0``..``r<fast - 1>`` (``X-Request-Id``; without it, the first ``fast`` to
+    arrive) at once; any later one sends its first token and then holds until ``release`` is set."""
 
     def __init__(self, fast: int) -> None:
         super().__init__()
         self.fast = fast
         self.held = 0
+        self.arrived = 0
         self.release = threading.Event()
 
     async def _stream(self, request: web.Request, body: dict[str, Any], chat: bool) -> web.StreamResponse:
-        number = int(request.headers["X-Request-Id"].removeprefix("r"))
+        number = int(request.headers.get("X-Request-Id", f"r{self.arrived}").removeprefix("r"))
+        self.arrived += 1
         resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
         await resp.prepare(request)
         await resp.write(self._chunk(chat, None, role=True) + self._chunk(chat, " tok"))
@@ -215,6 +222,39 @@ class HoldingServer(FixedServer):
         await resp.write(self._chunk(chat, " tok") + b"data: [DONE]\n\n")
         await resp.write_eof()
         return resp
+
+
+def test_sigterm_stops_a_ray_run_summarises_it_and_exits_143(tmp_path: Path, ray_cluster: RayCluster) -> None:
+    # Two workers with two slots each: the first four requests to arrive are answered at once, the
+    # next four (one per lane) are held, so exactly eight are sent whatever the timing. SIGTERM then
+    # stops the sending on both nodes; the held requests are cut after the stop grace (5 s) and kept
+    # as failed records; the run is summarised and exits 143 as a local run does.
+    cfg = tmp_path / "cfg"
+    with HoldingServer(fast=4) as server:
+        write_model_config(cfg, "held", server.port, batch_size=4, max_out_len=2)
+        write_synthetic_dataset(cfg, "tiny", 40, input_len=8, output_len=2)
+        proc = subprocess.Popen(
+            [str(Path(sys.executable).with_name("ais_bench")), "--models", "held", "--datasets", "tiny", "--mode",
+             "perf", "--num-warmups", "0", "--config-dir", str(cfg), "--work-dir", str(tmp_path / "out"),
+             "--ray", ray_cluster.address, "--ray-workers-per-node", "1"],
+            cwd=tmp_path, env=RAY_ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+        try:
+            _wait_for(lambda: server.held == 4 or proc.poll() is not None, "four requests held")
+            assert proc.poll() is None, proc.communicate()[1]
+            proc.send_signal(signal.SIGTERM)
+            _, err = proc.communicate(timeout=PATIENCE_S)
+        finally:
+            if proc.poll() is None:
+                stop_process(proc)  # type: ignore[arg-type]
+            server.release.set()
+    assert proc.returncode == 143, err
+    perf = only_run_dir(tmp_path / "out") / "performances" / "held"
+    records = read_records(perf, "tiny")
+    assert len(records) == 8
+    assert sum(record.success for record in records) == 4
+    extra = json.loads((perf / "tiny.json").read_text())["_ais_bench"]
+    assert extra["run_state"] == "interrupted" and extra["stop_signal"] == "SIGTERM"
 
 
 #: The driver of the node-loss test: the public API, with X-Request-Id headers so the server can tell
@@ -260,7 +300,7 @@ def test_losing_a_node_fails_only_its_requests_in_flight(tmp_path: Path, ray_clu
     with HoldingServer(fast=4) as server:
         driver = subprocess.Popen(
             [sys.executable, str(script), str(server.port), ray_cluster.address, str(run_dir)], cwd=tmp_path,
-            env={**os.environ, **LOOPBACK_ENV}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            env=RAY_ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         )
         try:
             perf = run_dir / "performances" / "held"

@@ -10,13 +10,18 @@ everything after the load (results, reports, recalculation) reads an ordinary ru
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import importlib
 import logging
 import os
+import signal
 import socket
+import threading
 import time
+import traceback
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import ModuleType
@@ -90,7 +95,13 @@ def run_on_ray(
     connected_here = _connect(ray, target)
     try:
         return _Driver(ray, plan, target).run(progress, before_load)
+    except BaseException as exc:
+        traceback.clear_frames(exc.__traceback__)  # its frames would keep Ray handles past the shutdown
+        raise
     finally:
+        # An actor handle or object ref freed after ray.shutdown() calls into the stopped core worker
+        # and crashes the process (seen as a segfault while the results were written): free them first.
+        gc.collect()
         if connected_here:
             ray.shutdown()
 
@@ -102,7 +113,8 @@ def _connect(ray: ModuleType, target: RayTarget) -> bool:
     address = target.resolved_address
     _check_listening(address)
     try:
-        ray.init(address=address, logging_level=logging.WARNING, log_to_driver=False)
+        with _stop_handlers_kept():
+            ray.init(address=address, logging_level=logging.WARNING, log_to_driver=False)
     except (ConnectionError, ValueError, RuntimeError) as exc:
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ConfigError(
@@ -111,6 +123,21 @@ def _connect(ray: ModuleType, target: RayTarget) -> bool:
             "or pass --ray HOST:PORT",
         ) from None
     return True
+
+
+@contextlib.contextmanager
+def _stop_handlers_kept() -> Iterator[None]:
+    """``ray.init`` makes SIGTERM exit the process at once; the run's own handler (stop sending,
+    summarise what finished, exit 143) is put back after it."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.getsignal(signal.SIGTERM)
+    try:
+        yield
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
 
 
 def _check_listening(address: str) -> None:
