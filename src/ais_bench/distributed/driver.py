@@ -408,21 +408,11 @@ class _Driver:
         )
 
     def _outcome(self, start_at_s: float, stop_signal: str | None, clocks: dict[int, ClockOffset]) -> RunOutcome:
-        messages = self.messages
-        return RunOutcome(
-            totals=self._totals(),
-            started_at_s=start_at_s,
-            elapsed_s=time.perf_counter() - start_at_s,
-            interrupted=stop_signal is not None,
-            stop_signal=stop_signal,
-            warnings=messages.warnings + self.warnings,
-            record_dir=self.plan.record_dir,
-            loop_lag=messages.loop_lag,
-            worker_cpu_s=dict(sorted(messages.worker_cpu_s.items())),
-            stamping=messages.stamping_mode,
-            output_error=self.output_error or (messages.output_failures[0].reason if messages.output_failures else None),
-            records_unwritten=self.records_unwritten + sum(failure.unwritten for failure in messages.output_failures),
-            live=messages.live,
+        return RunOutcome.of_run(
+            self.messages, self._totals(), start_at_s, stop_signal, self.plan.record_dir,
+            more_warnings=self.warnings,
+            output_error=self.output_error,
+            records_unwritten=self.records_unwritten,
             clock_offsets=node_clock_offsets(self.placements, clocks),
         )
 

@@ -72,6 +72,41 @@ class RunOutcome:
     #: (``distributed.clock.ClockOffset``), reported by the self-check; empty for a run on this host.
     clock_offsets: Sequence[tuple[str, NodeClockOffset]] = ()
 
+    @classmethod
+    def of_run(
+        cls,
+        messages: WorkerMessages,
+        totals: LoadTotals,
+        start_at_s: float,
+        stop_signal: str | None,
+        record_dir: Path | None,
+        *,
+        more_warnings: Sequence[str] = (),
+        output_error: str | None = None,
+        records_unwritten: int = 0,
+        clock_offsets: Sequence[tuple[str, NodeClockOffset]] = (),
+    ) -> RunOutcome:
+        """The outcome of a load that started at ``start_at_s`` and ended now, from the workers'
+        messages; the keywords add what only some runners know (the Ray driver's own warnings,
+        write failures and clock offsets)."""
+        failures = messages.output_failures
+        return cls(
+            totals=totals,
+            started_at_s=start_at_s,
+            elapsed_s=time.perf_counter() - start_at_s,
+            interrupted=stop_signal is not None,
+            stop_signal=stop_signal,
+            warnings=messages.warnings + list(more_warnings),
+            record_dir=record_dir,
+            loop_lag=messages.loop_lag,
+            worker_cpu_s=dict(sorted(messages.worker_cpu_s.items())),
+            stamping=messages.stamping_mode,
+            output_error=output_error or (failures[0].reason if failures else None),
+            records_unwritten=records_unwritten + sum(failure.unwritten for failure in failures),
+            live=messages.live,
+            clock_offsets=clock_offsets,
+        )
+
 
 #: What runs one worker: a process, or a thread of this process (``--debug``).
 Runner = threading.Thread | multiprocessing.process.BaseProcess
@@ -136,21 +171,7 @@ def run_benchmark(
             f"{len(crashes)} worker(s) crashed; first error: {crashes[0].strip().splitlines()[-1]}",
             hint="rerun with --debug to see the traceback",
         )
-    return RunOutcome(
-        totals=shared.totals(),
-        started_at_s=start_at_s,
-        elapsed_s=time.perf_counter() - start_at_s,
-        interrupted=stop_signal is not None,
-        stop_signal=stop_signal,
-        warnings=messages.warnings,
-        record_dir=plan.record_dir,
-        loop_lag=messages.loop_lag,
-        worker_cpu_s=dict(sorted(messages.worker_cpu_s.items())),
-        stamping=messages.stamping_mode,
-        output_error=messages.output_failures[0].reason if messages.output_failures else None,
-        records_unwritten=sum(failure.unwritten for failure in messages.output_failures),
-        live=messages.live,
-    )
+    return RunOutcome.of_run(messages, shared.totals(), start_at_s, stop_signal, plan.record_dir)
 
 
 def _wait_until_ready(shared: SharedState, runners: list[Runner]) -> WarmupResult:
