@@ -47,24 +47,39 @@ class Seconds:
     value: float = 0.0
 
 
+@dataclass(frozen=True)
+class ThreadPrimitives:
+    """A Ray worker's ``SharedState`` fields: thread events and queues (the worker runs in a thread
+    of the actor, which answers the driver's calls from others) and counters that hand out the
+    worker's own ids (``OwnedIds``)."""
+
+    worker: int
+    workers: int
+    batch_size: int
+
+    def counter(self) -> OwnedIds:
+        return OwnedIds(self.worker, self.workers, self.batch_size)
+
+    def seconds(self) -> Seconds:
+        return Seconds()
+
+    def counters(self, size: int) -> list[int]:
+        return [0] * size
+
+    def event(self) -> threading.Event:
+        return threading.Event()
+
+    def queue(self) -> queue.Queue[Any]:
+        return queue.Queue()
+
+
 class NodeShared(SharedState):
-    """``SharedState`` for one worker running in a Ray actor: the same fields, but thread primitives
-    (the worker runs in a thread of the actor, which answers the driver's calls from others) and
-    claims from the worker's own ids (``OwnedIds``)."""
+    """``SharedState`` for one worker running in a Ray actor: the same fields, made of
+    ``ThreadPrimitives``; claims come from the worker's own ids (``OwnedIds``)."""
 
     @classmethod
     def for_worker(cls, worker: int, workers: int, batch_size: int) -> NodeShared:
-        return cls(
-            next_request=OwnedIds(worker, workers, batch_size),
-            next_client=OwnedIds(worker, workers, batch_size),
-            start_at_s=Seconds(),
-            counters=[0] * (workers * COUNTER_FIELDS),
-            go=threading.Event(),
-            stop=threading.Event(),
-            ready=queue.Queue(),
-            messages=queue.Queue(),
-            workers=workers,
-        )
+        return cls.made_of(ThreadPrimitives(worker, workers, batch_size), workers)
 
     def claim(self, counter: Any) -> int:
         """The worker's next id (only the worker's event loop claims: no lock)."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from multiprocessing.context import BaseContext
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 # Per-worker counter slots in ``SharedState.counters`` (the order of ``LoadTotals``' fields).
 SENT, FINISHED, FAILED, IN_FLIGHT, CLIENTS = range(5)
@@ -27,6 +27,49 @@ class LoadTotals:
         return self.finished - self.failed
 
 
+class Primitives(Protocol):
+    """What a ``SharedState``'s fields are made of, for one way of running the workers: processes
+    (``ProcessPrimitives``) or a thread of a Ray actor (``distributed/share.py``)."""
+
+    def counter(self) -> Any:
+        """A source of ids, as ``SharedState.claim`` takes them."""
+
+    def seconds(self) -> Any:
+        """A float with ``.value``."""
+
+    def counters(self, size: int) -> Any:
+        """``size`` integers, zero at first."""
+
+    def event(self) -> Any: ...
+
+    def queue(self) -> Any: ...
+
+
+@dataclass(frozen=True)
+class ProcessPrimitives:
+    """Shared-memory values, events and queues of the multiprocessing context ``ctx``."""
+
+    ctx: BaseContext
+
+    def counter(self) -> Any:
+        return self.ctx.Value("q", 0)
+
+    def seconds(self) -> Any:
+        return self.ctx.Value("d", 0.0, lock=False)
+
+    def counters(self, size: int) -> Any:
+        return self.ctx.Array("q", size, lock=False)
+
+    def event(self) -> Any:
+        return self.ctx.Event()
+
+    def queue(self) -> Any:
+        return self.ctx.Queue()
+
+
+_State = TypeVar("_State", bound="SharedState")
+
+
 @dataclass
 class SharedState:
     """Cross-process state. ``next_request`` hands out request ids (and dataset positions) in
@@ -46,15 +89,20 @@ class SharedState:
 
     @classmethod
     def create(cls, ctx: BaseContext, workers: int) -> SharedState:
+        return cls.made_of(ProcessPrimitives(ctx), workers)
+
+    @classmethod
+    def made_of(cls: type[_State], make: Primitives, workers: int) -> _State:
+        """The state of ``workers`` workers, each field made by ``make``."""
         return cls(
-            next_request=ctx.Value("q", 0),
-            next_client=ctx.Value("q", 0),
-            start_at_s=ctx.Value("d", 0.0, lock=False),
-            counters=ctx.Array("q", workers * COUNTER_FIELDS, lock=False),
-            go=ctx.Event(),
-            stop=ctx.Event(),
-            ready=ctx.Queue(),
-            messages=ctx.Queue(),
+            next_request=make.counter(),
+            next_client=make.counter(),
+            start_at_s=make.seconds(),
+            counters=make.counters(workers * COUNTER_FIELDS),
+            go=make.event(),
+            stop=make.event(),
+            ready=make.queue(),
+            messages=make.queue(),
             workers=workers,
         )
 
