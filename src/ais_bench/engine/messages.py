@@ -45,26 +45,16 @@ class WorkerCrash(FromWorker):
 
 
 @dataclass(frozen=True)
-class LoopLagCounts(FromWorker):
-    """The worker's event-loop lag histogram in sparse form (``LagHistogram.to_sparse``)."""
+class ClientHealth(FromWorker):
+    """What the self-check (``engine/health.py``) needs of the worker, sent once its load ended: how
+    it stamped events (``stamping``: ``kernel``, the kernel's receive stamps, or ``loop``), its
+    event-loop lag histogram in sparse form (``LagHistogram.to_sparse``), the CPU seconds of its
+    loop's thread and the wall seconds from the go signal to its last request."""
 
-    counts: dict[int, int]
-
-
-@dataclass(frozen=True)
-class CpuUse(FromWorker):
-    """CPU seconds of the worker's event-loop thread and wall seconds, from the go signal to its
-    last request (the worker's last message)."""
-
+    stamping: str
+    lag_counts: dict[int, int]
     cpu_s: float
     wall_s: float
-
-
-@dataclass(frozen=True)
-class StampingMode(FromWorker):
-    """How the worker stamps events: ``kernel`` (the kernel's receive stamps) or ``loop``."""
-
-    mode: str
 
 
 @dataclass(frozen=True)
@@ -97,7 +87,7 @@ class WorkerReady(FromWorker):
     warm_up: WarmupResult
 
 
-WorkerMessage = WorkerWarning | WorkerCrash | LoopLagCounts | CpuUse | StampingMode | OutputFailure | LiveCounts
+WorkerMessage = WorkerWarning | WorkerCrash | ClientHealth | OutputFailure | LiveCounts
 
 
 @dataclass
@@ -115,7 +105,7 @@ class WorkerMessages:
 
     def drain(self, shared: SharedState, final_from: int = 0) -> WorkerMessages:
         """Take every message queued; with ``final_from`` > 0, wait (at most ``FINAL_MESSAGES_TIMEOUT_S``)
-        until that many workers sent their last message (CPU use, or a crash)."""
+        until that many workers sent their ``ClientHealth`` (or a crash)."""
         deadline_s = time.monotonic() + FINAL_MESSAGES_TIMEOUT_S
         while True:
             waiting_s = deadline_s - time.monotonic()
@@ -131,12 +121,10 @@ class WorkerMessages:
     def add(self, message: WorkerMessage) -> None:
         if isinstance(message, LiveCounts):
             self.live.add(message.worker, message.tally)
-        elif isinstance(message, LoopLagCounts):
-            self.loop_lag.merge(LagHistogram.from_sparse(message.counts))
-        elif isinstance(message, CpuUse):
+        elif isinstance(message, ClientHealth):
+            self.stamping.add(message.stamping)
+            self.loop_lag.merge(LagHistogram.from_sparse(message.lag_counts))
             self.worker_cpu_s[message.worker] = (message.cpu_s, message.wall_s)
-        elif isinstance(message, StampingMode):
-            self.stamping.add(message.mode)
         elif isinstance(message, OutputFailure):
             self.output_failures.append(message)
         elif isinstance(message, WorkerCrash):

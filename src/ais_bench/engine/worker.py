@@ -33,11 +33,9 @@ from ais_bench.engine.attempt import Attempt
 from ais_bench.engine.health import LagHistogram, monitor_loop_lag
 from ais_bench.engine.live import LiveTally
 from ais_bench.engine.messages import (
-    CpuUse,
+    ClientHealth,
     LiveCounts,
-    LoopLagCounts,
     OutputFailure,
-    StampingMode,
     WorkerCrash,
     WorkerReady,
     WorkerStarted,
@@ -132,7 +130,8 @@ async def _run(
     spec = BACKENDS[plan.backend]
     bodies = plan.bodies
     path = worker_record_path(plan.record_dir, plan.data_abbr, worker_id)
-    async with _http_client(plan, shared, worker_id) as session:
+    kernel_stamps = kernel_stamps_enabled()
+    async with _http_client(plan, kernel_stamps) as session:
         shared.ready.put(WorkerStarted(worker_id))
         warm_up = await _warm_up(plan, session, spec, worker_id, slots)
         redactor = Redactor(secrets_of(plan.url, plan.headers))
@@ -159,11 +158,13 @@ async def _run(
                 flusher.cancel()
                 monitor.cancel()
                 watchdog.cancel()
-                cpu_use = CpuUse(worker_id, time.thread_time() - cpu0_s, perf_counter() - wall0_s)
+                health = ClientHealth(
+                    worker_id, "kernel" if kernel_stamps else "loop", lag.to_sparse(),
+                    time.thread_time() - cpu0_s, perf_counter() - wall0_s,
+                )
                 writer.flush()
                 _send_live_counts(ctx)
-                shared.messages.put(LoopLagCounts(worker_id, lag.to_sparse()))
-                shared.messages.put(cpu_use)
+                shared.messages.put(health)
         error = ctx.output_error or writer.error  # the writer is closed: its last flush has been tried
         if error is not None:
             lost = writer.buffered if writer.error is not None else 0
@@ -171,12 +172,10 @@ async def _run(
 
 
 @contextlib.asynccontextmanager
-async def _http_client(plan: RunPlan, shared: SharedState, worker_id: int) -> AsyncIterator[ConnectionPool]:
-    """The worker's HTTP client (``clients/client.py``), kernel-stamped unless turned off."""
-    kernel = kernel_stamps_enabled()
-    shared.messages.put(StampingMode(worker_id, "kernel" if kernel else "loop"))
+async def _http_client(plan: RunPlan, kernel_stamps: bool) -> AsyncIterator[ConnectionPool]:
+    """The worker's HTTP client (``clients/client.py``), kernel-stamped when ``kernel_stamps``."""
     async with open_client(
-        plan.url, plan.headers, plan.request_timeout_s, kernel_stamps=kernel, tls=plan.tls
+        plan.url, plan.headers, plan.request_timeout_s, kernel_stamps=kernel_stamps, tls=plan.tls
     ) as client:
         yield client
 

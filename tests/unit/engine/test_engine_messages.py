@@ -11,11 +11,9 @@ import pytest
 from ais_bench.engine.health import LagHistogram
 from ais_bench.engine.live import LiveFigures, LiveTally
 from ais_bench.engine.messages import (
-    CpuUse,
+    ClientHealth,
     LiveCounts,
-    LoopLagCounts,
     OutputFailure,
-    StampingMode,
     WorkerCrash,
     WorkerMessages,
     WorkerWarning,
@@ -33,8 +31,8 @@ def _lag(*bins: int) -> dict[int, int]:
 def test_every_message_kind_lands_in_its_field():
     messages = WorkerMessages()
     for message in (
-        StampingMode(0, "kernel"), StampingMode(1, "kernel"), LoopLagCounts(0, _lag(1, 2)), LoopLagCounts(1, _lag(2)),
-        CpuUse(1, 0.5, 2.0), CpuUse(0, 0.25, 2.0), WorkerWarning(1, "stalled"), WorkerCrash(0, "Traceback ..."),
+        ClientHealth(1, "kernel", _lag(2), 0.5, 2.0), ClientHealth(0, "kernel", _lag(1, 2), 0.25, 2.0),
+        WorkerWarning(1, "stalled"), WorkerCrash(0, "Traceback ..."),
         OutputFailure(0, "No space left on device", 3), OutputFailure(1, "No space left on device", 2),
     ):
         messages.add(pickle.loads(pickle.dumps(message)))  # they cross a process boundary
@@ -60,8 +58,8 @@ def test_live_counts_of_every_worker_are_merged_into_the_live_figures():
 def test_stamping_mode_is_mixed_when_workers_differ_and_loop_when_none_said():
     assert WorkerMessages().stamping_mode == "loop"
     messages = WorkerMessages()
-    messages.add(StampingMode(0, "kernel"))
-    messages.add(StampingMode(1, "loop"))
+    messages.add(ClientHealth(0, "kernel", {}, 0.25, 1.0))
+    messages.add(ClientHealth(1, "loop", {}, 0.25, 1.0))
     assert messages.stamping_mode == "mixed"
 
 
@@ -73,7 +71,7 @@ def test_a_tagged_tuple_is_refused():
 def test_drain_takes_what_the_queue_holds():
     shared = SharedState.create(multiprocessing.get_context("spawn"), workers=1)
     shared.messages.put(WorkerWarning(0, "first"))
-    shared.messages.put(CpuUse(0, 1.0, 4.0))
+    shared.messages.put(ClientHealth(0, "loop", _lag(3), 1.0, 4.0))
     messages = WorkerMessages().drain(shared, final_from=1)  # waits for the worker's last message
     assert messages.warnings == ["first"] and messages.worker_cpu_s == {0: (1.0, 4.0)}
 
