@@ -279,9 +279,9 @@ def _server_requests_per_scrape(
         rows = view.rows(selectors)
         if rows is None:
             continue
+        rows = rows[window.holds(series.t_s[rows])]
         for t_s, value in zip(series.t_s[rows].tolist(), series.value[rows].tolist(), strict=True):
-            if window.start_s <= t_s <= window.end_s:
-                per_time[t_s] = per_time.get(t_s, 0.0) + value
+            per_time[t_s] = per_time.get(t_s, 0.0) + value
     return per_time
 
 

@@ -35,6 +35,10 @@ class StageWindow:
     start_s: float
     end_s: float
 
+    def holds(self, times_s: np.ndarray) -> np.ndarray:
+        """Which of ``times_s`` (perf_counter seconds) fall in the window, both ends included."""
+        return (times_s >= self.start_s) & (times_s <= self.end_s)
+
 
 @dataclass(frozen=True)
 class GaugeStats:
@@ -149,8 +153,7 @@ class ServerStageSummary:
 def derive(series: ServerSeries, window: StageWindow) -> ServerStageSummary:
     """The derived server metrics of ``window`` from the scraped ``series``."""
     view = SeriesView(series)
-    times = series.scrape_times_s
-    inside = int(np.count_nonzero((times >= window.start_s) & (times <= window.end_s)))
+    inside = int(np.count_nonzero(window.holds(series.scrape_times_s)))
     servers = tuple(_derive_server(view, names, window) for names in servers_present(series.names()))
     return ServerStageSummary(window, inside, servers)
 
@@ -276,7 +279,7 @@ class SeriesView:
         if points is None:
             return None
         times, values = points
-        values = values[(times >= window.start_s) & (times <= window.end_s)]
+        values = values[window.holds(times)]
         if not len(values):
             return None
         return GaugeStats(float(values.mean()), float(values.max()), len(values))
