@@ -46,11 +46,14 @@ test: $(STAMP)
 	$(BIN)/mypy
 	$(BIN)/python -m pytest -q
 
-# The fast tier: lint, type check and every test that starts no process (unit, in-process servers).
+# The fast tier: lint, type check and every test that starts no process (unit, in-process servers),
+# spread over one pytest process per core (pytest-xdist), each property test trying a quarter of its
+# examples (the hypothesis profile "fast" of tests/conftest.py). Bytecode is written even where the
+# environment says PYTHONDONTWRITEBYTECODE: compiling src/ and tests/ anew cost each process ~3 s.
 test-fast: $(STAMP)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/mypy
-	$(BIN)/python -m pytest -q -m "not processes"
+	env -u PYTHONDONTWRITEBYTECODE $(BIN)/python -m pytest -q -m "not processes" -n auto --hypothesis-profile=fast
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench

@@ -98,6 +98,7 @@ def test_a_discovery_whose_connection_is_refused_says_to_start_the_server():
     assert info.value.hint is not None and info.value.hint.startswith("start the inference server")
 
 
+@pytest.mark.processes
 @pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command")
 def test_the_pre_flight_check_of_https_runs_the_tls_handshake(tmp_path):
     """A certificate the client does not trust fails the pre-flight check, before any request."""

@@ -55,6 +55,7 @@ def _plan(url: str, record_dir: Path) -> RunPlan:
     )
 
 
+@pytest.mark.processes
 @pytest.mark.parametrize("other_thread", [False, True], ids=["forked", "spawned"])
 def test_a_run_completes_with_forked_and_with_spawned_workers(tmp_path: Path, other_thread: bool) -> None:
     with start_sim_process(SimConfig(max_num_seqs=4, **FAST)) as sim:

@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).parents[3]
 
 
@@ -18,6 +20,7 @@ def _modules_after(script: str) -> list[str]:
     return modules
 
 
+@pytest.mark.processes
 def test_the_modules_of_a_single_run_leave_out_sweeps_and_the_wide_tables() -> None:
     modules = _modules_after("import ais_bench.cli.main, ais_bench.api, ais_bench.api.results, ais_bench.api.running")
     assert "ais_bench.api" in modules

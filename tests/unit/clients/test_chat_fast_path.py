@@ -17,6 +17,7 @@ from ais_bench.clients import openai_chat
 from ais_bench.clients.response import ResponseState
 from ais_bench.clients.sse import SSEDecoder
 from ais_bench.sim.responses import RequestInfo, token_event
+from tests.support.examples import examples
 
 EXCHANGES = Path(__file__).parents[2] / "conformance" / "exchanges"
 
@@ -162,13 +163,13 @@ _CHUNK = _fields(
 )
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(_CHUNK)
 def test_any_chunk_parses_the_same_with_the_fast_path(chunk: dict[str, Any]) -> None:
     _assert_same_as_full_parse([orjson.dumps(chunk).decode()])
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(st.lists(_CHUNK, min_size=1, max_size=4))
 def test_any_stream_of_chunks_parses_the_same_with_the_fast_path(chunks: list[dict[str, Any]]) -> None:
     _assert_same_as_full_parse([orjson.dumps(chunk).decode() for chunk in chunks])
@@ -189,7 +190,7 @@ def test_a_streams_later_token_chunks_are_recognised_by_its_first_ones_frame() -
     assert state.text_parts == ["Hello", " world"] and state.content_events == 2
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(_TEXT)
 def test_any_content_inside_a_learned_frame_parses_the_same_as_the_full_parse(content: str) -> None:
     head, tail = _vllm_frame()

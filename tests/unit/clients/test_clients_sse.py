@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from ais_bench.clients.errors import SSELineTooLong, StreamProtocolError
 from ais_bench.clients.sse import SSEDecoder
+from tests.support.examples import examples
 
 
 def reference_decode(stream: bytes) -> list[str]:
@@ -139,7 +140,7 @@ def test_one_byte_per_read() -> None:
         assert feed_all([stream[i : i + 1] for i in range(len(stream))]) == reference_decode(stream)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(st.data())
 def test_arbitrary_splits_match_one_read(data: st.DataObject) -> None:
     stream = data.draw(st.sampled_from([VLLM_SAMPLE, MIXED_SAMPLE]))
@@ -172,7 +173,7 @@ PIECES = [
 ]
 
 
-@settings(max_examples=500, deadline=None)
+@settings(max_examples=examples(500), deadline=None)
 @given(st.data())
 def test_random_streams_match_reference(data: st.DataObject) -> None:
     text = "".join(data.draw(st.lists(st.sampled_from(PIECES), max_size=60)))

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from ais_bench.clients import openai_chat
 from ais_bench.clients.response import ResponseState
 from ais_bench.clients.sse import SSEDecoder
+from tests.support.examples import examples
 
 STREAM = (
     b'data: {"choices":[{"index":0,"delta":{"role":"assistant","content":""}}]}\n\n'
@@ -34,7 +35,7 @@ def run(reads: list[bytes]) -> tuple[ResponseState, int]:
     raise AssertionError("no [DONE]")
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(st.lists(st.integers(0, len(STREAM)), max_size=12))
 def test_any_reads_give_the_same_state(cuts: list[int]) -> None:
     bounds = [0, *sorted(cuts), len(STREAM)]

@@ -12,6 +12,7 @@ from ais_bench.clients import openai_chat
 from ais_bench.clients.response import ResponseState
 from ais_bench.clients.sse import SSEDecoder
 from ais_bench.clients.token_frame import TokenFrame
+from tests.support.examples import examples
 
 HEAD, TAIL = (
     '{"id":"chatcmpl-1","object":"chat.completion.chunk","created":1,"model":"m",'
@@ -74,7 +75,7 @@ _EVENT = st.one_of(
 _EXTRA = st.sampled_from(["", "", "", ": ping\n\n", "\n", "data: x\n", "event: e\n"])
 
 
-@settings(max_examples=500, deadline=None)
+@settings(max_examples=examples(500), deadline=None)
 @given(st.lists(st.tuples(_EVENT, _EXTRA), min_size=1, max_size=5))
 def test_a_read_taken_whole_folds_what_the_decoder_and_the_adapter_would(parts: list[tuple[str, str]]) -> None:
     body = "".join(f"data: {data}\n\n{extra}" for data, extra in parts).encode()

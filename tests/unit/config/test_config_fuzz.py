@@ -34,10 +34,12 @@ from ais_bench.config.run_config import load_run_config
 from ais_bench.config.summarizers import build_summarizer, load_summarizer
 from ais_bench.errors import AisBenchError
 from ais_bench.sim.config import SimConfig
+from tests.support.examples import examples
 
 SRC = "configs/x.py"
 #: Examples per fuzz test; raise it for a longer hunt (``AIS_BENCH_FUZZ_EXAMPLES=5000 pytest ...``).
-EXAMPLES = int(os.environ.get("AIS_BENCH_FUZZ_EXAMPLES", "150"))
+_ASKED = os.environ.get("AIS_BENCH_FUZZ_EXAMPLES")
+EXAMPLES = int(_ASKED) if _ASKED else examples(150)
 FUZZ = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
 
 # --- random values -------------------------------------------------------------------------------

@@ -24,6 +24,7 @@ from ais_bench.distributed.clock import (
 from ais_bench.metrics.per_request import compute_per_request
 from ais_bench.records.record import RequestRecord, RequestTable
 from ais_bench.records.store import ROW_DTYPE, RecordWriter
+from tests.support.examples import examples
 
 # ---------------------------------------------------------------- worked examples, by hand
 
@@ -116,7 +117,7 @@ def _true_offset_error(estimate: ClockOffset, sample: PingSample, read_at: Fract
     return abs(Fraction(estimate.offset_s) - Fraction(truth))
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(data=st.data(), truth=offsets, count=st.integers(min_value=1, max_value=8))
 def test_the_truth_is_within_the_uncertainty_whatever_the_asymmetry(data: st.DataObject, truth: float, count: int):
     drawn = [data.draw(pings(truth)) for _ in range(count)]
@@ -126,14 +127,14 @@ def test_the_truth_is_within_the_uncertainty_whatever_the_asymmetry(data: st.Dat
     assert worst <= Fraction(estimate.uncertainty_s) + Fraction(reading_rounding)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(data=st.data(), truth=offsets, first=st.integers(min_value=1, max_value=6), more=st.integers(1, 6))
 def test_more_samples_never_widen_the_uncertainty(data: st.DataObject, truth: float, first: int, more: int):
     samples = [data.draw(pings(truth))[0] for _ in range(first + more)]
     assert estimate_offset(samples).uncertainty_s <= estimate_offset(samples[:first]).uncertainty_s
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(data=st.data(), truth_before=offsets, drift=st.floats(min_value=-0.1, max_value=0.1))
 def test_combined_uncertainty_covers_every_offset_between_before_and_after(
     data: st.DataObject, truth_before: float, drift: float
@@ -238,7 +239,7 @@ def test_shifted_batch_moves_every_stamp_by_the_offset_and_nothing_else(tmp_path
     assert not rows.flags.writeable  # the writer's batch itself is left as it was (a read-only view)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(
     start=st.floats(min_value=1.0, max_value=1e6),
     gaps=st.lists(st.floats(min_value=0.0, max_value=5.0), min_size=1, max_size=6),

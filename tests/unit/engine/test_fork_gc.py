@@ -29,6 +29,7 @@ def _objects_a_fork_collects() -> int:
         os.waitpid(pid, 0)
 
 
+@pytest.mark.processes
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="workers are forked on Linux only")
 def test_a_worker_forked_while_frozen_collects_only_its_own_objects() -> None:
     kept = [[index] for index in range(20_000)]  # the main process's objects (a plan's items, say)

@@ -23,6 +23,7 @@ from ais_bench.engine.live import (
 )
 from ais_bench.records.record import RequestRecord
 from ais_bench.records.store import RecordWriter, worker_record_path
+from tests.support.examples import examples
 
 #: A bin's upper edge over its lower edge.
 BIN_RATIO = 10 ** (1 / BINS_PER_DECADE)
@@ -41,7 +42,7 @@ def _nearest_rank(values_s: list[float], q: float) -> float:
     return ordered[max(math.ceil(q * len(ordered)), 1) - 1]
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(st.lists(durations_s, max_size=60), st.lists(durations_s, max_size=60))
 def test_merging_histograms_gives_the_histogram_of_the_union(first: list[float], second: list[float]) -> None:
     merged = _hist(first)
@@ -52,7 +53,7 @@ def test_merging_histograms_gives_the_histogram_of_the_union(first: list[float],
     assert (merged.min_s, merged.max_s) == (union.min_s, union.max_s)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(st.lists(durations_s, min_size=1, max_size=200), st.floats(min_value=0.0, max_value=1.0))
 def test_a_quantile_is_within_one_bin_width_of_the_exact_value(values_s: list[float], q: float) -> None:
     exact_s = _nearest_rank(values_s, q)

@@ -14,6 +14,7 @@ from ais_bench.metrics.confidence import wilson_interval
 from ais_bench.metrics.goodput import SLO_METRICS, SloBound, compute_goodput
 from ais_bench.metrics.summary import compute_summary
 from ais_bench.records.record import RequestTable
+from tests.support.examples import examples
 
 # Times are binary fractions, so every TTFT / TPOT / E2EL below is exact in float64 and a value
 # "at the limit" is exactly the limit.
@@ -158,7 +159,7 @@ def test_bound_values_are_checked() -> None:
 _limits = st.floats(0, 6000, allow_nan=False)
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=examples(150), deadline=None)
 @given(rows=request_rows(), first=st.dictionaries(st.sampled_from(SLO_METRICS), _limits), extra=_limits,
        extra_metric=st.sampled_from(SLO_METRICS))
 def test_goodput_never_exceeds_throughput_and_a_bound_never_raises_it(
@@ -208,7 +209,7 @@ def lane_tables(draw: st.DrawFn) -> tuple[RequestTable, int]:
     return table, batch_size
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=examples(100), deadline=None)
 @given(drawn=lane_tables(), first=st.dictionaries(st.sampled_from(SLO_METRICS), st.floats(0, 3000)),
        extra=st.floats(0, 3000), extra_metric=st.sampled_from(SLO_METRICS))
 def test_stable_stage_goodput_never_exceeds_throughput_and_a_bound_never_raises_it(

@@ -8,6 +8,7 @@ from metrics_reference import RefTable, ref_per_request
 
 from ais_bench.metrics.per_request import compute_per_request
 from ais_bench.records.record import RequestTable
+from tests.support.examples import examples
 
 
 def test_hand_computed_streaming(hand_table: RequestTable) -> None:
@@ -70,7 +71,7 @@ def test_itl_extraction_across_chunk_boundaries(monkeypatch: pytest.MonkeyPatch)
     assert pr.itl_s.tolist() == [gap for r in ref for gap in r.itl]
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=examples(150), deadline=None)
 @given(rows=request_rows())
 def test_matches_pure_python_reference(rows: list[tuple[list[float], bool, int, int]]) -> None:
     table = table_from_rows(rows)
@@ -98,7 +99,7 @@ def test_matches_pure_python_reference(rows: list[tuple[list[float], bool, int, 
                 assert pr.e2el_s[k] == pytest.approx(r.ttft + sum(r.itl), abs=1e-9)
 
 
-@settings(max_examples=50, deadline=None)
+@settings(max_examples=examples(50), deadline=None)
 @given(rows=request_rows())
 def test_select_keeps_each_requests_itl(rows: list[tuple[list[float], bool, int, int]]) -> None:
     pr = compute_per_request(table_from_rows(rows), True)

@@ -14,6 +14,7 @@ from ais_bench.metrics.per_request import compute_per_request
 from ais_bench.metrics.stable_stage import find_stable_window, select_stable_stage
 from ais_bench.metrics.total_stage import select_total_stage
 from ais_bench.records.record import RequestTable
+from tests.support.examples import examples
 
 
 def _table(starts: list[float], ends: list[float], success: list[bool] | None = None) -> RequestTable:
@@ -139,7 +140,7 @@ def distinct_schedules(draw: st.DrawFn) -> tuple[list[float], list[float], list[
     return starts, ends, success, draw(st.integers(1, 6))
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=examples(400), deadline=None)
 @given(schedule=distinct_schedules())
 def test_stable_window_properties(schedule: tuple[list[float], list[float], list[bool], int]) -> None:
     starts, ends, success, batch_size = schedule
@@ -168,7 +169,7 @@ def test_stable_window_properties(schedule: tuple[list[float], list[float], list
     assert 0 <= window.at_batch_size_share <= 1 and window.peak_in_flight >= batch_size
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=examples(150), deadline=None)
 @given(rows=request_rows(), batch_size=st.integers(1, 5))
 def test_stable_window_matches_reference(
     rows: list[tuple[list[float], bool, int, int]], batch_size: int

@@ -12,6 +12,7 @@ from ais_bench.metrics.stats import (
     is_statistic,
     percentile_of,
 )
+from tests.support.examples import examples
 
 
 def test_percentile_names() -> None:
@@ -61,7 +62,7 @@ def test_empty_values_are_missing() -> None:
     assert compute_stat_values(np.array([]), ["Average", "P90"]) == [None, None]
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(
     values=st.lists(
         st.one_of(st.integers(-5, 5).map(float), st.floats(-1e6, 1e6, allow_nan=False)),

@@ -20,6 +20,7 @@ from ais_bench.metrics.in_flight import Events, build_in_flight, compute_steadin
 from ais_bench.metrics.per_request import compute_per_request
 from ais_bench.metrics.stable_stage import select_stable_stage
 from ais_bench.records.record import RequestTable
+from tests.support.examples import examples
 
 # The quick start: 8 requests, batch_size 3, every request 0.735 s (100 ms TTFT + 63 x ~10 ms).
 E2EL_S = 0.735
@@ -71,7 +72,7 @@ def test_lockstep_quick_start_window_is_the_middle_round() -> None:
     assert window.confidence["Request Throughput"] is None and window.confidence["TTFT Median"] is None
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(
     turnarounds=st.lists(st.floats(0, 5e-4), min_size=REQUESTS, max_size=REQUESTS),
     stretches=st.lists(st.floats(0, 2e-4), min_size=REQUESTS, max_size=REQUESTS),

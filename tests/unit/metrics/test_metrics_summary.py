@@ -15,6 +15,7 @@ from ais_bench.metrics import COMMON_METRIC_NAMES, compute_summary
 from ais_bench.metrics.stats import MetricStats
 from ais_bench.records.record import RequestTable
 from ais_bench.reports.cells import aisbench_common, aisbench_stat
+from tests.support.examples import examples
 
 
 def shown(row: MetricStats) -> tuple[float | None, ...]:
@@ -127,7 +128,7 @@ def test_bad_stage_name(hand_table: RequestTable) -> None:
         compute_summary(hand_table, stage="steady", stats_list=("Average",), batch_size=1, stream=True)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(rows=request_rows(), stage=st.sampled_from(["total", "stable"]), batch_size=st.integers(1, 4))
 def test_summary_matches_reference(
     rows: list[tuple[list[float], bool, int, int]], stage: str, batch_size: int

@@ -109,6 +109,7 @@ def test_memory_is_not_kept_after_flush(tmp_path: Path) -> None:
     assert not math.isnan(read_records(tmp_path, "ds")[99].start_s)
 
 
+@pytest.mark.processes
 def test_a_full_disk_keeps_the_files_consistent_and_the_records_buffered(tmp_path: Path) -> None:
     """A flush that fails (ENOSPC on a real, small tmpfs) cuts the files back to the last complete
     flush, keeps its records buffered and says why; once space is back they are written."""

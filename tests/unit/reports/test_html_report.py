@@ -269,6 +269,7 @@ def test_the_page_carries_numpy_arrays_as_typed_arrays_with_their_values(tmp_pat
     np.testing.assert_allclose(rows[0], [500, 2000, 2500, 10, 3])
 
 
+@pytest.mark.processes
 def test_writing_the_report_does_not_import_plotlys_python_package(tmp_path: Path) -> None:
     script = (
         "import sys\n"
