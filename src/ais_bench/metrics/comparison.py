@@ -82,7 +82,7 @@ class ComparisonRow:
     ``key``: ``ttft.p99``, ``e2el.mean``, ``request_throughput``, ...; ``a`` / ``b`` in ``unit``;
     ``change_pct``: ``(b - a) / a * 100`` (None when a is 0); ``test``: ``mann-whitney``,
     ``bootstrap``, ``order statistics``, ``batch means`` or ``wilson``; ``p_value`` (Mann–Whitney rows) or
-    ``difference_low`` / ``difference_high`` (the 95 % interval of ``b - a``, other rows);
+    ``difference`` (low, high: the 95 % interval of ``b - a``, other rows);
     ``n_a`` / ``n_b``: the values each side was computed from (requests, gaps or batches).
     """
 
@@ -96,8 +96,7 @@ class ComparisonRow:
     n_a: int
     n_b: int
     p_value: float | None = None
-    difference_low: float | None = None
-    difference_high: float | None = None
+    difference: tuple[float, float] | None = None
 
 
 @dataclass(frozen=True)
@@ -262,7 +261,7 @@ def _interval_row(
     if low > 0 or high < 0:
         b_higher = low > 0
         verdict = SLOWER if b_higher == lower_is_better else FASTER
-    return replace(row, verdict=verdict, difference_low=low, difference_high=high)
+    return replace(row, verdict=verdict, difference=(low, high))
 
 
 def change_pct(a: float, b: float) -> float | None:

@@ -49,9 +49,10 @@ def format_change(change_pct: float | None) -> str:
 def _evidence(row: ComparisonRow) -> str:
     if row.p_value is not None:
         return f"p={row.p_value:.2g}"
-    if row.difference_low is not None and row.difference_high is not None:
+    if row.difference is not None:
         digits = 4 if row.unit == "share" else 2
-        return f"[{row.difference_low:,.{digits}f}, {row.difference_high:,.{digits}f}]"
+        low, high = row.difference
+        return f"[{low:,.{digits}f}, {high:,.{digits}f}]"
     return "too few values" if row.test != "batch means" else "run too short"
 
 
@@ -88,6 +89,7 @@ def comparison_document(
 
 def row_entry(pair: DatasetComparison, row: ComparisonRow) -> dict[str, Any]:
     metric, _, stat = row.key.partition(".")
+    low, high = row.difference if row.difference is not None else (None, None)
     return {
         "dataset": pair.dataset,
         "run": pair.run,
@@ -102,8 +104,8 @@ def row_entry(pair: DatasetComparison, row: ComparisonRow) -> dict[str, Any]:
         "verdict": row.verdict,
         "test": row.test,
         "p_value": row.p_value,
-        "difference_low": row.difference_low,
-        "difference_high": row.difference_high,
+        "difference_low": low,
+        "difference_high": high,
         "n_a": row.n_a,
         "n_b": row.n_b,
     }

@@ -77,7 +77,7 @@ def test_slower_decoding_is_slower_and_fewer_tokens_per_second() -> None:
 def test_rows_without_intervals_are_not_tested() -> None:
     tiny = StageSample("total", {"e2el": np.array([0.1, 0.2])}, {"request_throughput": Rate(5.0, None)})
     rows = {row.key: row for row in compare_samples(tiny, tiny)}
-    assert rows["e2el.p50"].verdict == NOT_TESTED and rows["e2el.p50"].difference_low is None
+    assert rows["e2el.p50"].verdict == NOT_TESTED and rows["e2el.p50"].difference is None
     assert rows["request_throughput"].verdict == NOT_TESTED
     assert rows["e2el.mean"].verdict == NO_CHANGE  # Mann-Whitney works on two values
 
@@ -90,7 +90,7 @@ def test_throughput_verdicts_follow_their_intervals() -> None:
     more = StageSample("stable", {}, {"request_throughput": rate(110.0, 4.0)})  # 10 +- 5: beyond noise
     near = StageSample("stable", {}, {"request_throughput": rate(104.0, 4.0)})  # 4 +- 5: noise
     assert compare_samples(base, more)[0].verdict == FASTER
-    assert compare_samples(base, more)[0].difference_low == pytest.approx(5.0)
+    assert compare_samples(base, more)[0].difference == pytest.approx((5.0, 15.0))
     assert compare_samples(base, near)[0].verdict == NO_CHANGE
     assert compare_samples(more, base)[0].verdict == SLOWER
 
