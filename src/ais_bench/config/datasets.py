@@ -41,9 +41,12 @@ from ais_bench.datasets.sharegpt import INFER_MODES
 from ais_bench.datasets.synthetic import (
     MAX_LENGTH,
     MAX_REQUEST_COUNT,
+    Gaussian,
     LengthDistribution,
+    StringSpec,
     SyntheticSpec,
     TokenIdSpec,
+    Zipf,
 )
 from ais_bench.datasets.trace import TraceOptions
 from ais_bench.errors import ConfigError
@@ -275,15 +278,15 @@ def _length(source: str, where: str, value: Any) -> LengthDistribution:
     check_known_keys(source, f"{where}.Params", params, _PARAM_FIELDS)
     lo = check_int(source, f"{where}.Params.MinValue", params.get("MinValue"), 1, MAX_LENGTH)
     hi = check_int(source, f"{where}.Params.MaxValue", params.get("MaxValue"), lo, MAX_LENGTH)
-    extra: dict[str, float] = {}
+    shape: Gaussian | Zipf | None = None
     if method == "gaussian":
-        extra["mean"] = check_number(source, f"{where}.Params.Mean", params.get("Mean"), -3.0e38, 3.0e38)
-        extra["var"] = check_number(source, f"{where}.Params.Var", params.get("Var"), 0, 3.0e38)
-    elif method == "zipf":
-        extra["alpha"] = check_number(
-            source, f"{where}.Params.Alpha", params.get("Alpha"), 1, 10, lo_open=True
+        shape = Gaussian(
+            mean=check_number(source, f"{where}.Params.Mean", params.get("Mean"), -3.0e38, 3.0e38),
+            var=check_number(source, f"{where}.Params.Var", params.get("Var"), 0, 3.0e38),
         )
-    return LengthDistribution(method, lo, hi, **extra)
+    elif method == "zipf":
+        shape = Zipf(check_number(source, f"{where}.Params.Alpha", params.get("Alpha"), 1, 10, lo_open=True))
+    return LengthDistribution(lo, hi, shape)
 
 
 def _synthetic(source: str, where: str, value: Any, seed: int | None) -> SyntheticSpec:
@@ -298,9 +301,9 @@ def _synthetic(source: str, where: str, value: Any, seed: int | None) -> Synthet
         check_known_keys(source, f"{where}.TokenIdConfig", token_cfg, _TOKEN_ID_FIELDS)
         size = check_int(source, f"{where}.TokenIdConfig.RequestSize", token_cfg.get("RequestSize"), 1, MAX_LENGTH)
         prefix = check_int(source, f"{where}.TokenIdConfig.PrefixLen", token_cfg.get("PrefixLen", 0), 0, size)
-        return SyntheticSpec(count, seed=seed, token_id=TokenIdSpec(size, prefix))
+        return SyntheticSpec(count, TokenIdSpec(size, prefix), seed)
     string_cfg = check_dict(source, f"{where}.StringConfig", d.get("StringConfig"))
     check_known_keys(source, f"{where}.StringConfig", string_cfg, _STRING_FIELDS)
     input_len = _length(source, f"{where}.StringConfig.Input", string_cfg.get("Input"))
     output_len = _length(source, f"{where}.StringConfig.Output", string_cfg.get("Output"))
-    return SyntheticSpec(count, input_len, output_len, seed)
+    return SyntheticSpec(count, StringSpec(input_len, output_len), seed)

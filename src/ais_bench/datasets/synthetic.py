@@ -29,38 +29,64 @@ from ais_bench.datasets.token_text import random_token_ids, require_tokenizer, t
 if TYPE_CHECKING:
     from ais_bench.tokens import TextTokenizer
 
-METHODS = ("uniform", "gaussian", "zipf")
 MAX_LENGTH = 2**20
 MAX_REQUEST_COUNT = 2**20
 
 
 @dataclass(frozen=True)
-class LengthDistribution:
-    """How one length (in tokens) is sampled; ``mean``/``var`` for gaussian, ``alpha`` for zipf."""
+class Gaussian:
+    """``normal(mean, sqrt(var))``, in tokens."""
 
-    method: str
+    mean: float
+    var: float
+
+
+@dataclass(frozen=True)
+class Zipf:
+    """``zipf(alpha)``, in tokens."""
+
+    alpha: float
+
+
+@dataclass(frozen=True)
+class LengthDistribution:
+    """How one length (in tokens) is sampled: integers in ``[min_value, max_value]``, uniform when
+    ``shape`` is None, else drawn from it and clipped to that range."""
+
     min_value: int
     max_value: int
-    mean: float | None = None
-    var: float | None = None
-    alpha: float | None = None
+    shape: Gaussian | Zipf | None = None
 
     def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
         values: np.ndarray
-        if self.method == "uniform":
-            values = rng.integers(self.min_value, self.max_value, size=n, endpoint=True)
-        elif self.method == "gaussian" and self.mean is not None and self.var is not None:
-            values = rng.normal(self.mean, np.sqrt(self.var), size=n)
-        elif self.method == "zipf" and self.alpha is not None:
-            values = rng.zipf(self.alpha, size=n)
+        if isinstance(self.shape, Gaussian):
+            values = rng.normal(self.shape.mean, np.sqrt(self.shape.var), size=n)
+        elif isinstance(self.shape, Zipf):
+            values = rng.zipf(self.shape.alpha, size=n)
         else:
-            raise ValueError(f"length distribution {self.method!r} without its parameters")
+            values = rng.integers(self.min_value, self.max_value, size=n, endpoint=True)
         return np.clip(values, self.min_value, self.max_value).astype(np.int64)
 
 
 @dataclass(frozen=True)
+class StringSpec:
+    """``string`` type: each row's input and output length, from these distributions."""
+
+    input_len: LengthDistribution
+    output_len: LengthDistribution
+
+    def sample(self, request_count: int, seed: int | None) -> tuple[np.ndarray, np.ndarray]:
+        """(input lengths, output lengths), one per row, in tokens: all inputs first, then all outputs."""
+        rng = np.random.default_rng(seed)
+        inputs = self.input_len.sample(rng, request_count)
+        outputs = self.output_len.sample(rng, request_count)
+        return inputs, outputs
+
+
+@dataclass(frozen=True)
 class TokenIdSpec:
-    """``request_size`` tokens per prompt, of which the first ``prefix_len`` are shared by all rows."""
+    """``tokenid`` type: ``request_size`` tokens per prompt, of which the first ``prefix_len`` are
+    shared by all rows."""
 
     request_size: int
     prefix_len: int = 0
@@ -68,27 +94,16 @@ class TokenIdSpec:
 
 @dataclass(frozen=True)
 class SyntheticSpec:
-    """``request_count`` rows; ``seed`` None = a fresh random draw each run. ``string`` type:
-    ``input_len``/``output_len``; ``tokenid`` type: ``token_id``."""
+    """``request_count`` rows made as ``prompts`` says (its type: ``StringSpec`` or ``TokenIdSpec``);
+    ``seed`` None = a fresh random draw each run."""
 
     request_count: int
-    input_len: LengthDistribution | None = None
-    output_len: LengthDistribution | None = None
+    prompts: StringSpec | TokenIdSpec
     seed: int | None = None
-    token_id: TokenIdSpec | None = None
 
     @property
     def kind(self) -> str:
-        return "tokenid" if self.token_id is not None else "string"
-
-
-def sample_lengths(spec: SyntheticSpec) -> tuple[np.ndarray, np.ndarray]:
-    """(input lengths, output lengths), one per row, in tokens (``string`` type)."""
-    assert spec.input_len is not None and spec.output_len is not None
-    rng = np.random.default_rng(spec.seed)
-    inputs = spec.input_len.sample(rng, spec.request_count)
-    outputs = spec.output_len.sample(rng, spec.request_count)
-    return inputs, outputs
+        return "tokenid" if isinstance(self.prompts, TokenIdSpec) else "string"
 
 
 def load_synthetic_items(
@@ -96,9 +111,10 @@ def load_synthetic_items(
 ) -> list[RequestItem]:
     """Request items for the selected rows (rows are generated in full first, so selection never
     changes the values of a row)."""
-    if spec.token_id is not None:
-        return _token_id_items(spec, abbr, selection, require_tokenizer(tokenizer, abbr, "synthetic tokenid"))
-    inputs, outputs = sample_lengths(spec)
+    if isinstance(spec.prompts, TokenIdSpec):
+        tokenizer = require_tokenizer(tokenizer, abbr, "synthetic tokenid")
+        return _token_id_items(spec, spec.prompts, abbr, selection, tokenizer)
+    inputs, outputs = spec.prompts.sample(spec.request_count, spec.seed)
     rows = list(zip(inputs.tolist(), outputs.tolist(), strict=True))[selection]
     return [
         RequestItem(index=i, prompt=" ".join(["A"] * n_in), data_abbr=abbr, max_out_len=n_out)
@@ -106,11 +122,12 @@ def load_synthetic_items(
     ]
 
 
-def _token_id_items(spec: SyntheticSpec, abbr: str, selection: slice, tokenizer: TextTokenizer) -> list[RequestItem]:
-    assert spec.token_id is not None
+def _token_id_items(
+    spec: SyntheticSpec, token_id: TokenIdSpec, abbr: str, selection: slice, tokenizer: TextTokenizer
+) -> list[RequestItem]:
     rng = np.random.default_rng(spec.seed)
-    prefix = random_token_ids(tokenizer, rng, spec.token_id.prefix_len)
-    rest = spec.token_id.request_size - spec.token_id.prefix_len
+    prefix = random_token_ids(tokenizer, rng, token_id.prefix_len)
+    rest = token_id.request_size - token_id.prefix_len
     chosen = range(spec.request_count)[selection]
     wanted = set(chosen)
     texts: dict[int, str] = {}

@@ -29,8 +29,8 @@ def test_builtin_synthetic():
     assert syn.type is SyntheticDataset and syn.kind == "synthetic" and syn.prompt_format == "str"
     spec = syn.synthetic
     assert spec.request_count == 200 and spec.seed == 0
-    assert (spec.input_len.min_value, spec.input_len.max_value) == (128, 128)
-    assert (spec.output_len.min_value, spec.output_len.max_value) == (32, 96)
+    assert (spec.prompts.input_len.min_value, spec.prompts.input_len.max_value) == (128, 128)
+    assert (spec.prompts.output_len.min_value, spec.prompts.output_len.max_value) == (32, 96)
 
 
 def test_suffix_selects_variables(write):

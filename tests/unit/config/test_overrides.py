@@ -13,6 +13,7 @@ from ais_bench.config import DEFAULT_URL_MODEL_FILE, RunOverrides, apply_overrid
 from ais_bench.config.loader import BUILTIN_CONFIG_DIR
 from ais_bench.config.overrides import DEFAULT_SYNTHETIC_ROWS
 from ais_bench.datasets import load_items
+from ais_bench.datasets.synthetic import StringSpec
 from ais_bench.errors import ConfigError
 from tests.support.paths import SMOLLM2_DIR, require
 
@@ -100,9 +101,10 @@ def test_isl_osl_reshape_a_synthetic_string_dataset_and_keep_the_rest() -> None:
     (before,) = load_datasets(SYNTHETIC_GEN)
     (after,) = apply_overrides(_default_model(), [before], RunOverrides(osl=16)).datasets
     assert after.synthetic is not None and before.synthetic is not None
-    assert after.synthetic.input_len == before.synthetic.input_len  # --isl not given: kept
-    assert after.synthetic.output_len is not None
-    assert (after.synthetic.output_len.min_value, after.synthetic.output_len.max_value) == (16, 16)
+    kept, shaped = before.synthetic.prompts, after.synthetic.prompts
+    assert isinstance(kept, StringSpec) and isinstance(shaped, StringSpec)
+    assert shaped.input_len == kept.input_len  # --isl not given: kept
+    assert (shaped.output_len.min_value, shaped.output_len.max_value) == (16, 16)
     assert after.synthetic.request_count == before.synthetic.request_count and after.abbr == before.abbr
 
 

@@ -7,7 +7,7 @@ from ais_bench.benchmark.datasets import SyntheticDataset
 from ais_bench.config.datasets import build_datasets
 from ais_bench.datasets import load_items
 from ais_bench.datasets.selection import parse_test_range
-from ais_bench.datasets.synthetic import LengthDistribution, SyntheticSpec, sample_lengths
+from ais_bench.datasets.synthetic import Gaussian, LengthDistribution, StringSpec, Zipf
 
 
 def cfg(seed=0, count=50, test_range=None, inp=(8, 8), out=(32, 96)):
@@ -54,21 +54,14 @@ def test_selection_does_not_change_rows():
 
 
 def test_uniform_covers_both_ends():
-    spec = SyntheticSpec(
-        2000, LengthDistribution("uniform", 1, 3), LengthDistribution("uniform", 5, 5), seed=0
-    )
-    inputs, outputs = sample_lengths(spec)
+    spec = StringSpec(LengthDistribution(1, 3), LengthDistribution(5, 5))
+    inputs, outputs = spec.sample(2000, seed=0)
     assert set(inputs.tolist()) == {1, 2, 3} and set(outputs.tolist()) == {5}
 
 
 def test_gaussian_and_zipf_clipped():
-    spec = SyntheticSpec(
-        500,
-        LengthDistribution("gaussian", 10, 20, mean=15, var=100),
-        LengthDistribution("zipf", 2, 50, alpha=1.5),
-        seed=1,
-    )
-    inputs, outputs = sample_lengths(spec)
+    spec = StringSpec(LengthDistribution(10, 20, Gaussian(mean=15, var=100)), LengthDistribution(2, 50, Zipf(1.5)))
+    inputs, outputs = spec.sample(500, seed=1)
     assert inputs.min() >= 10 and inputs.max() <= 20 and outputs.min() >= 2 and outputs.max() <= 50
     assert inputs.dtype == np.int64
 
