@@ -133,6 +133,9 @@ class ScriptedServer:
         finally:
             self._server.close()
             _cancel_pending(loop)
+            # join the threads of write_at's waits: none may outlive the server (a test that follows,
+            # e.g. of worker_start_method, counts the threads of the process)
+            loop.run_until_complete(loop.shutdown_default_executor())
             loop.close()
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
