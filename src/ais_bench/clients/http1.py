@@ -62,6 +62,9 @@ DRAIN_WAIT_S = 1.0
 IDLE_CLOSE_S = 2.0
 #: Seconds a TCP connect may take (REQUEST_TIME_OUT, when shorter, applies instead).
 CONNECT_TIMEOUT_S = 10.0
+#: Seconds between two looks at the pending socket error of the connections that serve a request
+#: (``KernelStampedTransport.check_error``: a reset that arrived together with data).
+ERROR_CHECK_S = 0.25
 #: Bytes of a non-200 response body kept (for the error message); the rest is read and dropped.
 ERROR_BODY_LIMIT = 4096
 USER_AGENT = "ais_bench"
@@ -214,6 +217,11 @@ class HTTPConnection(asyncio.Protocol):
     @property
     def reused(self) -> bool:
         return self.exchanges_sent > 1
+
+    @property
+    def serving(self) -> bool:
+        """A request is on this connection and its response has not ended."""
+        return self._exchange is not None
 
     # --- asyncio.Protocol ----------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -471,6 +479,7 @@ class ConnectionPool:
         self._open: set[HTTPConnection] = set()
         self._keep_idle = False
         self._addresses: list[tuple[int, Any]] | None = None
+        self._error_check: asyncio.TimerHandle | None = None
 
     @property
     def open_connections(self) -> int:
@@ -563,10 +572,27 @@ class ConnectionPool:
             waiter.set_result(None)  # the request that waited opens a new connection
 
     def close(self) -> None:
+        if self._error_check is not None:
+            self._error_check.cancel()
+            self._error_check = None
         for connection in list(self._open):
             connection.close()
         self._idle.clear()
         self._draining.clear()
+
+    def _check_errors_soon(self, loop: asyncio.AbstractEventLoop) -> None:
+        if self._error_check is None:
+            self._error_check = loop.call_later(ERROR_CHECK_S, self._check_errors, loop)
+
+    def _check_errors(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Find the resets that arrived together with data (``KernelStampedTransport.check_error``) on
+        the connections that serve a request; again every ``ERROR_CHECK_S`` while any is open."""
+        self._error_check = None
+        for connection in list(self._open):
+            if connection.serving and connection.transport is not None:
+                connection.transport.check_error()
+        if self._open:
+            self._check_errors_soon(loop)
 
     async def _connect(self) -> HTTPConnection:
         loop = asyncio.get_running_loop()
@@ -603,6 +629,7 @@ class ConnectionPool:
             else:
                 TLSTransport(loop, sock, connection, session, kernel=kernel, clock=self.clock).start()
             self._open.add(connection)
+            self._check_errors_soon(loop)
             return connection
         if isinstance(last_error, asyncio.TimeoutError):
             if request_limit:

@@ -122,19 +122,14 @@ class KernelStampedTransport(asyncio.Transport):
     # --- reading -------------------------------------------------------------------------------
     def _on_readable(self) -> None:
         # Read until the socket has nothing more: a read that fills less than the buffer emptied the
-        # receive queue. uvloop (libuv) reports a socket whose peer reset it (EPOLLERR) by calling
-        # this once and then dropping the reader for good: if that one read returned data queued
-        # ahead of the reset, stopping there would never see the reset, and the request would wait
-        # forever. So a short read is followed by a look at the socket's pending error (SO_ERROR: a
-        # tenth of the cost of one more read that fails with EAGAIN, which raises).
-        buffer = _read_buffer()
+        # receive queue. (A reset that arrives together with data is found by :meth:`check_error`.)
         sock = self._sock
         while self._reading:
             try:
                 if self.kernel:
-                    nbytes, ancillary, _flags, _addr = sock.recvmsg_into([buffer], _ANCILLARY_BYTES)
+                    nbytes, ancillary, _flags, _addr = sock.recvmsg_into(_READ_BUFFERS, _ANCILLARY_BYTES)
                 else:
-                    nbytes, ancillary = sock.recv_into(buffer), []
+                    nbytes, ancillary = sock.recv_into(_READ_BUFFER), None
             except (BlockingIOError, InterruptedError):
                 return
             except OSError as exc:
@@ -149,17 +144,29 @@ class KernelStampedTransport(asyncio.Transport):
                 self.message_read_s = arrival_s
             self._read_since_write = True
             try:
-                self._received(bytes(buffer[:nbytes]))
+                self._received(_READ_BUFFER[:nbytes].tobytes())
             except (SystemExit, KeyboardInterrupt):
                 raise
             except BaseException as exc:  # as asyncio's transports do: the connection is lost, with why
                 self._fatal_error(exc)
                 return
             if nbytes < READ_BYTES:
-                error = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) if self._reading else 0
-                if error:  # reading it cleared it: the error the next read would have raised
-                    self._fatal_error(OSError(error, os.strerror(error)))
                 return
+
+    def check_error(self) -> None:
+        """End the connection if its socket holds an error (a reset). uvloop (libuv) reports a socket
+        whose peer reset it (EPOLLERR) by calling the reader once and then dropping it for good: when
+        that one read returned the data queued ahead of the reset, the reset itself is never read, and
+        a request would wait forever. The connection pool calls this on its busy connections now and
+        then (reading ``SO_ERROR`` after every read cost a system call per read)."""
+        if self._closing or self._lost:
+            return
+        try:
+            error = self._sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+        except OSError as exc:
+            error = exc.errno or 0
+        if error:  # reading it cleared it: the error the next read would have raised
+            self._fatal_error(OSError(error, os.strerror(error)))
 
     def _on_eof(self) -> None:
         self.pause_reading()
@@ -296,15 +303,10 @@ class KernelStampedTransport(asyncio.Transport):
         return protocol
 
 
-_shared_read_buffer: memoryview | None = None
-
-
-def _read_buffer() -> memoryview:
-    """One read buffer for every transport of the process (reads never overlap: one loop thread)."""
-    global _shared_read_buffer
-    if _shared_read_buffer is None:
-        _shared_read_buffer = memoryview(bytearray(READ_BYTES))
-    return _shared_read_buffer
+#: The read buffer of every transport of the process (reads never overlap: one loop thread), and the
+#: one-buffer list ``recvmsg_into`` takes. Pages are only touched when a read fills them.
+_READ_BUFFER = memoryview(bytearray(READ_BYTES))
+_READ_BUFFERS = [_READ_BUFFER]
 
 
 class _ClockOffset:
@@ -347,7 +349,7 @@ def _arrival_s(ancillary: list[tuple[int, int, bytes]]) -> float:
     if not ancillary:
         return now_ns * 1e-9
     level, kind, data = ancillary[0]
-    if kind != SO_TIMESTAMPNS or level != socket.SOL_SOCKET or len(data) < _TIMESPEC_BYTES:
+    if kind != SO_TIMESTAMPNS or level != _SOL_SOCKET or len(data) < _TIMESPEC_BYTES:
         return now_ns * 1e-9
     clock = _clock_offset
     offset_ns = clock.offset_ns if now_ns - clock.read_at_ns < _REFRESH_NS else clock.refresh(now_ns)
@@ -357,6 +359,7 @@ def _arrival_s(ancillary: list[tuple[int, int, bytes]]) -> float:
 
 
 _TIMESPEC_BYTES = _TIMESPEC.size
+_SOL_SOCKET = socket.SOL_SOCKET
 _REFRESH_NS = _ClockOffset.REFRESH_NS
 _unpack_timespec = _TIMESPEC.unpack_from
 
