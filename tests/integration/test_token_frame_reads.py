@@ -39,8 +39,8 @@ def _spy(monkeypatch: pytest.MonkeyPatch, reads: FakeClock) -> list[int | None]:
         reads()
         return feed(self, data)
 
-    def fold_read_spy(self: TokenFrame, body: bytes, state: ResponseState) -> int | None:
-        count = fold_read(self, body, state)
+    def fold_read_spy(self: TokenFrame, body: bytes, state: ResponseState, points: list[float], stamp: float) -> int | None:
+        count = fold_read(self, body, state, points, stamp)
         taken.append(count)
         if count is not None:
             reads()

@@ -193,6 +193,11 @@ class Exchange:
 class HTTPConnection(asyncio.Protocol):
     """One keep-alive connection; ``send`` starts an exchange; the parser's callbacks feed it."""
 
+    __slots__ = (
+        "_answered", "_body_pieces", "_closed", "_drain_timer", "_exchange", "_interim", "_length_known", "_parser",
+        "_pool", "exchanges_sent", "idle_timer", "transport", "waiter",
+    )
+
     def __init__(self, pool: ConnectionPool) -> None:
         self._pool = pool
         self._parser = httptools.HttpResponseParser(self)

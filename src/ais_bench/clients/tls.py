@@ -139,6 +139,8 @@ class TLSTransport(KernelStampedTransport):
     request's first byte reaches the kernel). Post-handshake messages (TLS 1.3 tickets and key
     updates, a TLS 1.2 renegotiation) are answered as they come; ``close()`` sends close_notify."""
 
+    __slots__ = ("_incoming", "_outgoing", "_tls")
+
     def __init__(
         self,
         loop: asyncio.AbstractEventLoop,

@@ -45,10 +45,10 @@ class TokenFrame:
         text = data[len(head) : len(data) - len(tail)]
         return text if is_plain(text) else None
 
-    def fold_read(self, body: bytes, state: ResponseState) -> int | None:
+    def fold_read(self, body: bytes, state: ResponseState, points: list[float], stamp: float) -> int | None:
         """When ``body`` (whole events of one read) is nothing but events in this frame with plain
-        contents: fold them into ``state`` as the adapter would and return how many there were;
-        else None and ``state`` untouched.
+        contents: fold them into ``state`` as the adapter would, append ``stamp`` to ``points`` once
+        per token event, and return how many events there were; else None and nothing touched.
 
         Why this is exact: the contents are what lies between the separators, and a plain content
         holds no quote while the separator does, so the split cannot cut inside a content, and any
@@ -61,11 +61,21 @@ class TokenFrame:
         except UnicodeDecodeError:
             return None
         contents = middle.split(self._separator)
-        text = contents[0] if len(contents) == 1 else "".join(contents)
+        count = len(contents)
+        text = middle if count == 1 else "".join(contents)
         if '"' in text or "\\" in text or not text.isprintable():  # is_plain, inlined: once per read
             return None
-        # A chunk with an empty content is an event, not a token.
-        tokens = [piece for piece in contents if piece] if "" in contents else contents
-        state.text_parts.extend(tokens)
-        state.content_events += len(tokens)
-        return len(contents)
+        if "" in contents:  # a chunk with an empty content is an event, not a token
+            tokens = [piece for piece in contents if piece]
+            state.text_parts.extend(tokens)
+            state.content_events += len(tokens)
+            points.extend([stamp] * len(tokens))
+        elif count == 1:
+            state.text_parts.append(middle)
+            state.content_events += 1
+            points.append(stamp)
+        else:
+            state.text_parts.extend(contents)
+            state.content_events += count
+            points.extend([stamp] * count)
+        return count

@@ -72,6 +72,14 @@ class KernelStampedTransport(asyncio.Transport):
     of the wall clock cannot produce a stamp from the future).
     """
 
+    # Slots: a read touches this object's fields; one allocation keeps them in fewer cache lines than
+    # an instance dict when a thousand connections take turns.
+    __slots__ = (
+        "_clock", "_closing", "_fd", "_high_water", "_loop", "_lost", "_low_water", "_protocol", "_protocol_paused",
+        "_read_since_write", "_reading", "_received", "_sock", "_write_buffer", "_write_since_read", "kernel",
+        "message_read_s", "read_s", "write_s",
+    )
+
     def __init__(
         self,
         loop: asyncio.AbstractEventLoop,

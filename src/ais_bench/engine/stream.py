@@ -19,6 +19,7 @@ from ais_bench.clients.backends import END_BODY, END_MARKER_NAMES, BackendSpec
 from ais_bench.clients.errors import ResponseError
 from ais_bench.clients.http1 import Exchange
 from ais_bench.clients.sse import SSEDecoder
+from ais_bench.clients.token_frame import TokenFrame
 from ais_bench.clients.transport import KernelStampedTransport
 from ais_bench.engine.attempt import Attempt, fail
 
@@ -46,7 +47,9 @@ class _EventSink:
     read touches (not a closure's cells, one object each): with a thousand streams open, each read
     finds its stream's state in fewer cache lines (``bench/read_scaling.py``)."""
 
-    __slots__ = ("attempt", "decoder", "exchange", "kernel", "parse", "pending", "points", "stamps", "state")
+    __slots__ = (
+        "attempt", "decoder", "exchange", "frame", "kernel", "parse", "pending", "points", "stamps", "state",
+    )
 
     def __init__(
         self, decoder: SSEDecoder, spec: BackendSpec, attempt: Attempt, exchange: Exchange,
@@ -60,29 +63,30 @@ class _EventSink:
         self.exchange = exchange
         self.stamps = stamps
         self.kernel = stamps.kernel
+        #: The stream's token frame once the adapter has learned it, with kernel stamps only (then a
+        #: parse error ends the connection at once: no read follows one that failed).
+        self.frame: TokenFrame | None = None
         #: Reads waiting to be parsed (loop stamps only): their events (``[DONE]`` excluded) and stamp.
         self.pending: list[tuple[list[str], float]] = []
 
     def on_read(self, chunk: bytes) -> None:
+        frame = self.frame
+        if frame is not None and self.decoder.holds_whole_events(chunk):
+            # A read of nothing but the stream's plain token events, taken without the SSE split and
+            # the per-event parse (``clients/token_frame.py``).
+            attempt = self.attempt
+            now = self.stamps.read_s
+            count = frame.fold_read(chunk, self.state, self.points, now)
+            if count is not None:
+                self.decoder.skip(chunk)
+                attempt.end_s = now
+                attempt.events += count
+                return
         exchange = self.exchange
         if exchange.error is not None:
             return
         state = self.state
-        frame = state.token_frame
         decoder = self.decoder
-        if frame is not None and self.kernel and decoder.holds_whole_events(chunk):
-            # A read of nothing but the stream's plain token events, taken without the SSE split and
-            # the per-event parse (``clients/token_frame.py``).
-            first = state.content_events
-            count = frame.fold_read(chunk, state)
-            if count is not None:
-                decoder.skip(chunk)
-                attempt = self.attempt
-                attempt.end_s = now = self.stamps.read_s
-                attempt.events += count
-                if state.content_events != first:
-                    self.points.extend([now] * (state.content_events - first))
-                return
         events = decoder.feed(chunk)
         if not events:
             return
@@ -116,6 +120,8 @@ class _EventSink:
         finally:  # the token events parsed before one that failed keep their points
             if counted != first:
                 self.points.extend([stamp] * (counted - first))
+        if self.kernel and self.frame is None:
+            self.frame = state.token_frame
 
     def _fail_exchange(self, exc: ResponseError) -> None:
         exchange = self.exchange

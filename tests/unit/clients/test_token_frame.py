@@ -48,9 +48,16 @@ def _event_by_event(body: bytes) -> tuple[int, tuple[Any, ...]] | None:
 
 
 def test_a_read_of_token_events_is_taken_in_one_go() -> None:
-    state = ResponseState()
-    assert FRAME.fold_read(_body([HEAD + " a" + TAIL, HEAD + "" + TAIL, HEAD + "日本" + TAIL]), state) == 3
+    state, points = ResponseState(), [0.5]
+    assert FRAME.fold_read(_body([HEAD + " a" + TAIL, HEAD + "" + TAIL, HEAD + "日本" + TAIL]), state, points, 2.0) == 3
     assert state.text_parts == [" a", "日本"] and state.content_events == 2
+    assert points == [0.5, 2.0, 2.0]  # one stamp per token event: the empty content is none
+
+
+def test_a_read_of_one_token_event_adds_one_part_and_one_point() -> None:
+    state, points = ResponseState(), []
+    assert FRAME.fold_read(_body([HEAD + " fox" + TAIL]), state, points, 3.0) == 1
+    assert state.text_parts == [" fox"] and state.content_events == 1 and points == [3.0]
 
 
 def test_a_read_with_anything_else_is_left_to_the_decoder() -> None:
@@ -60,11 +67,12 @@ def test_a_read_with_anything_else_is_left_to_the_decoder() -> None:
         [HEAD + 'a"b' + TAIL],
         [HEAD + "a\\nb" + TAIL],
     ):
-        state = ResponseState()
-        assert FRAME.fold_read(_body(events), state) is None, events
-        assert _state_values(state) == _state_values(ResponseState())
-    assert FRAME.fold_read(b"data: " + HEAD.encode() + b" a" + TAIL.encode() + b"\n\n: ping\n\n", ResponseState()) is None
-    assert FRAME.fold_read(_body([HEAD + " a" + TAIL])[:-1], ResponseState()) is None  # an unfinished event
+        state, points = ResponseState(), []
+        assert FRAME.fold_read(_body(events), state, points, 1.0) is None, events
+        assert _state_values(state) == _state_values(ResponseState()) and points == []
+    ping = b"data: " + HEAD.encode() + b" a" + TAIL.encode() + b"\n\n: ping\n\n"
+    assert FRAME.fold_read(ping, ResponseState(), [], 1.0) is None
+    assert FRAME.fold_read(_body([HEAD + " a" + TAIL])[:-1], ResponseState(), [], 1.0) is None  # an unfinished event
 
 
 _CONTENT = st.text(alphabet=st.sampled_from(["a", " ", '"', "\\", "\n", "\r", "\x01", "é", "日", "\u2028", ":"]), max_size=4)
@@ -79,12 +87,13 @@ _EXTRA = st.sampled_from(["", "", "", ": ping\n\n", "\n", "data: x\n", "event: e
 @given(st.lists(st.tuples(_EVENT, _EXTRA), min_size=1, max_size=5))
 def test_a_read_taken_whole_folds_what_the_decoder_and_the_adapter_would(parts: list[tuple[str, str]]) -> None:
     body = "".join(f"data: {data}\n\n{extra}" for data, extra in parts).encode()
-    state = ResponseState()
-    taken = FRAME.fold_read(body, state)
+    state, points = ResponseState(), []
+    taken = FRAME.fold_read(body, state, points, 1.0)
     if taken is None:
-        assert _state_values(state) == _state_values(ResponseState())
+        assert _state_values(state) == _state_values(ResponseState()) and points == []
     else:
         assert (taken, _state_values(state)) == _event_by_event(body)
+        assert points == [1.0] * state.content_events
 
 
 def test_the_decoder_says_when_a_read_holds_only_whole_events() -> None:
@@ -92,7 +101,7 @@ def test_the_decoder_says_when_a_read_holds_only_whole_events() -> None:
     decoder.feed(b"data: " + USAGE.encode() + b"\n\n")  # past the start of the body
     body = _body([HEAD + " x" + TAIL, HEAD + " y" + TAIL])
     assert decoder.holds_whole_events(body)
-    assert not decoder.holds_whole_events(body[:10]) or FRAME.fold_read(body[:10], ResponseState()) is None
+    assert not decoder.holds_whole_events(body[:10]) or FRAME.fold_read(body[:10], ResponseState(), [], 1.0) is None
     partial = SSEDecoder()
     partial.feed(b"data: " + USAGE.encode() + b"\n\ndata: {")
     assert not partial.holds_whole_events(body)  # an event is half read
