@@ -80,22 +80,23 @@ class CounterIncrease:
 
 @dataclass(frozen=True)
 class ServerDerived:
-    """One server's derived numbers in one window (None: not exposed, or too few scrapes in it)."""
+    """One server's derived numbers in one window (None: not exposed, or too few scrapes in it).
+    Every field is given (``_derive_server``): a number added here cannot be left out there."""
 
     server: str
-    running: GaugeStats | None = None
-    waiting: GaugeStats | None = None
-    kv_cache_usage: GaugeStats | None = None
-    prefix_cache_hit_rate: float | None = None
-    spec_acceptance_rate: float | None = None
-    spec_mean_accepted_length: float | None = None
-    prompt_tokens: CounterIncrease | None = None
-    prompt_tokens_computed: CounterIncrease | None = None
-    prompt_tokens_cached: CounterIncrease | None = None
-    prompt_cache_share: float | None = None
-    generation_tokens: CounterIncrease | None = None
-    ttft: HistogramStats | None = None
-    itl: HistogramStats | None = None
+    running: GaugeStats | None
+    waiting: GaugeStats | None
+    kv_cache_usage: GaugeStats | None
+    prefix_cache_hit_rate: float | None
+    spec_acceptance_rate: float | None
+    spec_mean_accepted_length: float | None
+    prompt_tokens: CounterIncrease | None
+    prompt_tokens_computed: CounterIncrease | None
+    prompt_tokens_cached: CounterIncrease | None
+    prompt_cache_share: float | None
+    generation_tokens: CounterIncrease | None
+    ttft: HistogramStats | None
+    itl: HistogramStats | None
 
     def to_json_dict(self) -> dict[str, Any]:
         def gauge(stats: GaugeStats | None) -> dict[str, Any] | None:
