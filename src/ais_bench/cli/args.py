@@ -130,19 +130,8 @@ def _add_sweep_flags(group: argparse._ArgumentGroup) -> None:
         help="find the highest concurrency (or request_rate) whose SLO attainment (--goodput) meets "
         "--slo-attainment: doubling from 1, then bisection; writes a sweep folder",
     )
-    group.add_argument(
-        "--slo-attainment", type=_share, metavar="SHARE",
-        help="the share of requests that must meet every --goodput bound in --slo-search (default 0.99)",
-    )
-    group.add_argument(
-        "--slo-search-resolution", type=_positive_number, metavar="STEP",
-        help="--slo-search stops when the passing and failing values are this close "
-        "(default: 1 for concurrency, 0.25 req/s for request_rate)",
-    )
-    group.add_argument(
-        "--slo-search-max-points", type=_positive_int, metavar="N",
-        help="at most N runs in --slo-search (default 12)",
-    )
+    for flag, parse, metavar, text in SLO_SEARCH_ONLY_FLAGS:
+        group.add_argument(flag, type=parse, metavar=metavar, help=text)
 
 
 def _add_request_flags(group: argparse._ArgumentGroup) -> None:
@@ -335,6 +324,18 @@ def _share(text: str) -> float:
     return value
 
 
+#: The flags that tune ``--slo-search`` and mean nothing without it (refused then): (flag, type,
+#: metavar, help).
+SLO_SEARCH_ONLY_FLAGS: tuple[tuple[str, Callable[[str], float], str, str], ...] = (
+    ("--slo-attainment", _share, "SHARE",
+     "the share of requests that must meet every --goodput bound in --slo-search (default 0.99)"),
+    ("--slo-search-resolution", _positive_number, "STEP",
+     "--slo-search stops when the passing and failing values are this close "
+     "(default: 1 for concurrency, 0.25 req/s for request_rate)"),
+    ("--slo-search-max-points", _positive_int, "N", "at most N runs in --slo-search (default 12)"),
+)
+
+
 def _split_sweep(args: argparse.Namespace) -> None:
     """``--concurrency``/``--request-rate``: one value stays the flag's value; a list becomes the sweep
     (``args.sweep_axis``, ``args.sweep_values``). Sweep flags that cannot have an effect are refused."""
@@ -367,9 +368,9 @@ def _check_sweep_flags(args: argparse.Namespace) -> None:
         flag = "--" + args.slo_search.replace("_", "-")
         raise ConfigError(f"--slo-search {args.slo_search} and {flag}: the search picks the {flag} values",
                           hint=f"leave {flag} out")
-    for flag, value in (("--slo-attainment", args.slo_attainment), ("--slo-search-resolution", args.slo_search_resolution),
-                        ("--slo-search-max-points", args.slo_search_max_points)):
-        if value is not None and not searching:
+    for flag, *_ in SLO_SEARCH_ONLY_FLAGS:
+        given = getattr(args, flag.removeprefix("--").replace("-", "_")) is not None  # argparse's dest
+        if given and not searching:
             raise ConfigError(f"{flag} has no effect without --slo-search", hint=f"add --slo-search, or leave {flag} out")
     if args.slo_search == "concurrency" and args.slo_search_resolution is not None \
             and args.slo_search_resolution != int(args.slo_search_resolution):
