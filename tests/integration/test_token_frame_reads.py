@@ -83,3 +83,30 @@ def test_a_read_of_token_events_is_taken_whole_with_the_same_record(monkeypatch:
     points = record.time_points_s
     assert len(points) == 5 and points[2] == points[3] == points[4]  # the send, then a; b, c, d: one read
     assert record.usage_output_tokens == 4
+
+
+ROLE = b'data: {"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"role":"assistant"},"logprobs":null,"finish_reason":null}]}\n\n'
+
+
+def test_the_first_and_the_last_read_fold_their_runs_of_token_events(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The first read (role chunk, then tokens) is parsed event by event until the frame is learned,
+    then its other tokens are taken whole; the last read's tokens are taken whole before its finish
+    and usage chunks are parsed one by one. The record is the event-by-event path's."""
+    reads = FakeClock()
+    taken = _spy(monkeypatch, reads)
+
+    async def script(conn: ScriptedConnection, request: ScriptedRequest) -> bool:
+        first = ROLE + _token("a") + _token(" b") + _token(" c")
+        await write_at(reads, 0.0, conn, sse_head() + chunk(first))
+        await write_at(reads, 0.0, conn, chunk(_token(" d") + _token(" e") + FINAL + b"data: [DONE]\n\n"))
+        await conn.write(chunk(b""))
+        return True
+
+    with ScriptedServer(script) as server:
+        record = _send(server)
+    assert record.success, record.error_message
+    assert taken == [2, None, 2]  # b and c; the last read whole (no); d and e
+    assert record.output_text == "a b c d e" and record.content_events == 5
+    _send_s, a, b, c, d, e = record.time_points_s
+    assert a == b == c < d == e  # one stamp per read
+    assert record.usage_output_tokens == 4 and record.finish_reason == "stop"

@@ -45,6 +45,11 @@ class TokenFrame:
         text = data[len(head) : len(data) - len(tail)]
         return text if is_plain(text) else None
 
+    def end_of_last_event(self, body: bytes) -> int:
+        """Where the last event in this frame that ``body`` holds ends (0: none does)."""
+        found = body.rfind(self._end)
+        return found + self._end_bytes if found >= 0 else 0
+
     def fold_read(self, body: bytes, state: ResponseState, points: list[float], stamp: float) -> int | None:
         """When ``body`` (whole events of one read) is nothing but events in this frame with plain
         contents: fold them into ``state`` as the adapter would, append ``stamp`` to ``points`` once

@@ -71,17 +71,51 @@ class _EventSink:
 
     def on_read(self, chunk: bytes) -> None:
         frame = self.frame
+        if frame is None and self.kernel and self.state.content_events == 0:
+            chunk = self._parse_events_until_frame(chunk)
+            frame = self.frame
+            if not chunk:
+                return
         if frame is not None and self.decoder.holds_whole_events(chunk):
-            # A read of nothing but the stream's plain token events, taken without the SSE split and
-            # the per-event parse (``clients/token_frame.py``).
-            attempt = self.attempt
+            # Reads of the stream's plain token events, taken without the SSE split and the per-event
+            # parse (``clients/token_frame.py``): the whole read, or else the run of them it starts
+            # with (the last read of a stream: its last tokens, then the finish and usage chunks).
             now = self.stamps.read_s
-            count = frame.fold_read(chunk, self.state, self.points, now)
+            body = chunk
+            count = frame.fold_read(body, self.state, self.points, now)
+            if count is None:
+                cut = frame.end_of_last_event(chunk)
+                body = chunk[:cut]
+                count = frame.fold_read(body, self.state, self.points, now) if 0 < cut < len(chunk) else None
             if count is not None:
-                self.decoder.skip(chunk)
+                self.decoder.skip(body)
+                attempt = self.attempt
                 attempt.end_s = now
                 attempt.events += count
-                return
+                if body is chunk:
+                    return
+                chunk = chunk[len(body) :]
+        self._parse_events(chunk)
+
+    def _parse_events_until_frame(self, chunk: bytes) -> bytes:
+        """Parse a read's events one by one until the adapter has learned the stream's token frame
+        (the first read: the role chunk, then token events the frame can take) or has seen a token
+        event without learning one (an adapter that has none); returns the rest of the read."""
+        if 13 in chunk:  # b"\r": lines may end otherwise; the decoder takes the read whole
+            return chunk
+        start = 0
+        while self.frame is None and self.state.content_events == 0:
+            end = chunk.find(b"\n\n", start)
+            if end < 0:
+                break
+            self._parse_events(chunk[start : end + 2])
+            start = end + 2
+            if self.state.ended or self.exchange.error is not None:
+                return b""
+        return chunk[start:] if start else chunk
+
+    def _parse_events(self, chunk: bytes) -> None:
+        """The SSE decoder's split and the adapter's parse, event by event."""
         exchange = self.exchange
         if exchange.error is not None:
             return
