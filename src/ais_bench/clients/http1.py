@@ -314,10 +314,10 @@ class HTTPConnection(asyncio.Protocol):
         exchange = self._exchange
         if exchange is None:
             return
-        exchange.body_bytes += len(body)
-        if exchange.sink is not None:
+        if exchange.sink is not None:  # counted in body_bytes when the read's pieces are handed over
             self._body_pieces.append(body)
             return
+        exchange.body_bytes += len(body)
         limit = exchange.max_body
         if limit is None:
             exchange.body += body
@@ -340,9 +340,11 @@ class HTTPConnection(asyncio.Protocol):
         body = pieces[0] if len(pieces) == 1 else b"".join(pieces)
         pieces.clear()
         exchange = self._exchange
-        sink = exchange.sink if exchange is not None else None
-        if sink is not None:
-            sink(body)
+        if exchange is None:
+            return
+        exchange.body_bytes += len(body)
+        if exchange.sink is not None:
+            exchange.sink(body)
 
     # --- exchanges -----------------------------------------------------------------------------
     def send(self, request: bytes, exchange: Exchange) -> None:
