@@ -819,6 +819,51 @@ def test_a_finished_request_does_not_close_the_connection_another_request_took_o
     _assert_hello_stream(b)
 
 
+def test_a_request_that_waited_too_long_for_a_draining_connection_opens_a_new_one(
+    monkeypatch: pytest.MonkeyPatch,
+):
+    """The first response ends with [DONE] but its body's end comes only much later: the next
+    request waits DRAIN_WAIT_S for that connection, then closes it and goes out on a new one."""
+    monkeypatch.setattr(http1, "DRAIN_WAIT_S", 0.1)  # 1 s in production
+    body_end_sent = asyncio.Event
+
+    async def run() -> tuple[RawServer, list[tuple[Attempt, int]], bool]:
+        held = body_end_sent()
+
+        async def handler(server: RawServer, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            first = server.connections == 1
+            while await server.read_request(reader) is not None:
+                if not first:
+                    writer.write(SSE_RESPONSE)
+                    await writer.drain()
+                    continue
+                writer.write(SSE_HEAD + b"".join(map(_chunk, [*EVENTS, DONE])))  # no body end yet
+                await writer.drain()
+                try:
+                    await asyncio.wait_for(held.wait(), 10.0)  # until the second request is answered
+                    writer.write(TERMINATOR)
+                    await writer.drain()
+                except (asyncio.TimeoutError, ConnectionError):
+                    pass
+
+        async with RawServer(handler) as server:
+            pool = _pool(server.url)
+            try:
+                results = [await _send(pool, server.url), await _send(pool, server.url)]
+                first_still_open = pool.open_connections > 1
+                held.set()
+            finally:
+                pool.close()
+        return server, results, first_still_open
+
+    server, results, first_still_open = run_worker_loop(run())
+    for attempt, attempts in results:
+        _assert_hello_stream(attempt)
+        assert attempts == 1
+    assert server.connections == 2  # the second request gave up on the first connection
+    assert not first_still_open  # which the client closed when it gave up
+
+
 # --- 10. a stale abort never touches the next request on the connection ---------------------------
 
 
