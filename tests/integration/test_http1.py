@@ -220,6 +220,12 @@ def _one_request(handler: Handler) -> tuple[Attempt, int]:
     return run_worker_loop(run())
 
 
+def _assert_hello_streams_on_first_try(results: list[tuple[Attempt, int]]) -> None:
+    for attempt, attempts in results:
+        _assert_hello_stream(attempt)
+        assert attempts == 1
+
+
 def _assert_hello_stream(attempt: Attempt) -> None:
     assert attempt.error_kind is None, attempt.error_message
     assert attempt.events == len(EVENTS)
@@ -331,9 +337,7 @@ def test_sequential_streamed_requests_reuse_one_keep_alive_connection():
             await runner.cleanup()
 
     results = run_worker_loop(run())
-    for attempt, attempts in results:
-        _assert_hello_stream(attempt)
-        assert attempts == 1
+    _assert_hello_streams_on_first_try(results)
     assert seen_ids == ["k0", "k1", "k2", "k3", "k4"]
     assert len(transports) == 5
     assert len({id(transport) for transport in transports}) == 1  # one TCP connection for all five
@@ -414,9 +418,7 @@ def test_a_connection_the_server_closed_while_idle_is_not_reused():
         return server, [first, second]
 
     server, results = run_worker_loop(run())
-    for attempt, attempts in results:
-        _assert_hello_stream(attempt)
-        assert attempts == 1
+    _assert_hello_streams_on_first_try(results)
     assert server.connections == 2
 
 
@@ -443,9 +445,7 @@ def test_a_request_on_a_keep_alive_connection_the_server_closed_goes_again_on_a_
         return server, results
 
     server, results = run_worker_loop(run())
-    for attempt, attempts in results:
-        _assert_hello_stream(attempt)
-        assert attempts == 1
+    _assert_hello_streams_on_first_try(results)
     assert server.connections == 4  # requests 2, 3 and 4 each found their connection closed
     assert len(server.requests) == 7
 
@@ -857,9 +857,7 @@ def test_a_request_that_waited_too_long_for_a_draining_connection_opens_a_new_on
         return server, results, first_still_open
 
     server, results, first_still_open = run_worker_loop(run())
-    for attempt, attempts in results:
-        _assert_hello_stream(attempt)
-        assert attempts == 1
+    _assert_hello_streams_on_first_try(results)
     assert server.connections == 2  # the second request gave up on the first connection
     assert not first_still_open  # which the client closed when it gave up
 
@@ -1017,9 +1015,7 @@ def test_a_request_after_done_waits_for_the_connection_instead_of_opening_anothe
         return server, results, open_counts
 
     server, results, open_counts = run_worker_loop(run())
-    for attempt, attempts in results:
-        _assert_hello_stream(attempt)
-        assert attempts == 1
+    _assert_hello_streams_on_first_try(results)
     assert server.connections == 1
     assert open_counts == [1, 1, 1]
 
@@ -1087,9 +1083,7 @@ def test_an_idle_connection_is_closed_and_not_reused():
         return server, [first, second], open_after
 
     server, results, open_after = run_worker_loop(run())
-    for attempt, attempts in results:
-        _assert_hello_stream(attempt)
-        assert attempts == 1
+    _assert_hello_streams_on_first_try(results)
     assert open_after == 0
     assert server.connections == 2
 

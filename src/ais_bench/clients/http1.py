@@ -21,6 +21,8 @@ Connections (:class:`ConnectionPool`): never more open than requests in flight. 
 consumer left at ``[DONE]`` before its body ended is *draining*: the next request that needs a
 connection waits for it (up to ``DRAIN_WAIT_S``) instead of opening another. A connection idle for
 ``IDLE_CLOSE_S`` is closed (servers close idle keep-alive connections too: llama.cpp after 5 s).
+Every ``ERROR_CHECK_S`` the pool looks at the pending socket error of the connections that serve a
+request: a reset that arrived together with the last data ends its request then, not at its timeout.
 """
 
 from __future__ import annotations
